@@ -1,0 +1,119 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from imagine_gateway.api import media_routes
+from imagine_gateway.api.context import AppContext
+from imagine_gateway.api.errors import install_error_handlers
+from imagine_gateway.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from imagine_gateway.api.openapi import install_openapi
+from imagine_gateway.api.ratelimit import RateLimiter
+from imagine_gateway.api.v1 import catalog as catalog_routes
+from imagine_gateway.api.v1 import generations as generation_routes
+from imagine_gateway.catalog.loader import load_catalog
+from imagine_gateway.core.clock import Clock, SystemClock
+from imagine_gateway.delivery.events import MemoryEventBus
+from imagine_gateway.media.storage import open_storage
+from imagine_gateway.providers.registry import build_router, uses_sandbox
+from imagine_gateway.providers.router import Router
+from imagine_gateway.services.generations import GenerationService
+from imagine_gateway.services.references import RejectingResolver
+from imagine_gateway.settings import Settings
+from imagine_gateway.store.db import Database
+from imagine_gateway.store.migrate import upgrade
+from imagine_gateway.worker.runner import Worker
+
+log = logging.getLogger("imagine_gateway")
+
+# Routes that take large bodies bound them themselves, while streaming.
+STREAMED_UPLOAD_PATHS = ("/api/v1/files",)
+
+
+@dataclass
+class Overrides:
+    """Test and tooling hooks: replace a part without touching settings."""
+
+    clock: Clock | None = None
+    router: Router | None = None
+    run_worker: bool | None = None
+    migrate: bool = True
+
+
+def build_context(settings: Settings, overrides: Overrides | None = None) -> AppContext:
+    """Wire every part from the settings (no I/O beyond opening pools)."""
+    overrides = overrides or Overrides()
+    catalog = load_catalog()
+    clock = overrides.clock or SystemClock()
+    db = Database(settings.resolved_database_url)
+    storage = open_storage(settings.resolved_storage_url)
+    router = overrides.router or build_router(settings, catalog)
+    events = MemoryEventBus()
+    references = RejectingResolver()
+    generations = GenerationService(db=db, catalog=catalog, clock=clock, settings=settings, router=router,
+                                    references=references, events=events)
+    ctx = AppContext(settings=settings, db=db, catalog=catalog, clock=clock, storage=storage, router=router,
+                     events=events, references=references, generations=generations,
+                     limiter=RateLimiter(settings.rate_limit, redis_url=settings.redis_url))
+    run_worker = settings.run_worker if overrides.run_worker is None else overrides.run_worker
+    if run_worker:
+        ctx.worker = Worker(db=db, catalog=catalog, router=router, storage=storage, references=references,
+                            events=events, clock=clock, settings=settings)
+    return ctx
+
+
+def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI:
+    """The gateway as an ASGI app; the worker loop runs inside it when enabled."""
+    overrides = overrides or Overrides()
+    ctx = build_context(settings, overrides)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if overrides.migrate:
+            await asyncio.to_thread(upgrade, settings.resolved_database_url)
+        if uses_sandbox(ctx.router):
+            log.warning("No upstream key is configured: generations are rendered by the local SANDBOX "
+                        "engine (marked output, no real Grok Imagine calls).")
+        stop = asyncio.Event()
+        worker_task = asyncio.create_task(ctx.worker.run(stop)) if ctx.worker else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker_task is not None:
+                await worker_task
+            await ctx.router.aclose()
+            await ctx.events.aclose()
+            await ctx.storage.aclose()
+            await ctx.db.dispose()
+
+    app = FastAPI(
+        title="Imagine Gateway",
+        version="1",
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    install_openapi(app, ctx.catalog)
+    app.include_router(catalog_routes.router)
+    app.include_router(generation_routes.router)
+    app.include_router(media_routes.router)
+
+    def body_limit(path: str) -> int | None:
+        if path.startswith(STREAMED_UPLOAD_PATHS):
+            return None
+        return settings.max_body_bytes
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(RequestContextMiddleware)
+    return app

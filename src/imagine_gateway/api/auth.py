@@ -1,0 +1,68 @@
+"""Bearer API key authentication, scopes and the per-key rate limit."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request
+
+from imagine_gateway.api.context import AppContext
+from imagine_gateway.core.errors import (
+    ApiKeyExpired,
+    ApiKeyInvalid,
+    ApiKeyMissing,
+    ApiKeyRevoked,
+    PublicApiDisabled,
+    ScopeDenied,
+)
+from imagine_gateway.services.principal import Principal
+from imagine_gateway.store import accounts
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise ApiKeyMissing("A valid Bearer API key is required.")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiKeyInvalid("Use the header 'Authorization: Bearer <api key>'.")
+    return token.strip()
+
+
+async def authenticate(ctx: AppContext, request: Request, scope: str | None) -> Principal:
+    """The caller's principal, after key, expiry, revocation, scope and rate-limit checks."""
+    if not ctx.settings.public_api_enabled:
+        raise PublicApiDisabled("The public API is disabled on this gateway.")
+    token = bearer_token(request)
+    async with ctx.db.read() as conn:
+        key = await accounts.key_by_secret(conn, token)
+    if key is None:
+        raise ApiKeyInvalid("The API key is not valid.")
+    if key.revoked_at is not None:
+        raise ApiKeyRevoked("This API key was revoked.")
+    if key.expires_at is not None and key.expires_at <= ctx.clock.now_ms():
+        raise ApiKeyExpired("This API key has expired.")
+    if scope is not None and scope not in key.scopes:
+        raise ScopeDenied(f"This API key lacks the scope '{scope}'.")
+    headers, over = await ctx.limiter.hit(key.id, key.rate_limit)
+    request.state.response_headers.update(headers)
+    if over is not None:
+        raise over
+    principal = Principal(account_id=key.account_id, api_key_id=key.id, scopes=frozenset(key.scopes),
+                          rate_limit=key.rate_limit)
+    request.state.principal = principal
+    return principal
+
+
+def context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+def require(scope: str | None) -> Callable[[Request], Awaitable[Principal]]:
+    """A FastAPI dependency: ``principal: Principal = Depends(require("generations:read"))``."""
+
+    async def dependency(request: Request) -> Principal:
+        return await authenticate(context(request), request, scope)
+
+    return dependency

@@ -1,0 +1,31 @@
+"""GET/HEAD /media/{key}: signed, expiring access to stored blobs (Range, ETag)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from starlette.responses import Response
+
+from imagine_gateway.api.deps import Ctx
+from imagine_gateway.media.serving import blob_response
+from imagine_gateway.media.signing import verify_media_signature
+
+router = APIRouter(tags=["media"])
+
+
+@router.head("/media/{key:path}", include_in_schema=False)
+@router.get("/media/{key:path}", summary="Download a stored result or upload")
+async def get_media(
+    key: str,
+    request: Request,
+    ctx: Ctx,
+    exp: str | None = None,
+    sig: str | None = None,
+    download: Annotated[str | None, Query()] = None,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+) -> Response:
+    verify_media_signature(key, exp, sig, now=ctx.clock.now_ms() // 1000, secret=ctx.settings.signing_key)
+    return await blob_response(ctx.storage, key, range_header=range_header, if_none_match=if_none_match,
+                               download_name=download, method=request.method)

@@ -1,0 +1,55 @@
+"""Per-key rate limits with the `limits` library (memory here, Redis in scale-out)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, Storage
+from limits.storage import storage_from_string
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from imagine_gateway.core.errors import RateLimited
+
+
+class RateLimiter:
+    """One moving window per API key."""
+
+    def __init__(self, default_limit: str, *, redis_url: str | None = None) -> None:
+        self.default = parse(default_limit)
+        self.storage: Storage = (
+            storage_from_string(_async_redis(redis_url)) if redis_url else MemoryStorage()  # type: ignore[assignment]
+        )
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self._parsed: dict[str, RateLimitItem] = {}
+
+    def _item(self, limit: str | None) -> RateLimitItem:
+        if not limit:
+            return self.default
+        item = self._parsed.get(limit)
+        if item is None:
+            item = self._parsed[limit] = parse(limit)
+        return item
+
+    async def hit(self, key_id: str, limit: str | None = None) -> tuple[dict[str, str], RateLimited | None]:
+        """Count one request: the X-RateLimit-* headers, and the error to raise when over the limit."""
+        item = self._item(limit)
+        allowed = await self.limiter.hit(item, key_id)
+        stats = await self.limiter.get_window_stats(item, key_id)
+        reset_s = max(0, math.ceil(stats.reset_time - time.time()))
+        headers = {
+            "X-RateLimit-Limit": str(item.amount),
+            "X-RateLimit-Remaining": str(max(0, stats.remaining)),
+            "X-RateLimit-Reset": str(reset_s),
+        }
+        if allowed:
+            return headers, None
+        return headers, RateLimited(
+            f"Too many requests: the limit is {item.amount} per {item.get_expiry()} s. Back off and retry.",
+            retry_after_s=max(1, reset_s),
+        )
+
+
+def _async_redis(url: str) -> str:
+    return url if url.startswith("async+") else f"async+{url}"

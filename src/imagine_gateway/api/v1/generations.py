@@ -1,0 +1,106 @@
+"""POST/GET /api/v1/generations, GET /api/v1/generations/{id}, cancel, and the event stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from imagine_gateway.api.deps import CanCreate, CanRead, Ctx, read_json
+from imagine_gateway.api.v1.views import task_view
+from imagine_gateway.catalog.validation import validate_generation
+from imagine_gateway.core.states import PUBLIC_STATUSES, TaskState
+
+router = APIRouter(prefix="/api/v1", tags=["generations"])
+
+CREATE_BODY_REF = {"$ref": "#/components/schemas/GenerationCreate"}
+
+
+@router.post(
+    "/generations",
+    status_code=202,
+    summary="Create a generation task",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": CREATE_BODY_REF}}}},
+    responses={202: {"description": "The task, queued"}},
+)
+async def create_generation(
+    request: Request,
+    ctx: Ctx,
+    principal: CanCreate,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    body = await read_json(request)
+    gen = validate_generation(ctx.catalog, body)
+    created = await ctx.generations.create(principal, gen, idempotency_key=idempotency_key)
+    if ctx.worker is not None and not created.replayed:
+        ctx.worker.wake()
+    headers = {"Idempotent-Replayed": "true"} if created.replayed else {}
+    if idempotency_key is not None and not created.replayed:
+        headers["Idempotent-Replayed"] = "false"
+    return JSONResponse(task_view(ctx.settings, created.task, now_ms=ctx.clock.now_ms()), status_code=202,
+                        headers=headers)
+
+
+@router.get("/generations", summary="List generation tasks, newest first")
+async def list_generations(
+    ctx: Ctx,
+    principal: CanRead,
+    status: Annotated[str | None, Query(description=f"one of {', '.join(PUBLIC_STATUSES)}")] = None,
+    model: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict[str, Any]:
+    page = await ctx.generations.list(principal, status=status, model=model, cursor=cursor, limit=limit)
+    now = ctx.clock.now_ms()
+    return {
+        "object": "list",
+        "data": [task_view(ctx.settings, t, now_ms=now) for t in page.items],
+        "has_more": page.next_cursor is not None,
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.get("/generations/{task_id}", summary="Retrieve a generation task")
+async def get_generation(task_id: str, ctx: Ctx, principal: CanRead) -> dict[str, Any]:
+    task = await ctx.generations.get(principal, task_id)
+    return task_view(ctx.settings, task, now_ms=ctx.clock.now_ms())
+
+
+@router.post("/generations/{task_id}/cancel", summary="Cancel a queued or processing task")
+async def cancel_generation(task_id: str, ctx: Ctx, principal: CanCreate) -> dict[str, Any]:
+    task = await ctx.generations.cancel(principal, task_id)
+    return task_view(ctx.settings, task, now_ms=ctx.clock.now_ms())
+
+
+@router.get("/generations/{task_id}/events", summary="Server-sent events for one task until it ends")
+async def generation_events(task_id: str, ctx: Ctx, principal: CanRead) -> StreamingResponse:
+    task = await ctx.generations.get(principal, task_id)
+    queue = ctx.events.subscribe(task_id)
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            current = task
+            last = None
+            while True:
+                view = task_view(ctx.settings, current, now_ms=ctx.clock.now_ms())
+                snapshot = (view["status"], view["progress"])
+                if snapshot != last:
+                    last = snapshot
+                    yield f"event: generation\ndata: {json.dumps(view)}\n\n".encode()
+                if TaskState(current.state).is_terminal:
+                    return
+                try:
+                    await asyncio.wait_for(queue.get(), timeout=15)
+                except TimeoutError:
+                    # Events from other processes may not reach this one: re-read, and keep the line alive.
+                    yield b": keep-alive\n\n"
+                current = await ctx.generations.get(principal, task_id)
+        finally:
+            ctx.events.unsubscribe(task_id, queue)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -1,0 +1,85 @@
+"""The native (Rivya-shaped) JSON of our objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from imagine_gateway.api.media_urls import result_view
+from imagine_gateway.catalog.contract import ModelContract
+from imagine_gateway.core.states import TaskState
+from imagine_gateway.core.timefmt import iso_ms
+from imagine_gateway.settings import Settings
+from imagine_gateway.store.records import Task
+
+
+def task_view(settings: Settings, task: Task, *, now_ms: int) -> dict[str, Any]:
+    state = TaskState(task.state)
+    error = None
+    if task.error_code is not None:
+        error = {"code": task.error_code, "message": task.error_message or ""}
+    return {
+        "id": task.id,
+        "object": "generation",
+        "status": state.public,
+        "model": task.model,
+        "prompt": task.prompt,
+        "params": task.params,
+        "client_request_id": task.client_request_id,
+        "progress": task.progress,
+        "reserved_credits": task.reserved_credits,
+        "final_credits": task.final_credits,
+        "created_at": iso_ms(task.created_at),
+        "updated_at": iso_ms(task.updated_at),
+        "completed_at": iso_ms(task.completed_at),
+        "result": result_view(settings, task.result, now_ms=now_ms, expires_at=task.expires_at),
+        "error": error,
+    }
+
+
+def model_view(model: ModelContract) -> dict[str, Any]:
+    """Rivya's model item, with the ``params`` table filled from the catalog."""
+    ref = model.reference_media
+    return {
+        "id": model.id,
+        "object": "model",
+        "display_name": model.display_name,
+        "category": model.category,
+        "runtime": "async_task",
+        "base_credits": model.base_credits,
+        "billing_type": model.billing_type,
+        "supported_modes": list(model.supported_modes),
+        "max_prompt_length": model.max_prompt_length,
+        "reference_media": None if ref is None else {
+            "max_files": ref.max_files,
+            "kinds": list(ref.kinds),
+            "max_bytes": dict(ref.max_bytes),
+            "mime_types": {k: list(v) for k, v in ref.mime_types.items()},
+        },
+        "params": [
+            {
+                "key": p.key,
+                "type": p.type,
+                "required": p.required,
+                "default": p.default,
+                "min": p.min if p.min is None else _num(p.min),
+                "max": p.max if p.max is None else _num(p.max),
+                "step": p.step if p.step is None else _num(p.step),
+                "options": list(p.options) if p.options is not None else None,
+                "description": p.description,
+            }
+            for p in model.params
+        ],
+        "api_status": model.api_status,
+        "api_input_status": "partial_requires_files" if model.requires_upload_for_modes else "available_text",
+        "supported_api_inputs": list(model.supported_api_inputs),
+        "requires_files_api": bool(model.requires_upload_for_modes) and "text" not in model.supported_api_inputs,
+        "requires_upload_for_modes": list(model.requires_upload_for_modes),
+        "url_input_supported": model.url_input_supported,
+        "file_kinds": list(ref.kinds) if ref else [],
+        "chat_capabilities": None,
+        "notices": list(model.notices),
+    }
+
+
+def _num(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value

@@ -1,0 +1,46 @@
+"""Loading the catalog data file(s)."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Iterator
+from importlib import resources
+from pathlib import Path
+
+from imagine_gateway.catalog.contract import ModelContract
+
+
+class Catalog:
+    """The set of public models, in file order."""
+
+    def __init__(self, models: Iterable[ModelContract]) -> None:
+        self._models: dict[str, ModelContract] = {}
+        for model in models:
+            self._models[model.id] = model
+
+    def get(self, model_id: str) -> ModelContract | None:
+        return self._models.get(model_id)
+
+    def __iter__(self) -> Iterator[ModelContract]:
+        return iter(self._models.values())
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self._models)
+
+
+def _parse(text: str) -> list[ModelContract]:
+    data = tomllib.loads(text)
+    return [ModelContract.model_validate(entry) for entry in data.get("models", [])]
+
+
+def load_catalog(extra_file: Path | None = None) -> Catalog:
+    """The shipped catalog, with an operator's file layered on top (same id replaces)."""
+    shipped = resources.files("imagine_gateway.catalog").joinpath("models.toml").read_text("utf-8")
+    models = _parse(shipped)
+    if extra_file is not None:
+        models += _parse(extra_file.read_text("utf-8"))
+    return Catalog(models)

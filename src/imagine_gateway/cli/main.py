@@ -1,0 +1,188 @@
+"""The `imagine` command: thin: parse, load settings, call library functions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from imagine_gateway.core.errors import GatewayError
+from imagine_gateway.core.timefmt import iso_ms
+from imagine_gateway.settings import Settings, load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Imagine Gateway: Grok Imagine API platform.")
+keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys (works without a server).")
+credits_app = typer.Typer(no_args_is_help=True, help="Top up and show account credits.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+app.add_typer(keys_app, name="keys")
+app.add_typer(credits_app, name="credits")
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings(**overrides: Any) -> Settings:
+    return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _fail(exc: GatewayError) -> None:
+    err.print(f"[red]error[/red] {exc.code}: {exc.message}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _run(coro: Any) -> Any:
+    try:
+        return asyncio.run(coro)
+    except GatewayError as exc:
+        _fail(exc)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
+    workers_inside: Annotated[bool, typer.Option("--worker/--no-worker", help="Run the task worker in this process")] = True,
+) -> None:
+    """Run the gateway (API + worker) on the embedded default or the configured stack."""
+    import uvicorn
+
+    from imagine_gateway.api.app import create_app
+    from imagine_gateway.providers.registry import uses_sandbox
+
+    settings = _settings(host=host, port=port, run_worker=workers_inside)
+    application = create_app(settings)
+    if uses_sandbox(application.state.ctx.router):
+        out.print("[bold yellow]SANDBOX MODE[/bold yellow]: no upstream key is configured (XAI_API_KEY or a "
+                  "providers file), so generations are rendered locally by the sandbox engine and marked as such.")
+    out.print(f"Imagine Gateway on http://{settings.host}:{settings.port}  (state: {settings.home.resolve()})")
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level,
+                proxy_headers=True)
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker process only (scale-out: any number of them share the database)."""
+    from imagine_gateway.worker.process import run_worker_process
+
+    settings = _settings()
+    asyncio.run(run_worker_process(settings))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the latest version."""
+    from imagine_gateway.store.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    out.print(f"schema is up to date ({settings.resolved_database_url.split('@')[-1]})")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A name for the key (and for a new account)")] = "default",
+    account: Annotated[str | None, typer.Option(help="Existing account id or name; default: a new account")] = None,
+    credits: Annotated[int, typer.Option(help="Credits to add to the account")] = 0,
+    scope: Annotated[list[str] | None, typer.Option(help="Scopes (repeat); default all")] = None,
+    expires_in_days: Annotated[float | None, typer.Option(help="Expire the key after this many days")] = None,
+    rate_limit: Annotated[str | None, typer.Option(help="Per-key rate limit, e.g. '60/minute'")] = None,
+) -> None:
+    """Create an API key. The secret is printed once, alone on the last line."""
+    from imagine_gateway.cli import admin
+
+    made = _run(admin.create_key(_settings(), name=name, account_ref=account, credits=credits, scopes=scope,
+                                 expires_in_s=expires_in_days * 86400 if expires_in_days else None,
+                                 rate_limit=rate_limit))
+    out.print(f"account {made.account.id} ({made.account.name}), balance {made.balance} credits", highlight=False)
+    out.print(f"key {made.key.id} ({made.key.prefix}...), scopes: {', '.join(made.key.scopes)}", highlight=False)
+    out.print("The secret below is shown only now; store it safely.", highlight=False)
+    sys.stdout.flush()
+    print(made.secret)
+
+
+@keys_app.command("list")
+def keys_list(
+    account: Annotated[str | None, typer.Option(help="Only this account's keys")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """List API keys (prefixes only; secrets are never stored)."""
+    from imagine_gateway.cli import admin
+
+    keys = _run(admin.list_keys(_settings(), account))
+    rows = [{"id": k.id, "account_id": k.account_id, "name": k.name, "prefix": k.prefix, "scopes": k.scopes,
+             "created_at": iso_ms(k.created_at), "expires_at": iso_ms(k.expires_at),
+             "revoked_at": iso_ms(k.revoked_at)} for k in keys]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("id", "account", "name", "prefix", "created", "state")
+    for r in rows:
+        state = "revoked" if r["revoked_at"] else ("expires " + r["expires_at"] if r["expires_at"] else "active")
+        table.add_row(r["id"], r["account_id"], r["name"], r["prefix"], r["created_at"] or "", state)
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or visible prefix")]) -> None:
+    """Revoke a key: it stops working at once."""
+    from imagine_gateway.cli import admin
+
+    revoked = _run(admin.revoke_key(_settings(), key))
+    out.print(f"revoked {revoked.id} ({revoked.prefix}...)", highlight=False)
+
+
+@credits_app.command("topup")
+def credits_topup(
+    account: Annotated[str, typer.Argument(help="Account id or name")],
+    amount: Annotated[int, typer.Argument(help="Credits to add (negative to adjust down)")],
+    note: Annotated[str | None, typer.Option(help="Ledger note")] = None,
+) -> None:
+    """Add credits to an account (one ledger row)."""
+    from imagine_gateway.cli import admin
+
+    acct = _run(admin.topup(_settings(), account, amount, note))
+    out.print(f"{acct.id} ({acct.name}): balance {acct.balance}, reserved {acct.reserved}", highlight=False)
+
+
+@credits_app.command("show")
+def credits_show(
+    account: Annotated[str, typer.Argument(help="Account id or name")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show an account's balance and reserved credits."""
+    from imagine_gateway.cli import admin
+
+    acct = _run(admin.show_account(_settings(), account))
+    if as_json:
+        print(json.dumps({"id": acct.id, "name": acct.name, "balance": acct.balance, "reserved": acct.reserved}))
+    else:
+        out.print(f"{acct.id} ({acct.name}): balance {acct.balance}, reserved {acct.reserved}", highlight=False)
+
+
+@app.command("mock-upstream")
+def mock_upstream(
+    kind: Annotated[str, typer.Argument(help="xai | rivya | xai_compatible | grokimagineapi")],
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 9100,
+    generation_time_s: Annotated[float, typer.Option(help="Simulated generation time")] = 5.0,
+    api_key: Annotated[str, typer.Option(help="Bearer key the mock accepts")] = "test-key",
+) -> None:
+    """Run a mock upstream (for trying providers and failover by hand)."""
+    from imagine_gateway.testing.mock_upstreams import MockConfig, run_mock
+
+    run_mock(kind, host=host, port=port, config=MockConfig(api_key=api_key, generation_time_s=generation_time_s))
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+

@@ -1,0 +1,59 @@
+"""Task events: published after each committed change a client may care about.
+
+In-memory fan-out for the embedded default; the scale-out mode publishes through Redis so SSE
+streams on any API process see workers' events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    type: str  # generation.processing | generation.progress | generation.succeeded | generation.failed | generation.canceled
+    task_id: str
+    account_id: str
+
+
+class EventBus(Protocol):
+    async def publish(self, event: TaskEvent) -> None: ...
+
+    def subscribe(self, task_id: str) -> asyncio.Queue[TaskEvent]: ...
+
+    def unsubscribe(self, task_id: str, queue: asyncio.Queue[TaskEvent]) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class MemoryEventBus:
+    """Fan-out inside one process."""
+
+    def __init__(self) -> None:
+        self._subs: dict[str, set[asyncio.Queue[TaskEvent]]] = defaultdict(set)
+
+    async def publish(self, event: TaskEvent) -> None:
+        self.deliver(event)
+
+    def deliver(self, event: TaskEvent) -> None:
+        for queue in list(self._subs.get(event.task_id, ())):
+            if queue.qsize() < 100:
+                queue.put_nowait(event)
+
+    def subscribe(self, task_id: str) -> asyncio.Queue[TaskEvent]:
+        queue: asyncio.Queue[TaskEvent] = asyncio.Queue()
+        self._subs[task_id].add(queue)
+        return queue
+
+    def unsubscribe(self, task_id: str, queue: asyncio.Queue[TaskEvent]) -> None:
+        subs = self._subs.get(task_id)
+        if subs is not None:
+            subs.discard(queue)
+            if not subs:
+                del self._subs[task_id]
+
+    async def aclose(self) -> None:
+        self._subs.clear()

@@ -1,0 +1,172 @@
+"""HTTP responses for stored blobs: ETag revalidation and single byte ranges (RFC 9110).
+
+    @app.get("/media/{key:path}")
+    async def media(request: Request, key: str) -> Response:
+        return await blob_response(storage, key, range_header=request.headers.get("range"),
+                                   if_none_match=request.headers.get("if-none-match"),
+                                   method=request.method)
+
+What the caller sees:
+
+- 200 with the whole body, ``ETag``, ``Accept-Ranges: bytes`` and ``Cache-Control``;
+- 206 with ``Content-Range`` for one range: ``bytes=a-b``, ``bytes=a-`` or ``bytes=-n``;
+- a request for several ranges, or a Range header that does not parse, gets the whole body (200), as
+  RFC 9110 allows: browsers and players ask for one range, and multipart/byteranges is not worth it;
+- 304 when ``If-None-Match`` names the blob's ETag (weak comparison, ``*`` matches any blob);
+- ``HEAD``: the same status and headers, no body; Range is ignored on HEAD, as RFC 9110 says;
+- ``BlobRangeNotSatisfiable`` (a ``RangeNotSatisfiable``, 416) when the range starts past the end; its
+  ``content_range`` (``bytes */<size>``) is the header the error response should carry;
+- ``NotFound`` when nothing is stored under the key.
+
+``If-Range`` is not evaluated: blobs are immutable under their key, so a range always matches.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from starlette.responses import Response, StreamingResponse
+
+from imagine_gateway.core.errors import FieldError, MethodNotAllowed, NotFound, RangeNotSatisfiable
+from imagine_gateway.media.storage.base import Storage, StoredBlob
+
+DEFAULT_CACHE_MAX_AGE_S = 3600
+
+_RANGE_UNIT = re.compile(r"^\s*bytes\s*=(.*)$", re.IGNORECASE | re.DOTALL)
+_RANGE_SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+_UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9._ ()+-]")
+
+
+@dataclass
+class BlobRangeNotSatisfiable(RangeNotSatisfiable):
+    """416 for a blob of ``size_bytes``; render it with ``Content-Range: <content_range>``."""
+
+    size_bytes: int = 0
+
+    @property
+    def content_range(self) -> str:
+        return f"bytes */{self.size_bytes}"
+
+
+def parse_range(range_header: str | None, size_bytes: int) -> tuple[int, int] | None:
+    """The inclusive byte span one ``Range`` header asks for, or ``None`` for the whole body.
+
+    ``None`` also for headers this module answers with the whole body (several ranges, bad syntax, an
+    empty blob). Raises ``BlobRangeNotSatisfiable`` when the single range lies beyond the blob.
+    """
+    if range_header is None:
+        return None
+    unit = _RANGE_UNIT.match(range_header)
+    if unit is None:
+        return None
+    specs = [spec for spec in unit.group(1).split(",") if spec.strip()]
+    if len(specs) != 1:
+        return None
+    spec = _RANGE_SPEC.match(specs[0])
+    if spec is None or spec.group(1) == spec.group(2) == "":
+        return None
+    first, last = spec.group(1), spec.group(2)
+    if first == "":
+        suffix_bytes = int(last)
+        if suffix_bytes == 0:
+            raise _unsatisfiable(range_header, size_bytes)
+        if size_bytes == 0:
+            return None
+        return max(0, size_bytes - suffix_bytes), size_bytes - 1
+    start = int(first)
+    if last != "" and int(last) < start:
+        return None  # invalid, so ignored (RFC 9110 section 14.2)
+    if start >= size_bytes:
+        raise _unsatisfiable(range_header, size_bytes)
+    end = size_bytes - 1 if last == "" else min(int(last), size_bytes - 1)
+    return start, end
+
+
+def _unsatisfiable(range_header: str, size_bytes: int) -> BlobRangeNotSatisfiable:
+    allowed = f"bytes=0-{size_bytes - 1}" if size_bytes else "no range: the content is empty"
+    return BlobRangeNotSatisfiable(
+        f"range {range_header.strip()!r} is outside the content of {size_bytes} bytes",
+        [FieldError("Range", "starts past the end of the content", allowed)],
+        size_bytes=size_bytes,
+    )
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``etag`` (weak comparison) or is ``*``."""
+    if if_none_match is None:
+        return False
+    for candidate in if_none_match.split(","):
+        tag = candidate.strip()
+        if tag == "*":
+            return True
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag == f'"{etag}"':
+            return True
+    return False
+
+
+def content_disposition(download_name: str) -> str:
+    """``attachment`` with an ASCII ``filename`` fallback and the exact name as RFC 5987 ``filename*``."""
+    base = download_name.replace("\\", "/").rsplit("/", 1)[-1]
+    fallback = _UNSAFE_FILENAME_CHARS.sub("_", base).strip(" .") or "download"
+    exact = urllib.parse.quote(base, safe="") or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{exact}"
+
+
+def _header_safe_content_type(content_type: str) -> str:
+    # a stored type came from a client once: never let it break or inject a header line
+    if not content_type.isascii() or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in content_type):
+        return "application/octet-stream"
+    return content_type
+
+
+async def blob_response(
+    storage: Storage,
+    key: str,
+    *,
+    range_header: str | None,
+    if_none_match: str | None,
+    download_name: str | None = None,
+    method: str = "GET",
+    cache_max_age_s: int = DEFAULT_CACHE_MAX_AGE_S,
+) -> Response:
+    """The 200, 206 or 304 response for the blob under ``key`` (see the module docstring)."""
+    method = method.upper()
+    if method not in ("GET", "HEAD"):
+        raise MethodNotAllowed(f"method {method} is not allowed for media; use GET or HEAD")
+    blob = await storage.stat(key)
+    if blob is None:
+        raise NotFound("media not found")
+    headers = {
+        "ETag": f'"{blob.etag}"',
+        "Cache-Control": f"private, max-age={cache_max_age_s}",
+        "Accept-Ranges": "bytes",
+    }
+    if etag_matches(if_none_match, blob.etag):
+        return Response(status_code=304, headers=headers)
+    headers["Content-Type"] = _header_safe_content_type(blob.content_type)
+    headers["X-Content-Type-Options"] = "nosniff"
+    if download_name is not None:
+        headers["Content-Disposition"] = content_disposition(download_name)
+    span = parse_range(range_header, blob.size_bytes) if method == "GET" else None
+    status = 200
+    start, end = 0, blob.size_bytes - 1
+    if span is not None:
+        status = 206
+        start, end = span
+        headers["Content-Range"] = f"bytes {start}-{end}/{blob.size_bytes}"
+    headers["Content-Length"] = str(end - start + 1)
+    if method == "HEAD":
+        return Response(status_code=status, headers=headers)
+    return StreamingResponse(_body(storage, blob, start, end), status_code=status, headers=headers)
+
+
+async def _body(storage: Storage, blob: StoredBlob, start: int, end: int) -> AsyncIterator[bytes]:
+    if blob.size_bytes == 0:
+        return
+    async for chunk in storage.read_range(blob.key, start, end):
+        yield chunk

@@ -1,0 +1,125 @@
+"""The provider interface: how the worker talks to an upstream engine.
+
+A provider knows the catalog's public models and its own upstream's wire shape; it knows nothing of
+our HTTP routes or tables. Errors it raises:
+
+    ProviderError                 base; ``retryable`` says whether the same call may be tried again
+    ├── ProviderUnavailable       connection refused, 5xx, 429, timeout before a response: safe to
+    │                             retry or to fail over (``retry_after_s`` when the upstream said)
+    ├── SubmitAmbiguous           the request may have reached the upstream (connection dropped after
+    │                             sending): never resubmit blindly
+    └── ProviderRejected          the upstream refused the job (bad params, moderation): final
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from imagine_gateway.catalog.contract import ModelContract
+
+
+@dataclass(frozen=True)
+class ReferenceInput:
+    """A reference file resolved by the gateway: bytes we hold, and a URL the upstream can fetch."""
+
+    kind: str
+    mime_type: str
+    data: bytes | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a provider needs to submit one task."""
+
+    task_id: str
+    model: ModelContract
+    prompt: str
+    params: dict[str, Any]
+    references: tuple[ReferenceInput, ...] = ()
+    now_ms: int = 0
+
+
+@dataclass(frozen=True)
+class Submitted:
+    upstream_id: str
+
+
+@dataclass(frozen=True)
+class ResultAsset:
+    """One output the upstream produced, as the upstream hands it to us."""
+
+    url: str
+    kind: Literal["image", "video", "audio"]
+    mime_type: str | None = None
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    state: Literal["pending", "done", "failed"]
+    progress: int = 0
+    assets: tuple[ResultAsset, ...] = ()
+    error_code: str | None = None
+    error_message: str | None = None
+    cost_ticks: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ProviderError(Exception):
+    message: str
+    retryable: bool = False
+    retry_after_s: float | None = None
+    code: str = "upstream_error"
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+
+@dataclass
+class ProviderUnavailable(ProviderError):
+    retryable: bool = True
+    code: str = "upstream_unavailable"
+
+
+@dataclass
+class SubmitAmbiguous(ProviderError):
+    code: str = "upstream_submit_ambiguous"
+
+
+@dataclass
+class ProviderRejected(ProviderError):
+    code: str = "generation_failed"
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """One upstream engine."""
+
+    name: str
+
+    def unsupported(self, model: ModelContract, params: dict[str, Any]) -> str | None:
+        """None when this provider can serve ``params`` for ``model``; else why not."""
+        ...
+
+    async def submit(self, job: Job) -> Submitted: ...
+
+    async def poll(self, upstream_id: str, job: Job) -> PollOutcome: ...
+
+    async def cancel(self, upstream_id: str) -> None:
+        """Best effort; providers without upstream cancel do nothing."""
+        ...
+
+    def open_result(self, asset: ResultAsset, job: Job) -> AsyncIterator[bytes]:
+        """The asset's bytes, streamed."""
+        ...
+
+    async def reconcile(self, job: Job) -> Submitted | None:
+        """After a crash between 'submitting' and a recorded upstream id: find the upstream job
+        if the upstream can say (client id lookup), else None."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,238 @@
+"""Creating, reading, listing and cancelling generation tasks (shared by every dialect)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from imagine_gateway.catalog.loader import Catalog
+from imagine_gateway.catalog.validation import GenerationRequest
+from imagine_gateway.core.clock import Clock
+from imagine_gateway.core.errors import (
+    IdempotencyConflict,
+    NotFound,
+    TaskStateConflict,
+    ValidationFailed,
+    invalid,
+)
+from imagine_gateway.core.ids import new_task_id
+from imagine_gateway.core.pricing import price_credits
+from imagine_gateway.core.states import ACTIVE, CreditsState, TaskState, internal_states_for
+from imagine_gateway.delivery.events import EventBus, TaskEvent
+from imagine_gateway.providers.router import Router
+from imagine_gateway.services.principal import Principal
+from imagine_gateway.services.references import ReferenceResolver
+from imagine_gateway.settings import Settings
+from imagine_gateway.store import idempotency, ledger
+from imagine_gateway.store import tasks as task_store
+from imagine_gateway.store.db import Database
+from imagine_gateway.store.records import Task
+
+IDEMPOTENCY_KEY_MAX = 255
+
+
+@dataclass(frozen=True)
+class Created:
+    task: Task
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Task]
+    next_cursor: str | None
+
+
+def fingerprint(request: GenerationRequest) -> str:
+    """What makes two creates 'the same request' for idempotency (normalised, so 6 == "6")."""
+    canonical = {
+        "model": request.model.id,
+        "prompt": request.prompt,
+        "params": request.public_params(),
+        "client_request_id": request.client_request_id,
+        "webhook_url": request.webhook_url,
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class GenerationService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        catalog: Catalog,
+        clock: Clock,
+        settings: Settings,
+        router: Router,
+        references: ReferenceResolver,
+        events: EventBus,
+    ) -> None:
+        self.db = db
+        self.catalog = catalog
+        self.clock = clock
+        self.settings = settings
+        self.router = router
+        self.references = references
+        self.events = events
+
+    async def create(
+        self,
+        principal: Principal,
+        request: GenerationRequest,
+        *,
+        idempotency_key: str | None = None,
+        dialect: str = "native",
+    ) -> Created:
+        """Reserve credits and insert the task in one transaction; replay on a known key."""
+        if idempotency_key is not None and not (0 < len(idempotency_key) <= IDEMPOTENCY_KEY_MAX):
+            raise invalid("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
+        self.router.check(request.model, request.params)
+        await self.references.check(principal.account_id, request.model, request.references)
+        price = price_credits(request.model, request.params)
+        digest = fingerprint(request)
+        now = self.clock.now_ms()
+        task_id = new_task_id()
+        async with self.db.write() as conn:
+            if idempotency_key is not None:
+                won = await idempotency.claim(
+                    conn, principal.account_id, idempotency_key, fingerprint=digest, task_id=task_id,
+                    now_ms=now, ttl_ms=int(self.settings.idempotency_retention_s * 1000),
+                )
+                if not won:
+                    existing = await idempotency.lookup(conn, principal.account_id, idempotency_key, now_ms=now)
+                    if existing is not None:
+                        return await self._replay(conn, principal, existing, digest)
+            task = await task_store.insert_task(
+                conn,
+                {
+                    "id": task_id,
+                    "account_id": principal.account_id,
+                    "api_key_id": principal.api_key_id,
+                    "model": request.model.id,
+                    "prompt": request.prompt,
+                    "params": request.public_params(),
+                    "client_request_id": request.client_request_id,
+                    "dialect": dialect,
+                    "webhook_url": request.webhook_url,
+                    "state": TaskState.QUEUED.value,
+                    "progress": 0,
+                    "reserved_credits": price,
+                    "final_credits": 0,
+                    "credits_state": CreditsState.RESERVED.value,
+                    "submit_ambiguous": 0,
+                    "next_run_at": now,
+                    "attempts": 0,
+                    "polls": 0,
+                    "fence": 0,
+                    "deadline_at": now + int(self.settings.task_deadline_s * 1000),
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+            # Raises insufficient_credits and so rolls the insert back: nothing is created.
+            await ledger.post(
+                conn, account_id=principal.account_id, kind="reserve", amount=-price,
+                reserved_delta=price, task_id=task_id, now_ms=now,
+            )
+        return Created(task=task, replayed=False)
+
+    async def _replay(self, conn: Any, principal: Principal, existing: idempotency.IdempotencyRecord,
+                      digest: str) -> Created:
+        if existing.fingerprint != digest:
+            raise IdempotencyConflict(
+                "This Idempotency-Key was already used with a different request body."
+            )
+        task = await task_store.get_task(conn, existing.task_id, account_id=principal.account_id)
+        if task is None:  # pragma: no cover - the key and its task are written together
+            raise NotFound("The task of this Idempotency-Key no longer exists.")
+        return Created(task=task, replayed=True)
+
+    async def get(self, principal: Principal, task_id: str) -> Task:
+        async with self.db.read() as conn:
+            task = await task_store.get_task(conn, task_id, account_id=principal.account_id)
+        if task is None:
+            raise NotFound(f"Task {task_id} was not found.")
+        return task
+
+    async def list(
+        self,
+        principal: Principal,
+        *,
+        status: str | None = None,
+        model: str | None = None,
+        cursor: str | None = None,
+        limit: int = 20,
+        dialect: str | None = None,
+        newest_first: bool = True,
+    ) -> Page:
+        """Newest first, keyset-paginated; the cursor is opaque to clients."""
+        states = None
+        if status is not None:
+            states = [s.value for s in internal_states_for(status)]
+            if not states:
+                raise invalid("status", f"unknown status '{status}'",
+                              ["queued", "processing", "succeeded", "failed", "canceled"])
+        if model is not None and self.catalog.get(model) is None:
+            raise invalid("model", f"unknown model '{model}'", self.catalog.ids)
+        position = decode_cursor(cursor) if cursor else None
+        async with self.db.read() as conn:
+            items = await task_store.list_tasks(
+                conn, account_id=principal.account_id, states=states, model=model,
+                before=position if newest_first else None, after=None if newest_first else position,
+                dialect=dialect, limit=limit + 1, newest_first=newest_first,
+            )
+        more = len(items) > limit
+        items = items[:limit]
+        next_cursor = encode_cursor(items[-1]) if more and items else None
+        return Page(items=items, next_cursor=next_cursor)
+
+    async def cancel(self, principal: Principal, task_id: str) -> Task:
+        """queued/processing -> canceled, credits released (once); the worker's late writes lose."""
+        now = self.clock.now_ms()
+        async with self.db.write() as conn:
+            task = await task_store.get_task(conn, task_id, account_id=principal.account_id)
+            if task is None:
+                raise NotFound(f"Task {task_id} was not found.")
+            if task.task_state.is_terminal:
+                raise TaskStateConflict(f"Task {task_id} is already {task.task_state.public}; only queued or processing tasks can be canceled.")
+            moved = await task_store.finish(
+                conn, task_id, expected_fence=None, from_states=list(ACTIVE),
+                values={"state": TaskState.CANCELED.value, "credits_state": CreditsState.RELEASED.value,
+                        "error_code": "canceled", "error_message": "The task was canceled by the client.",
+                        "updated_at": now, "completed_at": now},
+            )
+            if not moved:  # pragma: no cover - guarded by the write lock / row lock
+                raise TaskStateConflict(f"Task {task_id} changed state; try again.")
+            await ledger.post(conn, account_id=task.account_id, kind="release", amount=task.reserved_credits,
+                              reserved_delta=-task.reserved_credits, task_id=task_id, now_ms=now)
+            final = await task_store.get_task(conn, task_id)
+        assert final is not None
+        if task.provider and task.upstream_id:
+            provider = self.router.get(task.provider)
+            if provider is not None:
+                try:
+                    await provider.cancel(task.upstream_id)
+                except Exception:  # noqa: BLE001 - upstream cancel is best effort; credits are already released
+                    pass
+        await self.events.publish(TaskEvent("generation.canceled", task_id, task.account_id))
+        return final
+
+
+def encode_cursor(task: Task) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(f"{task.created_at}:{task.id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    import base64
+
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, task_id = raw.split(":", 1)
+        return int(created), task_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed("cursor: not a cursor this API returned",
+                               [invalid("cursor", "not a cursor this API returned").details[0]]) from exc

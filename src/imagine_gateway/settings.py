@@ -1,0 +1,109 @@
+"""One typed settings object, read once at start-up and passed down.
+
+Environment variables are prefixed ``IMAGINE_``; upstream keys keep their usual names (``XAI_API_KEY``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the gateway reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="IMAGINE_", extra="ignore", frozen=True)
+
+    home: Path = Field(default=Path(".imagine"), description="State directory of the embedded default")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under home")
+    redis_url: str | None = Field(default=None, description="Redis for rate limits and events (scale-out)")
+    storage_url: str | None = Field(
+        default=None, description="file:///path or s3://bucket?endpoint=...; default home/media"
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Base of the URLs handed to clients"
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs media URLs and duration tokens; default a file under home"
+    )
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 1_048_576
+    rate_limit: str = Field(default="600/minute", description="Per API key, `limits` notation")
+    public_api_enabled: bool = True
+
+    # Tasks and worker
+    run_worker: bool = Field(default=True, description="Run the worker loop inside the server process")
+    worker_concurrency: int = 64
+    worker_batch: int = 100
+    worker_idle_poll_s: float = 0.25
+    lease_s: float = 30.0
+    task_deadline_s: float = 1800.0
+    idempotency_retention_s: float = 86_400.0
+    media_url_ttl_s: float = 86_400.0
+    result_retention_s: float = 7 * 86_400.0
+    upload_retention_s: float = 86_400.0
+    collect_max_bytes: int = 512 * 1024 * 1024
+    collect_attempts: int = 5
+
+    # Sandbox engine
+    sandbox_latency_s: float = Field(default=3.0, description="Simulated generation time")
+    sandbox_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    sandbox_fps: int = 12
+
+    # Upstreams
+    xai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("XAI_API_KEY", "IMAGINE_XAI_API_KEY")
+    )
+    xai_base_url: str = Field(
+        default="https://api.x.ai/v1",
+        validation_alias=AliasChoices("XAI_BASE_URL", "IMAGINE_XAI_BASE_URL"),
+    )
+    providers_file: Path | None = Field(default=None, description="TOML file of upstream providers")
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("public_base_url", "xai_base_url")
+    @classmethod
+    def _strip_slash(cls, v: str) -> str:
+        return v.rstrip("/")
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.home / 'imagine.db').resolve()}"
+
+    @cached_property
+    def resolved_storage_url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return (self.home / "media").resolve().as_uri()
+
+    @cached_property
+    def signing_key(self) -> bytes:
+        """The secret for media URLs and tokens; created once under home when not configured."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.home / "secret.key"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once (overrides win; used by tests and the CLI)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

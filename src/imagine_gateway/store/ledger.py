@@ -1,0 +1,84 @@
+"""Balance changes. Each one is a conditional update of the account plus its ledger row, run on the
+caller's connection so it commits or rolls back with the task change that causes it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from imagine_gateway.core.errors import InsufficientCredits, NotFound
+from imagine_gateway.store.records import LedgerEntry
+from imagine_gateway.store.tables import accounts, ledger
+
+LedgerKind = Literal["topup", "reserve", "capture", "release", "adjust"]
+
+
+async def post(
+    conn: AsyncConnection,
+    *,
+    account_id: str,
+    kind: LedgerKind,
+    amount: int,
+    reserved_delta: int = 0,
+    task_id: str | None = None,
+    note: str | None = None,
+    now_ms: int,
+) -> int:
+    """Change the balance by ``amount`` (and reserved by ``reserved_delta``); returns the new balance.
+
+    The update only matches while the result stays non-negative, so concurrent reservations can
+    never overdraw: the losers see no row and get ``insufficient_credits``.
+    """
+    result = await conn.execute(
+        update(accounts)
+        .where(
+            accounts.c.id == account_id,
+            accounts.c.balance + amount >= 0,
+            accounts.c.reserved + reserved_delta >= 0,
+        )
+        .values(balance=accounts.c.balance + amount, reserved=accounts.c.reserved + reserved_delta)
+        .returning(accounts.c.balance)
+    )
+    balance = result.scalar_one_or_none()
+    if balance is None:
+        exists = await conn.scalar(select(accounts.c.balance).where(accounts.c.id == account_id))
+        if exists is None:
+            raise NotFound(f"Account {account_id} does not exist.")
+        raise InsufficientCredits(
+            f"This needs {-amount} credits; the account has {exists} available."
+        )
+    await conn.execute(
+        insert(ledger).values(
+            account_id=account_id,
+            task_id=task_id,
+            kind=kind,
+            amount=amount,
+            reserved_delta=reserved_delta,
+            balance_after=balance,
+            note=note,
+            created_at=now_ms,
+        )
+    )
+    return int(balance)
+
+
+async def entries(conn: AsyncConnection, account_id: str, *, limit: int = 100) -> list[LedgerEntry]:
+    rows = await conn.execute(
+        select(ledger).where(ledger.c.account_id == account_id).order_by(ledger.c.id.desc()).limit(limit)
+    )
+    return [LedgerEntry.from_row(r) for r in rows.mappings()]
+
+
+async def sums(conn: AsyncConnection, account_id: str) -> tuple[int, int]:
+    """(sum of amounts, sum of reserved deltas): must equal (balance, reserved)."""
+    row = (
+        await conn.execute(
+            select(
+                func.coalesce(func.sum(ledger.c.amount), 0),
+                func.coalesce(func.sum(ledger.c.reserved_delta), 0),
+            ).where(ledger.c.account_id == account_id)
+        )
+    ).one()
+    return int(row[0]), int(row[1])

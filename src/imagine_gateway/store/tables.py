@@ -1,0 +1,130 @@
+"""SQL tables (SQLAlchemy Core). Times are epoch milliseconds (BigInteger): exact and portable."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    # Spendable credits; the sum of the account's ledger amounts.
+    Column("balance", BigInteger, nullable=False, default=0),
+    # Credits held by in-flight tasks; the sum of the ledger's reserved deltas.
+    Column("reserved", BigInteger, nullable=False, default=0),
+    Column("created_at", BigInteger, nullable=False),
+    CheckConstraint("balance >= 0", name="balance_not_negative"),
+    CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(40), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("scopes", JSON, nullable=False),
+    Column("rate_limit", String(64), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("last_used_at", BigInteger, nullable=True),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("task_id", String(40), nullable=True),
+    Column("kind", String(16), nullable=False),  # topup | reserve | capture | release | adjust
+    Column("amount", BigInteger, nullable=False),  # change of balance
+    Column("reserved_delta", BigInteger, nullable=False, default=0),  # change of reserved
+    Column("balance_after", BigInteger, nullable=False),
+    Column("note", String(500), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    # A task reserves, captures and releases at most once each: the database enforces it.
+    UniqueConstraint("task_id", "kind"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("api_key_id", String(40), nullable=True),
+    Column("model", String(100), nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("client_request_id", String(128), nullable=True),
+    Column("dialect", String(32), nullable=False, default="native"),
+    Column("webhook_url", String(2000), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("progress", Integer, nullable=False, default=0),
+    Column("reserved_credits", BigInteger, nullable=False),
+    Column("final_credits", BigInteger, nullable=False, default=0),
+    Column("credits_state", String(16), nullable=False),
+    Column("result", JSON, nullable=True),
+    Column("error_code", String(64), nullable=True),
+    Column("error_message", String(1000), nullable=True),
+    # Which upstream the task went to, so every poll reaches the same one.
+    Column("provider", String(64), nullable=True),
+    Column("upstream_id", String(200), nullable=True),
+    Column("upstream_result", JSON, nullable=True),  # the upstream's own URLs, kept for audit
+    Column("upstream_cost_ticks", BigInteger, nullable=True),
+    Column("submit_ambiguous", Integer, nullable=False, default=0),
+    # The job: schedule, attempts and lease; `fence` is bumped on every claim and every write-back
+    # must match it, so a worker that lost its lease cannot overwrite the new owner's progress.
+    Column("next_run_at", BigInteger, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("polls", Integer, nullable=False, default=0),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", BigInteger, nullable=True),
+    Column("fence", Integer, nullable=False, default=0),
+    Column("deadline_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=True),
+    Column("completed_at", BigInteger, nullable=True),
+    Column("expires_at", BigInteger, nullable=True),
+    # Finished tasks have next_run_at NULL, so the claim index only holds live work.
+    Index("ix_tasks_due", "next_run_at"),
+    Index("ix_tasks_account_created", "account_id", "created_at", "id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("task_id", String(40), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+)

@@ -1,0 +1,137 @@
+"""Task rows: insert, read, list, and the job operations (claim with lease, fenced write-back)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from imagine_gateway.core.states import ACTIVE, TaskState
+from imagine_gateway.store.records import Task
+from imagine_gateway.store.tables import tasks
+
+_ACTIVE = [s.value for s in ACTIVE]
+
+
+async def insert_task(conn: AsyncConnection, values: dict[str, Any]) -> Task:
+    await conn.execute(insert(tasks).values(**values))
+    return await get_task(conn, values["id"])  # type: ignore[return-value]
+
+
+async def get_task(conn: AsyncConnection, task_id: str, *, account_id: str | None = None) -> Task | None:
+    query = select(tasks).where(tasks.c.id == task_id)
+    if account_id is not None:
+        query = query.where(tasks.c.account_id == account_id)
+    row = (await conn.execute(query)).mappings().first()
+    return Task.from_row(row) if row else None
+
+
+async def list_tasks(
+    conn: AsyncConnection,
+    *,
+    account_id: str,
+    states: Sequence[str] | None = None,
+    model: str | None = None,
+    before: tuple[int, str] | None = None,
+    after: tuple[int, str] | None = None,
+    dialect: str | None = None,
+    limit: int,
+    newest_first: bool = True,
+) -> list[Task]:
+    """Keyset pagination on (created_at, id): stable under concurrent inserts."""
+    query = select(tasks).where(tasks.c.account_id == account_id)
+    if states:
+        query = query.where(tasks.c.state.in_(list(states)))
+    if model:
+        query = query.where(tasks.c.model == model)
+    if dialect:
+        query = query.where(tasks.c.dialect == dialect)
+    if before is not None:
+        created, tid = before
+        query = query.where(
+            or_(tasks.c.created_at < created, and_(tasks.c.created_at == created, tasks.c.id < tid))
+        )
+    if after is not None:
+        created, tid = after
+        query = query.where(
+            or_(tasks.c.created_at > created, and_(tasks.c.created_at == created, tasks.c.id > tid))
+        )
+    if newest_first:
+        query = query.order_by(tasks.c.created_at.desc(), tasks.c.id.desc())
+    else:
+        query = query.order_by(tasks.c.created_at.asc(), tasks.c.id.asc())
+    rows = await conn.execute(query.limit(limit))
+    return [Task.from_row(r) for r in rows.mappings()]
+
+
+async def claim_due(
+    conn: AsyncConnection, *, owner: str, now_ms: int, lease_ms: int, limit: int, skip_locked: bool
+) -> list[Task]:
+    """Take up to ``limit`` due tasks whose lease is free or expired; bumps each one's fence."""
+    due = (
+        select(tasks.c.id)
+        .where(
+            tasks.c.next_run_at <= now_ms,
+            tasks.c.state.in_(_ACTIVE),
+            or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < now_ms),
+        )
+        .order_by(tasks.c.next_run_at)
+        .limit(limit)
+    )
+    if skip_locked:
+        due = due.with_for_update(skip_locked=True)
+    result = await conn.execute(
+        update(tasks)
+        .where(tasks.c.id.in_(due.scalar_subquery()))
+        .values(
+            lease_owner=owner,
+            lease_expires_at=now_ms + lease_ms,
+            fence=tasks.c.fence + 1,
+        )
+        .returning(*tasks.c)
+    )
+    return [Task.from_row(r) for r in result.mappings()]
+
+
+async def write_back(conn: AsyncConnection, task: Task, values: dict[str, Any]) -> bool:
+    """Apply a step's outcome if this worker still holds the task (fence matches)."""
+    result = await conn.execute(
+        update(tasks)
+        .where(tasks.c.id == task.id, tasks.c.fence == task.fence, tasks.c.state.in_(_ACTIVE))
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+async def renew_lease(conn: AsyncConnection, task: Task, *, until_ms: int) -> bool:
+    result = await conn.execute(
+        update(tasks)
+        .where(tasks.c.id == task.id, tasks.c.fence == task.fence)
+        .values(lease_expires_at=until_ms)
+    )
+    return result.rowcount == 1
+
+
+async def finish(
+    conn: AsyncConnection,
+    task_id: str,
+    *,
+    expected_fence: int | None,
+    from_states: Sequence[TaskState],
+    values: dict[str, Any],
+) -> bool:
+    """Move a live, still-reserved task to a terminal state; False when someone got there first."""
+    conditions = [
+        tasks.c.id == task_id,
+        tasks.c.state.in_([s.value for s in from_states]),
+        tasks.c.credits_state == "reserved",
+    ]
+    if expected_fence is not None:
+        conditions.append(tasks.c.fence == expected_fence)
+    result = await conn.execute(
+        update(tasks).where(*conditions).values(next_run_at=None, lease_owner=None, lease_expires_at=None,
+                                                fence=tasks.c.fence + 1, **values)
+    )
+    return result.rowcount == 1

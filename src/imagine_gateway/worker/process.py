@@ -1,0 +1,32 @@
+"""`imagine worker`: a process that only runs tasks (scale-out mode)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from imagine_gateway.api.app import Overrides, build_context
+from imagine_gateway.settings import Settings
+
+log = logging.getLogger("imagine_gateway.worker")
+
+
+async def run_worker_process(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run the worker loop until SIGINT/SIGTERM (or ``stop``); finishes running steps first."""
+    ctx = build_context(settings, Overrides(run_worker=True))
+    assert ctx.worker is not None
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+    log.info("worker %s started", ctx.worker.owner)
+    try:
+        await ctx.worker.run(stop)
+    finally:
+        await ctx.router.aclose()
+        await ctx.storage.aclose()
+        await ctx.db.dispose()

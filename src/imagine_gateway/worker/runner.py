@@ -1,0 +1,335 @@
+"""The worker: claims due task rows and runs their next step.
+
+Steps (each resumable from the persisted state after a crash):
+  queued      -> record 'submitting' + provider, then submit           -> processing
+  submitting  -> (found after a crash) reconcile, never resubmit blindly -> processing | failed
+  processing  -> poll on a backoff schedule                              -> collecting | failed
+  collecting  -> stream results into storage, probe, settle credits      -> succeeded | failed
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from imagine_gateway.catalog.loader import Catalog
+from imagine_gateway.core.clock import Clock
+from imagine_gateway.core.schedule import poll_delay_s, retry_delay_s
+from imagine_gateway.core.states import TaskState
+from imagine_gateway.delivery.events import EventBus, TaskEvent
+from imagine_gateway.media.storage import Storage
+from imagine_gateway.providers.base import (
+    Job,
+    Provider,
+    ProviderError,
+    ProviderRejected,
+    ProviderUnavailable,
+    SubmitAmbiguous,
+)
+from imagine_gateway.providers.router import Router
+from imagine_gateway.services.references import ReferenceResolver
+from imagine_gateway.settings import Settings
+from imagine_gateway.store import tasks as task_store
+from imagine_gateway.store.db import Database
+from imagine_gateway.store.records import Task
+from imagine_gateway.worker import settle
+from imagine_gateway.worker.collect import CollectError, collect_asset
+
+log = logging.getLogger("imagine_gateway.worker")
+
+
+@dataclass
+class WorkerStats:
+    steps: int = 0
+    claims: int = 0
+    lost_writes: int = 0
+
+
+class Worker:
+    """Runs task steps with bounded concurrency; any number of workers may share one database."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        catalog: Catalog,
+        router: Router,
+        storage: Storage,
+        references: ReferenceResolver,
+        events: EventBus,
+        clock: Clock,
+        settings: Settings,
+        owner: str | None = None,
+    ) -> None:
+        self.db = db
+        self.catalog = catalog
+        self.router = router
+        self.storage = storage
+        self.references = references
+        self.events = events
+        self.clock = clock
+        self.settings = settings
+        self.owner = owner or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.lease_ms = int(settings.lease_s * 1000)
+        self.stats = WorkerStats()
+        self._slots = asyncio.Semaphore(settings.worker_concurrency)
+        self._running: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for due work now (called after a create in the same process)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and run until ``stop`` is set; then wait for running steps."""
+        while not stop.is_set():
+            try:
+                claimed = await self.claim_and_start()
+            except Exception:  # keep the loop alive through a database hiccup
+                log.exception("claiming tasks failed")
+                claimed = 0
+            if claimed == 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.worker_idle_poll_s)
+        await self.drain()
+
+    async def drain(self) -> None:
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def claim_and_start(self) -> int:
+        free = self.settings.worker_concurrency - len(self._running)
+        if free <= 0:
+            await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+            return 1
+        now = self.clock.now_ms()
+        async with self.db.write() as conn:
+            claimed = await task_store.claim_due(
+                conn, owner=self.owner, now_ms=now, lease_ms=self.lease_ms,
+                limit=min(free, self.settings.worker_batch), skip_locked=not self.db.is_sqlite,
+            )
+        self.stats.claims += len(claimed)
+        for task in claimed:
+            runner = asyncio.create_task(self._run_step(task))
+            self._running.add(runner)
+            runner.add_done_callback(self._running.discard)
+        return len(claimed)
+
+    async def run_until_idle(self, *, max_rounds: int = 10_000) -> None:
+        """Run every due step now, repeatedly, until nothing is due (tests and tools)."""
+        for _ in range(max_rounds):
+            if await self.claim_and_start() == 0 and not self._running:
+                return
+            await self.drain()
+
+    async def _run_step(self, task: Task) -> None:
+        renew = asyncio.create_task(self._keep_lease(task))
+        try:
+            self.stats.steps += 1
+            await self.step(task)
+        except Exception:
+            log.exception("step of task %s failed unexpectedly", task.id)
+            await self._reschedule(task, delay_s=retry_delay_s(task.attempts), attempts=task.attempts + 1)
+        finally:
+            renew.cancel()
+
+    async def _keep_lease(self, task: Task) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lease_s / 3)
+            async with self.db.write() as conn:
+                if not await task_store.renew_lease(conn, task, until_ms=self.clock.now_ms() + self.lease_ms):
+                    return
+
+    async def step(self, task: Task) -> None:
+        now = self.clock.now_ms()
+        state = task.task_state
+        if now >= task.deadline_at and state in (TaskState.QUEUED, TaskState.PROCESSING):
+            await self._fail(task, "upstream_timeout",
+                             f"The upstream did not finish within {self.settings.task_deadline_s:g} s.")
+            return
+        if state is TaskState.QUEUED:
+            await self._submit(task, await self._job(task), tried=())
+        elif state is TaskState.SUBMITTING:
+            await self._reconcile(task)
+        elif state is TaskState.PROCESSING:
+            await self._poll(task)
+        elif state is TaskState.COLLECTING:
+            await self._collect(task)
+
+    async def _job(self, task: Task) -> Job:
+        model = self.catalog.get(task.model)
+        if model is None:
+            raise RuntimeError(f"model {task.model} left the catalog")
+        from imagine_gateway.catalog.validation import validate_generation
+
+        request = validate_generation(self.catalog, {"model": task.model, "prompt": task.prompt,
+                                                     "params": task.params})
+        refs = await self.references.load(task.account_id, request.references)
+        params = {k: v for k, v in task.params.items() if k != "referenceMediaItems"}
+        return Job(task_id=task.id, model=model, prompt=task.prompt, params=params, references=refs,
+                   now_ms=self.clock.now_ms())
+
+    async def _submit(self, task: Task, job: Job, *, tried: tuple[str, ...]) -> None:
+        candidates = self.router.candidates(job.model, job.params, exclude=tried)
+        if not candidates:
+            delay = retry_delay_s(task.attempts, base_s=2.0, cap_s=60.0)
+            log.warning("no provider took task %s (tried %s); retrying in %.0f s", task.id, tried, delay)
+            await self._reschedule(task, delay_s=delay, attempts=task.attempts + 1, state=TaskState.QUEUED)
+            return
+        provider = candidates[0]
+        now = self.clock.now_ms()
+        if not await self._write(task, {"state": TaskState.SUBMITTING.value, "provider": provider.name,
+                                        "started_at": task.started_at or now, "updated_at": now}):
+            return
+        try:
+            submitted = await provider.submit(job)
+        except ProviderUnavailable as exc:
+            self.router.record_failure(provider.name)
+            log.info("provider %s unavailable for %s: %s", provider.name, task.id, exc.message)
+            await self._submit(task, job, tried=(*tried, provider.name))
+            return
+        except SubmitAmbiguous:
+            self.router.record_failure(provider.name)
+            await self._write(task, {"submit_ambiguous": 1})
+            await self._reconcile(task, provider=provider, job=job)
+            return
+        except ProviderRejected as exc:
+            await self._fail(task, exc.code, exc.message)
+            return
+        self.router.record_success(provider.name)
+        await self._accepted(task, provider, submitted.upstream_id)
+
+    async def _accepted(self, task: Task, provider: Provider, upstream_id: str) -> None:
+        now = self.clock.now_ms()
+        if await self._write(task, {"state": TaskState.PROCESSING.value, "provider": provider.name,
+                                    "upstream_id": upstream_id, "polls": 0, "updated_at": now,
+                                    "next_run_at": now + int(self._poll_delay(task, 0) * 1000),
+                                    "lease_owner": None, "lease_expires_at": None}):
+            await self.events.publish(TaskEvent("generation.processing", task.id, task.account_id))
+
+    async def _reconcile(self, task: Task, *, provider: Provider | None = None, job: Job | None = None) -> None:
+        """A submit whose outcome we do not know: ask the upstream, never resubmit blindly."""
+        provider = provider or (self.router.get(task.provider) if task.provider else None)
+        job = job or await self._job(task)
+        found = None
+        if provider is not None:
+            try:
+                found = await provider.reconcile(job)
+            except ProviderError as exc:
+                if exc.retryable and self.clock.now_ms() < task.deadline_at:
+                    await self._reschedule(task, delay_s=retry_delay_s(task.attempts), attempts=task.attempts + 1)
+                    return
+        if found is None:
+            await self._fail(task, "upstream_submit_ambiguous",
+                             "The upstream may or may not have received this task and cannot be asked; "
+                             "it was not resubmitted, to avoid paying twice. Credits were released.")
+            return
+        assert provider is not None
+        await self._accepted(task, provider, found.upstream_id)
+
+    async def _poll(self, task: Task) -> None:
+        provider = self.router.get(task.provider or "")
+        if provider is None or task.upstream_id is None:
+            await self._fail(task, "upstream_unavailable", f"Provider {task.provider!r} is no longer configured.")
+            return
+        job = await self._job(task)
+        try:
+            outcome = await provider.poll(task.upstream_id, job)
+        except ProviderUnavailable as exc:
+            # Unknown, never failed: look again later.
+            delay = max(exc.retry_after_s or 0.0, self._poll_delay(task, task.polls + 1))
+            await self._reschedule(task, delay_s=delay, polls=task.polls + 1)
+            return
+        except ProviderRejected as exc:
+            await self._fail(task, exc.code, exc.message)
+            return
+        now = self.clock.now_ms()
+        if outcome.state == "pending":
+            delay = self._poll_delay(task, task.polls + 1)
+            changed = outcome.progress != task.progress
+            await self._reschedule(task, delay_s=delay, polls=task.polls + 1, progress=max(task.progress, outcome.progress))
+            if changed:
+                await self.events.publish(TaskEvent("generation.progress", task.id, task.account_id))
+        elif outcome.state == "failed":
+            await self._fail(task, outcome.error_code or "generation_failed",
+                             outcome.error_message or "The generation failed.",
+                             extra={"upstream_result": outcome.raw or None, "upstream_cost_ticks": outcome.cost_ticks})
+        else:
+            assets = [{"url": a.url, "kind": a.kind, "mime_type": a.mime_type, "duration_s": a.duration_s}
+                      for a in outcome.assets]
+            if not assets:
+                await self._fail(task, "generation_failed", "The upstream finished without a result.")
+                return
+            await self._write(task, {"state": TaskState.COLLECTING.value, "progress": 99, "polls": task.polls + 1,
+                                     "upstream_result": {"assets": assets, "raw": outcome.raw},
+                                     "upstream_cost_ticks": outcome.cost_ticks, "attempts": 0,
+                                     "next_run_at": now, "updated_at": now,
+                                     "lease_owner": None, "lease_expires_at": None})
+            self.wake()
+
+    async def _collect(self, task: Task) -> None:
+        from imagine_gateway.providers.base import ResultAsset
+
+        provider = self.router.get(task.provider or "")
+        upstream = task.upstream_result or {}
+        if provider is None:
+            await self._fail(task, "upstream_unavailable", f"Provider {task.provider!r} is no longer configured.")
+            return
+        job = await self._job(task)
+        collected = []
+        try:
+            for index, raw in enumerate(upstream.get("assets", [])):
+                asset = ResultAsset(url=raw["url"], kind=raw["kind"], mime_type=raw.get("mime_type"),
+                                    duration_s=raw.get("duration_s"))
+                collected.append(await collect_asset(self.storage, provider, job, asset, index,
+                                                     max_bytes=self.settings.collect_max_bytes,
+                                                     work_dir=self.settings.home))
+        except CollectError as exc:
+            if exc.retryable and task.attempts + 1 < self.settings.collect_attempts:
+                await self._reschedule(task, delay_s=retry_delay_s(task.attempts, base_s=2.0),
+                                       attempts=task.attempts + 1)
+            else:
+                await self._fail(task, "result_unavailable", str(exc))
+            return
+        now = self.clock.now_ms()
+        expires = now + int(self.settings.result_retention_s * 1000)
+        result = {"assets": [c.as_dict() for c in collected]}
+        if await settle.succeed(self.db, task, result=result, now_ms=now, expires_at=expires):
+            await self.events.publish(TaskEvent("generation.succeeded", task.id, task.account_id))
+        else:
+            self.stats.lost_writes += 1
+
+    def _poll_delay(self, task: Task, attempt: int) -> float:
+        model = self.catalog.get(task.model)
+        duration = task.params.get("duration")
+        return poll_delay_s(attempt, output=model.output if model else "video",
+                            duration_s=float(duration) if isinstance(duration, int | float) else None,
+                            age_s=(self.clock.now_ms() - task.created_at) / 1000)
+
+    async def _reschedule(self, task: Task, *, delay_s: float, state: TaskState | None = None, **values: Any) -> None:
+        now = self.clock.now_ms()
+        update = {"next_run_at": now + int(delay_s * 1000), "updated_at": now,
+                  "lease_owner": None, "lease_expires_at": None, **values}
+        if state is not None:
+            update["state"] = state.value
+        await self._write(task, update)
+
+    async def _write(self, task: Task, values: dict[str, Any]) -> bool:
+        async with self.db.write() as conn:
+            ok = await task_store.write_back(conn, task, values)
+        if not ok:
+            self.stats.lost_writes += 1
+            log.info("task %s moved on without this worker (lease lost or canceled)", task.id)
+        return ok
+
+    async def _fail(self, task: Task, code: str, message: str, *, extra: dict[str, Any] | None = None) -> None:
+        if await settle.fail(self.db, task, code=code, message=message, now_ms=self.clock.now_ms(), extra=extra):
+            await self.events.publish(TaskEvent("generation.failed", task.id, task.account_id))
+        else:
+            self.stats.lost_writes += 1
