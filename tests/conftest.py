@@ -82,8 +82,12 @@ def gateway_factory(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
     def start(home: Path | None = None, overrides: Overrides | None = None, **settings: Any) -> Gateway:
         server = LoopbackServer()
         s = make_settings(home or tmp_path / "home", public_base_url=server.base_url, **settings)
-        server.app = create_app(s, overrides)
-        server.start()
+        try:
+            server.app = create_app(s, overrides)
+            server.start()
+        except BaseException:
+            server.stop()
+            raise
         gw = Gateway(settings=s, server=server, http=httpx.Client(base_url=server.base_url, timeout=30))
         running.append(gw)
         return gw

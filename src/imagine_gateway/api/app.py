@@ -21,6 +21,7 @@ from imagine_gateway.api.v1 import generations as generation_routes
 from imagine_gateway.catalog.loader import load_catalog
 from imagine_gateway.core.clock import Clock, SystemClock
 from imagine_gateway.delivery.events import MemoryEventBus
+from imagine_gateway.delivery.redis_events import RedisEventBus
 from imagine_gateway.media.storage import open_storage
 from imagine_gateway.providers.registry import build_router, uses_sandbox
 from imagine_gateway.providers.router import Router
@@ -50,12 +51,13 @@ class Overrides:
 def build_context(settings: Settings, overrides: Overrides | None = None) -> AppContext:
     """Wire every part from the settings (no I/O beyond opening pools)."""
     overrides = overrides or Overrides()
+    settings.home.mkdir(parents=True, exist_ok=True)  # scratch space for renders and downloads
     catalog = load_catalog()
     clock = overrides.clock or SystemClock()
     db = Database(settings.resolved_database_url)
     storage = open_storage(settings.resolved_storage_url)
     router = overrides.router or build_router(settings, catalog)
-    events = MemoryEventBus()
+    events: MemoryEventBus = RedisEventBus(settings.redis_url) if settings.redis_url else MemoryEventBus()
     references = RejectingResolver()
     generations = GenerationService(db=db, catalog=catalog, clock=clock, settings=settings, router=router,
                                     references=references, events=events)
@@ -81,6 +83,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
         if uses_sandbox(ctx.router):
             log.warning("No upstream key is configured: generations are rendered by the local SANDBOX "
                         "engine (marked output, no real Grok Imagine calls).")
+        if isinstance(ctx.events, RedisEventBus):
+            await ctx.events.start()
         stop = asyncio.Event()
         worker_task = asyncio.create_task(ctx.worker.run(stop)) if ctx.worker else None
         try:
@@ -91,6 +95,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
                 await worker_task
             await ctx.router.aclose()
             await ctx.events.aclose()
+            await ctx.limiter.aclose()
             await ctx.storage.aclose()
             await ctx.db.dispose()
 

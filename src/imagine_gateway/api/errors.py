@@ -59,8 +59,8 @@ def error_headers(exc: GatewayError) -> dict[str, str]:
     headers: dict[str, str] = {}
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after_s)
-    if isinstance(exc, RangeNotSatisfiable) and getattr(exc, "size", None) is not None:
-        headers["Content-Range"] = f"bytes */{exc.size}"  # type: ignore[attr-defined]
+    if isinstance(exc, RangeNotSatisfiable) and getattr(exc, "size_bytes", None) is not None:
+        headers["Content-Range"] = f"bytes */{exc.size_bytes}"  # type: ignore[attr-defined]
     return headers
 
 

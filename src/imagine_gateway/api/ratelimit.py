@@ -6,8 +6,7 @@ import math
 import time
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, Storage
-from limits.storage import storage_from_string
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from imagine_gateway.core.errors import RateLimited
@@ -18,8 +17,9 @@ class RateLimiter:
 
     def __init__(self, default_limit: str, *, redis_url: str | None = None) -> None:
         self.default = parse(default_limit)
+        # redis-py (already a dependency) rather than the default coredis client.
         self.storage: Storage = (
-            storage_from_string(_async_redis(redis_url)) if redis_url else MemoryStorage()  # type: ignore[assignment]
+            RedisStorage(_async_redis(redis_url), implementation="redispy") if redis_url else MemoryStorage()
         )
         self.limiter = MovingWindowRateLimiter(self.storage)
         self._parsed: dict[str, RateLimitItem] = {}
@@ -49,6 +49,13 @@ class RateLimiter:
             f"Too many requests: the limit is {item.amount} per {item.get_expiry()} s. Back off and retry.",
             retry_after_s=max(1, reset_s),
         )
+
+
+    async def aclose(self) -> None:
+        """Close the Redis pool (limits has no close of its own; its bridge holds a redis-py client)."""
+        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        if client is not None:
+            await client.aclose()
 
 
 def _async_redis(url: str) -> str:

@@ -28,13 +28,11 @@ _PREFIXES: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"GIF87a", "image/gif"),
     (b"GIF89a", "image/gif"),
-    (b"BM", "image/bmp"),
     (b"II*\x00", "image/tiff"),
     (b"MM\x00*", "image/tiff"),
     (b"\x1a\x45\xdf\xa3", "video/webm"),  # EBML: WebM and Matroska share it
     (b"OggS", "audio/ogg"),
     (b"fLaC", "audio/flac"),
-    (b"ID3", "audio/mpeg"),
     (b"%PDF-", "application/pdf"),
     (b"PK\x03\x04", "application/zip"),
     (b"PK\x05\x06", "application/zip"),  # an empty archive
@@ -77,6 +75,11 @@ def sniff_mime(head: bytes) -> str | None:
     for prefix, mime in _PREFIXES:
         if head.startswith(prefix):
             return mime
+    # Two- and three-byte magics also start ordinary text, so their headers are checked further.
+    if head[:2] == b"BM" and len(head) >= 14 and head[6:10] == b"\x00\x00\x00\x00":
+        return "image/bmp"
+    if head[:3] == b"ID3" and len(head) >= 10 and head[3] in (2, 3, 4) and max(head[6:10]) < 0x80:
+        return "audio/mpeg"  # ID3v2 tag: major version 2-4, then a "syncsafe" size
     if head[:4] == b"RIFF" and len(head) >= 12:
         return {b"WEBP": "image/webp", b"WAVE": "audio/wav", b"AVI ": "video/x-msvideo"}.get(head[8:12])
     if head[4:8] == b"ftyp":

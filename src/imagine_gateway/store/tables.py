@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -125,6 +126,29 @@ idempotency_keys = Table(
     Column("key", String(255), primary_key=True),
     Column("fingerprint", String(64), nullable=False),
     Column("task_id", String(40), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("api_key_id", String(40), nullable=True),
+    Column("kind", String(16), nullable=False),  # image | video | audio
+    Column("name", String(255), nullable=False),
+    Column("mime_type", String(100), nullable=False),  # detected from the signature, never declared
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("duration_s", Float, nullable=True),
+    Column("storage_key", String(512), nullable=False),
+    Column("origin", String(16), nullable=False),  # upload | url (a reference fetched from a client's URL)
+    Column("source_url", String(2000), nullable=True),
+    Column("model", String(100), nullable=True),
+    Column("client_request_id", String(128), nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False, index=True),
 )

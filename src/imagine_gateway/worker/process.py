@@ -23,10 +23,15 @@ async def run_worker_process(settings: Settings, *, stop: asyncio.Event | None =
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
+    from imagine_gateway.delivery.redis_events import RedisEventBus
+
+    if isinstance(ctx.events, RedisEventBus):
+        await ctx.events.start()
     log.info("worker %s started", ctx.worker.owner)
     try:
         await ctx.worker.run(stop)
     finally:
         await ctx.router.aclose()
+        await ctx.events.aclose()
         await ctx.storage.aclose()
         await ctx.db.dispose()

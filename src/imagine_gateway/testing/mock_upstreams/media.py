@@ -107,6 +107,13 @@ class MediaCache:
     async def image(self, job: Job, index: int) -> Path:
         return await self._once(f"{job.id}_{index}.png", lambda path: self._render_image(job, index, path))
 
+    def clear(self) -> None:
+        """Forget every rendered file (the next download renders afresh)."""
+        self._done.clear()
+        self._pending.clear()
+        for path in self._dir.iterdir():
+            path.unlink(missing_ok=True)
+
     def close(self) -> None:
         self._cleanup()
 

@@ -9,6 +9,7 @@ the shape's own envelope.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import struct
@@ -182,9 +183,10 @@ async def _drop_connection(request: Request) -> NoReturn:
         # Not served by uvicorn (e.g. an in-process ASGI transport): the closest thing is an exception.
         raise ConnectionResetError("mock upstream reset the connection")
     sock = transport.get_extra_info("socket")
-    if sock is not None:
+    if sock is not None and not transport.is_closing():
         # Linger 0 turns close into an RST instead of an orderly FIN.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with contextlib.suppress(OSError):  # the client may have hung up already
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
     # Let uvicorn see the loss, so it neither writes a response nor logs a missing one.
     for _ in range(5):

@@ -1,8 +1,8 @@
 """Serve a mock upstream over real HTTP: in a background thread for tests, or blocking for the CLI.
 
-    with start_mock("xai", MockConfig(generation_time_s=0.2)) as upstream:
-        httpx.post(f"{upstream.base_url}/v1/videos/generations", ...)
-        upstream.mock.stats.by_endpoint
+with start_mock("xai", MockConfig(generation_time_s=0.2)) as upstream:
+    httpx.post(f"{upstream.base_url}/v1/videos/generations", ...)
+    upstream.mock.stats.by_endpoint
 """
 
 from __future__ import annotations
@@ -45,11 +45,19 @@ def create_mock_app(kind: str, config: MockConfig | None = None) -> Starlette:
 class RunningMock:
     """A mock upstream served by uvicorn on a background thread; a context manager that stops it."""
 
-    def __init__(self, app: Starlette, server: uvicorn.Server, thread: threading.Thread, base_url: str):
+    def __init__(
+        self,
+        app: Starlette,
+        server: uvicorn.Server,
+        thread: threading.Thread,
+        sock: socket.socket,
+        base_url: str,
+    ) -> None:
         self.app = app
         self.base_url = base_url
         self._server = server
         self._thread = thread
+        self._sock = sock
 
     @property
     def mock(self) -> MockUpstream:
@@ -63,6 +71,7 @@ class RunningMock:
         # A mock owes nobody a graceful shutdown; waiting would keep tests hanging on stalled requests.
         self._server.force_exit = True
         self._thread.join(_STOP_TIMEOUT_S)
+        self._sock.close()
         self.mock.close()
 
     def __enter__(self) -> RunningMock:
@@ -107,7 +116,7 @@ def start_mock(
             app.state.mock.close()
             raise RuntimeError(f"mock upstream {kind!r} did not start on {base_url}")
         time.sleep(0.01)
-    return RunningMock(app, server, thread, base_url)
+    return RunningMock(app, server, thread, sock, base_url)
 
 
 def run_mock(kind: str, host: str = "127.0.0.1", port: int = 9100, config: MockConfig | None = None) -> None:

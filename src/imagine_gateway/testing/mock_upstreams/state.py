@@ -7,6 +7,7 @@ poll, so ten thousand jobs in flight cost nothing but their entries.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -100,6 +101,8 @@ class MockUpstream:
         self.stats = MockStats()
         self.jobs: dict[str, Job] = {}
         self.media = MediaCache(config)
+        # Idempotency-Key -> (canonical body, job id), for shapes that honour the header.
+        self.idempotency: dict[str, tuple[str, str]] = {}
         self._fault_key: tuple[object, ...] = ()
         self._faults_used = 0
         self._release: asyncio.Event | None = None
@@ -161,6 +164,20 @@ class MockUpstream:
         """Wake every stalled request (thread-safe), so a server can stop without waiting ``hang_s``."""
         if self._release is not None and self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._release.set)
+
+    def reset(self, config: MockConfig | None = None) -> None:
+        """Start afresh between tests on an idle server: forget jobs, stats, fault counts and media,
+        wake stalled requests, and take ``config``'s settings (into the same config object)."""
+        self.release_hangs()
+        self._release = None
+        fresh = config or MockConfig()
+        for setting in dataclasses.fields(fresh):
+            setattr(self.config, setting.name, getattr(fresh, setting.name))
+        self.jobs.clear()
+        self.idempotency.clear()
+        self.stats.clear()
+        self._fault_key, self._faults_used = (), 0
+        self.media.clear()
 
     def close(self) -> None:
         self.release_hangs()

@@ -42,7 +42,7 @@ from imagine_gateway.testing.mock_upstreams.plumbing import (
     json_object,
     mock_of,
 )
-from imagine_gateway.testing.mock_upstreams.state import Job, MockUpstream
+from imagine_gateway.testing.mock_upstreams.state import Job, MockUpstream, ReceivedRequest
 
 VIDEO_MODELS = frozenset(
     {
@@ -191,7 +191,9 @@ async def _extend_video(request: Request) -> Response:
     return _video_from_source(request, body, received, duration_s)
 
 
-def _video_from_source(request: Request, body: dict[str, Any], received: Any, duration_s: int) -> Response:
+def _video_from_source(
+    request: Request, body: dict[str, Any], received: ReceivedRequest | None, duration_s: int
+) -> Response:
     model = _model(body, VIDEO_MODELS, IMAGE_MODELS, "grok-imagine-video")
     prompt = params.text(body, "prompt", required=True, max_chars=_PROMPT_CHARS_MAX)
     if body.get("video") is None:
@@ -267,7 +269,9 @@ async def _edit_images(request: Request) -> Response:
     return await _images(request, body, received, sources=sources)
 
 
-async def _images(request: Request, body: dict[str, Any], received: Any, sources: list[str]) -> Response:
+async def _images(
+    request: Request, body: dict[str, Any], received: ReceivedRequest | None, sources: list[str]
+) -> Response:
     mock = mock_of(request)
     model = _model(body, IMAGE_MODELS, VIDEO_MODELS, "grok-imagine-image")
     prompt = params.text(body, "prompt", required=True, max_chars=_PROMPT_CHARS_MAX)

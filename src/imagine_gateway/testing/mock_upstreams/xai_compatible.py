@@ -117,7 +117,9 @@ async def _poll(request: Request) -> Response:
     view = mock.view(job)
     dubrify = mock.config.dubrify_style
     if view.outcome is None:
-        return JSONResponse({"status": "pending"} if dubrify else {"status": "pending", "progress": view.progress})
+        return JSONResponse(
+            {"status": "pending"} if dubrify else {"status": "pending", "progress": view.progress}
+        )
     if view.outcome == "failed":
         error = {"code": "internal_error", "message": "Video generation failed."}
         return JSONResponse({"status": "failed", "error": error})

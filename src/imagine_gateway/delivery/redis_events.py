@@ -1,0 +1,60 @@
+"""Task events across processes: published on Redis, delivered to local subscribers.
+
+API processes serving SSE streams receive the events of tasks that workers in other processes
+advance. Redis carries only what may be lost: a missed event costs an SSE stream one re-read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+import redis.asyncio as aioredis
+
+from imagine_gateway.delivery.events import MemoryEventBus, TaskEvent
+
+log = logging.getLogger("imagine_gateway.events")
+CHANNEL = "imagine:task-events"
+
+
+class RedisEventBus(MemoryEventBus):
+    """Publishes to one Redis channel; a listener feeds this process's subscribers."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self._redis = aioredis.from_url(url)
+        self._listener: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        pubsub = self._redis.pubsub()
+        await pubsub.subscribe(CHANNEL)
+        self._listener = asyncio.create_task(self._listen(pubsub))
+
+    async def publish(self, event: TaskEvent) -> None:
+        payload = json.dumps({"type": event.type, "task_id": event.task_id, "account_id": event.account_id})
+        try:
+            await self._redis.publish(CHANNEL, payload)
+        except aioredis.RedisError:
+            log.warning("could not publish %s for %s; delivering locally only", event.type, event.task_id)
+            self.deliver(event)
+
+    async def _listen(self, pubsub: aioredis.client.PubSub) -> None:
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") != "message":
+                    continue
+                data = json.loads(message["data"])
+                self.deliver(TaskEvent(data["type"], data["task_id"], data["account_id"]))
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    async def aclose(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+        await self._redis.aclose()
+        await super().aclose()
