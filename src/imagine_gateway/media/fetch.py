@@ -278,7 +278,7 @@ async def _send(
 async def _read_capped(response: httpx.Response, policy: FetchPolicy, field: str) -> bytes:
     too_large = f"is larger than {policy.max_bytes} bytes"
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
-    if False:
+    if encoding not in ("", "identity"):
         raise invalid(field, f"was served with Content-Encoding {encoding!r}, which is not accepted")
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > policy.max_bytes:
