@@ -49,14 +49,37 @@ class Gateway:
     def ctx(self) -> Any:
         return self.server.app.state.ctx  # type: ignore[union-attr]
 
-    def key(self, *, credits: int = 1000, scopes: list[str] | None = None, name: str = "test",
-            account: str | None = None, rate_limit: str | None = None, expires_in_s: float | None = None) -> Key:
-        made = asyncio.run(admin.create_key(self.settings, name=name, account_ref=account, credits=credits,
-                                            scopes=scopes, expires_in_s=expires_in_s, rate_limit=rate_limit))
+    def key(
+        self,
+        *,
+        credits: int = 1000,
+        scopes: list[str] | None = None,
+        name: str = "test",
+        account: str | None = None,
+        rate_limit: str | None = None,
+        expires_in_s: float | None = None,
+    ) -> Key:
+        made = asyncio.run(
+            admin.create_key(
+                self.settings,
+                name=name,
+                account_ref=account,
+                credits=credits,
+                scopes=scopes,
+                expires_in_s=expires_in_s,
+                rate_limit=rate_limit,
+            )
+        )
         return Key(made.secret, made.account.id, made.key.id)
 
-    def wait_for(self, task_id: str, key: Key, *, statuses: tuple[str, ...] = ("succeeded", "failed", "canceled"),
-                 timeout_s: float = 30.0) -> dict[str, Any]:
+    def wait_for(
+        self,
+        task_id: str,
+        key: Key,
+        *,
+        statuses: tuple[str, ...] = ("succeeded", "failed", "canceled"),
+        timeout_s: float = 30.0,
+    ) -> dict[str, Any]:
         import time
 
         deadline = time.monotonic() + timeout_s

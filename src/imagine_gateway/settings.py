@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     upload_retention_s: float = 86_400.0
     collect_max_bytes: int = 512 * 1024 * 1024
     collect_attempts: int = 5
+    sync_wait_timeout_s: float = Field(
+        default=120.0, description="How long a synchronous dialect call (xAI images) waits for its task"
+    )
 
     # Sandbox engine
     sandbox_latency_s: float = Field(default=3.0, description="Simulated generation time")

@@ -19,29 +19,79 @@ def assert_nothing_changed(gateway: Gateway, key: Key, balance: int) -> None:
 
 
 BAD_BODIES: list[tuple[str, Any, list[dict[str, Any]]]] = [
-    ("missing prompt", {"model": "grok-imagine-video"},
-     [{"field": "prompt", "issue": "is required", "allowed": {"max_length": 5000}}]),
-    ("empty prompt", {"model": "grok-imagine-video", "prompt": "  "},
-     [{"field": "prompt", "issue": "must not be empty", "allowed": {"max_length": 5000}}]),
-    ("prompt of 5001 characters", {"model": "grok-imagine-video", "prompt": "x" * 5001},
-     [{"field": "prompt", "issue": "is 5001 characters; the limit is 5000", "allowed": {"max_length": 5000}}]),
-    ("unknown model", {"model": "sora-9", "prompt": "x"},
-     [{"field": "model", "issue": "unknown model 'sora-9'",
-       "allowed": ["grok-imagine", "grok-imagine-video", "grok-imagine-video-1.5-preview"]}]),
-    ("unknown param", {"model": "grok-imagine-video", "prompt": "x", "params": {"fps": 24}},
-     [{"field": "params.fps", "issue": "unknown parameter", "allowed": VIDEO_PARAMS_ALLOWED}]),
-    ("duration 5", {"model": "grok-imagine-video", "prompt": "x", "params": {"duration": 5}},
-     [{"field": "params.duration", "issue": "5 is below the minimum 6", "allowed": DURATION}]),
-    ("duration 31", {"model": "grok-imagine-video", "prompt": "x", "params": {"duration": 31}},
-     [{"field": "params.duration", "issue": "31 is above the maximum 30", "allowed": DURATION}]),
-    ("duration 6.5", {"model": "grok-imagine-video", "prompt": "x", "params": {"duration": 6.5}},
-     [{"field": "params.duration", "issue": "6.5 is not a multiple of 1 from 6", "allowed": DURATION}]),
-    ("duration abc", {"model": "grok-imagine-video", "prompt": "x", "params": {"duration": "abc"}},
-     [{"field": "params.duration", "issue": "must be a number, got 'abc'", "allowed": DURATION}]),
-    ("resolution 1080p", {"model": "grok-imagine-video", "prompt": "x", "params": {"resolution": "1080p"}},
-     [{"field": "params.resolution", "issue": "'1080p' is not one of the options", "allowed": ["480p", "720p"]}]),
-    ("params not an object", {"model": "grok-imagine-video", "prompt": "x", "params": [1]},
-     [{"field": "params", "issue": "must be a JSON object", "allowed": VIDEO_PARAMS_ALLOWED}]),
+    (
+        "missing prompt",
+        {"model": "grok-imagine-video"},
+        [{"field": "prompt", "issue": "is required", "allowed": {"max_length": 5000}}],
+    ),
+    (
+        "empty prompt",
+        {"model": "grok-imagine-video", "prompt": "  "},
+        [{"field": "prompt", "issue": "must not be empty", "allowed": {"max_length": 5000}}],
+    ),
+    (
+        "prompt of 5001 characters",
+        {"model": "grok-imagine-video", "prompt": "x" * 5001},
+        [
+            {
+                "field": "prompt",
+                "issue": "is 5001 characters; the limit is 5000",
+                "allowed": {"max_length": 5000},
+            }
+        ],
+    ),
+    (
+        "unknown model",
+        {"model": "sora-9", "prompt": "x"},
+        [
+            {
+                "field": "model",
+                "issue": "unknown model 'sora-9'",
+                "allowed": ["grok-imagine", "grok-imagine-video", "grok-imagine-video-1.5-preview"],
+            }
+        ],
+    ),
+    (
+        "unknown param",
+        {"model": "grok-imagine-video", "prompt": "x", "params": {"fps": 24}},
+        [{"field": "params.fps", "issue": "unknown parameter", "allowed": VIDEO_PARAMS_ALLOWED}],
+    ),
+    (
+        "duration 5",
+        {"model": "grok-imagine-video", "prompt": "x", "params": {"duration": 5}},
+        [{"field": "params.duration", "issue": "5 is below the minimum 6", "allowed": DURATION}],
+    ),
+    (
+        "duration 31",
+        {"model": "grok-imagine-video", "prompt": "x", "params": {"duration": 31}},
+        [{"field": "params.duration", "issue": "31 is above the maximum 30", "allowed": DURATION}],
+    ),
+    (
+        "duration 6.5",
+        {"model": "grok-imagine-video", "prompt": "x", "params": {"duration": 6.5}},
+        [{"field": "params.duration", "issue": "6.5 is not a multiple of 1 from 6", "allowed": DURATION}],
+    ),
+    (
+        "duration abc",
+        {"model": "grok-imagine-video", "prompt": "x", "params": {"duration": "abc"}},
+        [{"field": "params.duration", "issue": "must be a number, got 'abc'", "allowed": DURATION}],
+    ),
+    (
+        "resolution 1080p",
+        {"model": "grok-imagine-video", "prompt": "x", "params": {"resolution": "1080p"}},
+        [
+            {
+                "field": "params.resolution",
+                "issue": "'1080p' is not one of the options",
+                "allowed": ["480p", "720p"],
+            }
+        ],
+    ),
+    (
+        "params not an object",
+        {"model": "grok-imagine-video", "prompt": "x", "params": [1]},
+        [{"field": "params", "issue": "must be a JSON object", "allowed": VIDEO_PARAMS_ALLOWED}],
+    ),
     ("body not an object", [1, 2], [{"field": "body", "issue": "must be a JSON object"}]),
 ]
 
@@ -61,33 +111,45 @@ def test_invalid_create_is_validation_failed_naming_the_field(
 
 def test_body_that_is_not_json_is_validation_failed(gateway: Gateway) -> None:
     key = gateway.key(credits=50)
-    response = gateway.http.post("/api/v1/generations", headers={**key.headers, "Content-Type": "application/json"},
-                                 content=b'{"model": "grok-imagine",')
+    response = gateway.http.post(
+        "/api/v1/generations",
+        headers={**key.headers, "Content-Type": "application/json"},
+        content=b'{"model": "grok-imagine",',
+    )
     assert response.status_code == 400
-    assert response.json() == error_body("validation_failed", "The body is not valid JSON at line 1 column 26.",
-                                         [{"field": "body", "issue": "is not valid JSON at line 1 column 26"}])
+    assert response.json() == error_body(
+        "validation_failed",
+        "The body is not valid JSON at line 1 column 26.",
+        [{"field": "body", "issue": "is not valid JSON at line 1 column 26"}],
+    )
     assert_nothing_changed(gateway, key, 50)
 
 
 def test_wrong_content_type_is_415(gateway: Gateway) -> None:
     key = gateway.key(credits=50)
-    response = gateway.http.post("/api/v1/generations", headers={**key.headers, "Content-Type": "text/plain"},
-                                 content=b"model=grok-imagine")
+    response = gateway.http.post(
+        "/api/v1/generations",
+        headers={**key.headers, "Content-Type": "text/plain"},
+        content=b"model=grok-imagine",
+    )
     assert response.status_code == 415
     assert response.json() == error_body(
         "unsupported_media_type",
-        "The body must be JSON sent with 'Content-Type: application/json' (got 'text/plain').")
+        "The body must be JSON sent with 'Content-Type: application/json' (got 'text/plain').",
+    )
     assert_nothing_changed(gateway, key, 50)
 
 
 def test_body_of_2_mb_is_413(gateway: Gateway) -> None:
     key = gateway.key(credits=50)
     big = b'{"model":"grok-imagine","prompt":"' + b"x" * 2_000_000 + b'"}'
-    response = gateway.http.post("/api/v1/generations", headers={**key.headers, "Content-Type": "application/json"},
-                                 content=big)
+    response = gateway.http.post(
+        "/api/v1/generations", headers={**key.headers, "Content-Type": "application/json"}, content=big
+    )
     assert response.status_code == 413
-    assert response.json() == error_body("payload_too_large",
-                                         "The request body is larger than the limit of 1048576 bytes.")
+    assert response.json() == error_body(
+        "payload_too_large", "The request body is larger than the limit of 1048576 bytes."
+    )
     assert_nothing_changed(gateway, key, 50)
 
 
@@ -100,8 +162,9 @@ def test_chunked_body_over_the_limit_is_413(gateway: Gateway) -> None:
             yield b"x" * 65536
         yield b'"}'
 
-    response = gateway.http.post("/api/v1/generations", headers={**key.headers, "Content-Type": "application/json"},
-                                 content=chunks())
+    response = gateway.http.post(
+        "/api/v1/generations", headers={**key.headers, "Content-Type": "application/json"}, content=chunks()
+    )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
     assert_nothing_changed(gateway, key, 50)
@@ -118,13 +181,19 @@ def test_unknown_route_is_not_found_in_the_envelope(gateway: Gateway) -> None:
     ("headers", "code", "message"),
     [
         ({}, "api_key_missing", "A valid Bearer API key is required."),
-        ({"Authorization": "Basic dXNlcjpwYXNz"}, "api_key_invalid", "Use the header 'Authorization: Bearer <api key>'."),
+        (
+            {"Authorization": "Basic dXNlcjpwYXNz"},
+            "api_key_invalid",
+            "Use the header 'Authorization: Bearer <api key>'.",
+        ),
         ({"Authorization": "Bearer igw_sk_not-a-real-key"}, "api_key_invalid", "The API key is not valid."),
     ],
     ids=["missing", "wrong scheme", "unknown key"],
 )
 def test_bad_credentials_are_401(gateway: Gateway, headers: dict[str, str], code: str, message: str) -> None:
-    response = gateway.http.post("/api/v1/generations", headers=headers, json={"model": "grok-imagine", "prompt": "x"})
+    response = gateway.http.post(
+        "/api/v1/generations", headers=headers, json={"model": "grok-imagine", "prompt": "x"}
+    )
     assert response.status_code == 401
     assert response.json() == error_body(code, message)
 
@@ -136,7 +205,9 @@ def test_revoked_key_is_401_api_key_revoked(gateway: Gateway) -> None:
 
     key = gateway.key(credits=50)
     asyncio.run(admin.revoke_key(gateway.settings, key.key_id))
-    response = gateway.http.post("/api/v1/generations", headers=key.headers, json={"model": "grok-imagine", "prompt": "x"})
+    response = gateway.http.post(
+        "/api/v1/generations", headers=key.headers, json={"model": "grok-imagine", "prompt": "x"}
+    )
     assert response.status_code == 401
     assert response.json() == error_body("api_key_revoked", "This API key was revoked.")
 
@@ -150,17 +221,24 @@ def test_expired_key_is_401_api_key_expired(gateway: Gateway) -> None:
 
 def test_missing_scope_is_403(gateway: Gateway) -> None:
     key = gateway.key(credits=50, scopes=["generations:read"])
-    response = gateway.http.post("/api/v1/generations", headers=key.headers, json={"model": "grok-imagine", "prompt": "x"})
+    response = gateway.http.post(
+        "/api/v1/generations", headers=key.headers, json={"model": "grok-imagine", "prompt": "x"}
+    )
     assert response.status_code == 403
-    assert response.json() == error_body("api_scope_denied", "This API key lacks the scope 'generations:create'.")
+    assert response.json() == error_body(
+        "api_scope_denied", "This API key lacks the scope 'generations:create'."
+    )
 
 
 def test_balance_too_low_is_402_and_creates_nothing(gateway: Gateway) -> None:
     key = gateway.key(credits=9)
-    response = gateway.http.post("/api/v1/generations", headers=key.headers,
-                                 json={"model": "grok-imagine-video", "prompt": "x"})
+    response = gateway.http.post(
+        "/api/v1/generations", headers=key.headers, json={"model": "grok-imagine-video", "prompt": "x"}
+    )
     assert response.status_code == 402
-    assert response.json() == error_body("insufficient_credits", "This needs 10 credits; the account has 9 available.")
+    assert response.json() == error_body(
+        "insufficient_credits", "This needs 10 credits; the account has 9 available."
+    )
     assert_nothing_changed(gateway, key, 9)
 
 
@@ -174,7 +252,9 @@ def test_rate_limit_answers_429_with_retry_after_and_headers(gateway_factory) ->
     assert seen == [(200, "3", "2"), (200, "3", "1"), (200, "3", "0")]
     limited = gateway.http.get("/api/v1/credits", headers=key.headers)
     assert limited.status_code == 429
-    assert limited.json() == error_body("rate_limited", "Too many requests: the limit is 3 per 60 s. Back off and retry.")
+    assert limited.json() == error_body(
+        "rate_limited", "Too many requests: the limit is 3 per 60 s. Back off and retry."
+    )
     assert 1 <= int(limited.headers["retry-after"]) <= 60
     assert limited.headers["x-ratelimit-remaining"] == "0"
     assert int(limited.headers["x-ratelimit-reset"]) <= 60
@@ -183,6 +263,4 @@ def test_rate_limit_answers_429_with_retry_after_and_headers(gateway_factory) ->
 def test_every_response_carries_a_request_id(gateway: Gateway) -> None:
     ids = {gateway.http.get("/api/v1/models").headers["x-request-id"] for _ in range(3)}
     assert len(ids) == 3
-    assert all(REQUEST_ID == i for i in ids)
-
-
+    assert all(i == REQUEST_ID for i in ids)

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from imagine_gateway.store import ledger
 from imagine_gateway.store.db import Database
-from imagine_gateway.store.tables import accounts, ledger as ledger_table, tasks
+from imagine_gateway.store.tables import accounts, tasks
+from imagine_gateway.store.tables import ledger as ledger_table
 from tests.conftest import Gateway, Key
 from tests.matchers import error_body
 
@@ -19,27 +20,47 @@ async def _ledger_facts(gateway: Gateway, account_id: str) -> dict[str, Any]:
     db = Database(gateway.settings.resolved_database_url)
     try:
         async with db.read() as conn:
-            balance, reserved = (await conn.execute(
-                select(accounts.c.balance, accounts.c.reserved).where(accounts.c.id == account_id))).one()
+            balance, reserved = (
+                await conn.execute(
+                    select(accounts.c.balance, accounts.c.reserved).where(accounts.c.id == account_id)
+                )
+            ).one()
             sums = await ledger.sums(conn, account_id)
-            task_count = await conn.scalar(select(func.count()).select_from(tasks).where(tasks.c.account_id == account_id))
-            kinds = (await conn.execute(
-                select(ledger_table.c.kind, func.count()).where(ledger_table.c.account_id == account_id)
-                .group_by(ledger_table.c.kind))).all()
+            task_count = await conn.scalar(
+                select(func.count()).select_from(tasks).where(tasks.c.account_id == account_id)
+            )
+            kinds = (
+                await conn.execute(
+                    select(ledger_table.c.kind, func.count())
+                    .where(ledger_table.c.account_id == account_id)
+                    .group_by(ledger_table.c.kind)
+                )
+            ).all()
     finally:
         await db.dispose()
-    return {"balance": balance, "reserved": reserved, "ledger_sums": sums, "tasks": task_count,
-            "kinds": dict(kinds)}
+    return {
+        "balance": balance,
+        "reserved": reserved,
+        "ledger_sums": sums,
+        "tasks": task_count,
+        "kinds": dict(kinds),
+    }
 
 
 async def _create_many(base_url: str, key: Key, n: int, **extra: Any) -> list[httpx.Response]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=60,
-                                 limits=httpx.Limits(max_connections=200)) as client:
-        return await asyncio.gather(*[
-            client.post("/api/v1/generations", headers={**key.headers, **extra.get("headers", {})},
-                        json=extra.get("json", {"model": "grok-imagine-video", "prompt": f"p{i}"}))
-            for i in range(n)
-        ])
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=60, limits=httpx.Limits(max_connections=200)
+    ) as client:
+        return await asyncio.gather(
+            *[
+                client.post(
+                    "/api/v1/generations",
+                    headers={**key.headers, **extra.get("headers", {})},
+                    json=extra.get("json", {"model": "grok-imagine-video", "prompt": f"p{i}"}),
+                )
+                for i in range(n)
+            ]
+        )
 
 
 def test_200_concurrent_creates_against_a_balance_for_50_make_exactly_50_tasks(gateway_factory) -> None:  # type: ignore[no-untyped-def]
@@ -50,32 +71,51 @@ def test_200_concurrent_creates_against_a_balance_for_50_make_exactly_50_tasks(g
     assert codes.count(202) == 50
     assert codes.count(402) == 150
     facts = asyncio.run(_ledger_facts(gateway, key.account_id))
-    assert facts == {"balance": 0, "reserved": 500, "ledger_sums": (0, 500), "tasks": 50,
-                     "kinds": {"topup": 1, "reserve": 50}}
+    assert facts == {
+        "balance": 0,
+        "reserved": 500,
+        "ledger_sums": (0, 500),
+        "tasks": 50,
+        "kinds": {"topup": 1, "reserve": 50},
+    }
 
 
 def test_ledger_sums_equal_balance_after_success_failure_and_cancel(gateway_factory) -> None:  # type: ignore[no-untyped-def]
     gateway: Gateway = gateway_factory(sandbox_latency_s=0.2, sandbox_failure_rate=0.5)
     key = gateway.key(credits=200)
-    ids = [gateway.http.post("/api/v1/generations", headers=key.headers,
-                             json={"model": "grok-imagine", "prompt": f"p{i}"}).json()["id"] for i in range(10)]
+    ids = [
+        gateway.http.post(
+            "/api/v1/generations", headers=key.headers, json={"model": "grok-imagine", "prompt": f"p{i}"}
+        ).json()["id"]
+        for i in range(10)
+    ]
     finals = [gateway.wait_for(i, key) for i in ids]
     succeeded = sum(1 for f in finals if f["status"] == "succeeded")
     failed = [f for f in finals if f["status"] == "failed"]
     assert succeeded + len(failed) == 10 and succeeded > 0 and failed
     assert {(f["final_credits"], f["error"]["code"]) for f in failed} == {(0, "generation_failed")}
     facts = asyncio.run(_ledger_facts(gateway, key.account_id))
-    assert facts == {"balance": 200 - 4 * succeeded, "reserved": 0, "ledger_sums": (200 - 4 * succeeded, 0),
-                     "tasks": 10, "kinds": {"topup": 1, "reserve": 10, "capture": succeeded, "release": len(failed)}}
+    assert facts == {
+        "balance": 200 - 4 * succeeded,
+        "reserved": 0,
+        "ledger_sums": (200 - 4 * succeeded, 0),
+        "tasks": 10,
+        "kinds": {"topup": 1, "reserve": 10, "capture": succeeded, "release": len(failed)},
+    }
 
 
 def test_same_idempotency_key_and_body_replays_the_original_task(gateway: Gateway) -> None:
     key = gateway.key(credits=100)
     body = {"model": "grok-imagine-video", "prompt": "once", "params": {"duration": 6}}
-    first = gateway.http.post("/api/v1/generations", headers={**key.headers, "Idempotency-Key": "order-7"}, json=body)
+    first = gateway.http.post(
+        "/api/v1/generations", headers={**key.headers, "Idempotency-Key": "order-7"}, json=body
+    )
     # The same request with the number sent as a string is the same request.
-    second = gateway.http.post("/api/v1/generations", headers={**key.headers, "Idempotency-Key": "order-7"},
-                               json={**body, "params": {"duration": "6"}})
+    second = gateway.http.post(
+        "/api/v1/generations",
+        headers={**key.headers, "Idempotency-Key": "order-7"},
+        json={**body, "params": {"duration": "6"}},
+    )
     assert (first.status_code, second.status_code) == (202, 202)
     assert first.headers["idempotent-replayed"] == "false"
     assert second.headers["idempotent-replayed"] == "true"
@@ -87,26 +127,40 @@ def test_same_idempotency_key_with_a_different_body_is_409(gateway: Gateway) -> 
     key = gateway.key(credits=100)
     headers = {**key.headers, "Idempotency-Key": "order-8"}
     gateway.http.post("/api/v1/generations", headers=headers, json={"model": "grok-imagine", "prompt": "a"})
-    response = gateway.http.post("/api/v1/generations", headers=headers, json={"model": "grok-imagine", "prompt": "b"})
+    response = gateway.http.post(
+        "/api/v1/generations", headers=headers, json={"model": "grok-imagine", "prompt": "b"}
+    )
     assert response.status_code == 409
-    assert response.json() == error_body("idempotency_conflict",
-                                         "This Idempotency-Key was already used with a different request body.")
+    assert response.json() == error_body(
+        "idempotency_conflict", "This Idempotency-Key was already used with a different request body."
+    )
     assert gateway.http.get("/api/v1/credits", headers=key.headers).json()["balance"] == 96
 
 
 def test_idempotency_keys_are_scoped_to_the_account(gateway: Gateway) -> None:
     a, b = gateway.key(), gateway.key()
     body = {"model": "grok-imagine", "prompt": "same"}
-    ta = gateway.http.post("/api/v1/generations", headers={**a.headers, "Idempotency-Key": "k"}, json=body).json()
-    tb = gateway.http.post("/api/v1/generations", headers={**b.headers, "Idempotency-Key": "k"}, json=body).json()
+    ta = gateway.http.post(
+        "/api/v1/generations", headers={**a.headers, "Idempotency-Key": "k"}, json=body
+    ).json()
+    tb = gateway.http.post(
+        "/api/v1/generations", headers={**b.headers, "Idempotency-Key": "k"}, json=body
+    ).json()
     assert ta["id"] != tb["id"]
 
 
 def test_concurrent_requests_with_one_idempotency_key_make_one_task(gateway_factory) -> None:  # type: ignore[no-untyped-def]
     gateway: Gateway = gateway_factory(sandbox_latency_s=60)
     key = gateway.key(credits=1000)
-    responses = asyncio.run(_create_many(gateway.base_url, key, 20, headers={"Idempotency-Key": "burst"},
-                                         json={"model": "grok-imagine-video", "prompt": "one"}))
+    responses = asyncio.run(
+        _create_many(
+            gateway.base_url,
+            key,
+            20,
+            headers={"Idempotency-Key": "burst"},
+            json={"model": "grok-imagine-video", "prompt": "one"},
+        )
+    )
     assert {r.status_code for r in responses} == {202}
     assert len({r.json()["id"] for r in responses}) == 1
     assert sorted(r.headers["idempotent-replayed"] for r in responses) == ["false"] + ["true"] * 19

@@ -26,11 +26,21 @@ def _free_port() -> int:
 
 
 def _serve(home: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "IMAGINE_HOME": str(home), "IMAGINE_LEASE_S": "1", "IMAGINE_SANDBOX_LATENCY_S": "3",
-           "IMAGINE_SANDBOX_FPS": "4", "IMAGINE_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
+    env = {
+        **os.environ,
+        "IMAGINE_HOME": str(home),
+        "IMAGINE_LEASE_S": "1",
+        "IMAGINE_SANDBOX_LATENCY_S": "3",
+        "IMAGINE_SANDBOX_FPS": "4",
+        "IMAGINE_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+    }
     env.pop("XAI_API_KEY", None)
-    proc = subprocess.Popen([sys.executable, "-m", "imagine_gateway.cli.main", "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imagine_gateway.cli.main", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -45,17 +55,27 @@ def _serve(home: Path, port: int) -> subprocess.Popen[bytes]:
 def test_task_survives_a_killed_server_and_is_charged_once(tmp_path: Path) -> None:
     home = tmp_path / "home"
     settings = load_settings(home=home)
-    made = asyncio.run(admin.create_key(settings, name="r", account_ref=None, credits=30, scopes=None,
-                                        expires_in_s=None, rate_limit=None))
+    made = asyncio.run(
+        admin.create_key(
+            settings, name="r", account_ref=None, credits=30, scopes=None, expires_in_s=None, rate_limit=None
+        )
+    )
     headers = {"Authorization": f"Bearer {made.secret}"}
     port = _free_port()
     first = _serve(home, port)
     try:
-        task_id = httpx.post(f"http://127.0.0.1:{port}/api/v1/generations", headers=headers,
-                             json={"model": "grok-imagine-video", "prompt": "survive"}).json()["id"]
+        task_id = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/generations",
+            headers=headers,
+            json={"model": "grok-imagine-video", "prompt": "survive"},
+        ).json()["id"]
         deadline = time.monotonic() + 20
-        while httpx.get(f"http://127.0.0.1:{port}/api/v1/generations/{task_id}",
-                        headers=headers).json()["status"] != "processing":
+        while (
+            httpx.get(f"http://127.0.0.1:{port}/api/v1/generations/{task_id}", headers=headers).json()[
+                "status"
+            ]
+            != "processing"
+        ):
             assert time.monotonic() < deadline
             time.sleep(0.05)
     finally:
@@ -77,5 +97,10 @@ def test_task_survives_a_killed_server_and_is_charged_once(tmp_path: Path) -> No
     assert (body["status"], body["final_credits"]) == ("succeeded", 10)
     gw = Gateway(settings=settings, server=None, http=None)  # type: ignore[arg-type]
     facts = asyncio.run(_ledger_facts(gw, made.account.id))
-    assert facts == {"balance": 20, "reserved": 0, "ledger_sums": (20, 0), "tasks": 1,
-                     "kinds": {"topup": 1, "reserve": 1, "capture": 1}}
+    assert facts == {
+        "balance": 20,
+        "reserved": 0,
+        "ledger_sums": (20, 0),
+        "tasks": 1,
+        "kinds": {"topup": 1, "reserve": 1, "capture": 1},
+    }

@@ -17,37 +17,61 @@ from tests.api.test_credits_and_idempotency import _create_many, _ledger_facts
 from tests.conftest import Gateway, make_settings
 
 
-def test_lifecycle_on_postgres_and_redis(pg_url: str, redis_url: str, gateway_factory: Callable[..., Gateway]) -> None:
+def test_lifecycle_on_postgres_and_redis(
+    pg_url: str, redis_url: str, gateway_factory: Callable[..., Gateway]
+) -> None:
     gateway = gateway_factory(database_url=pg_url, redis_url=redis_url)
     key = gateway.key(credits=20)
-    created = gateway.http.post("/api/v1/generations", headers=key.headers,
-                                json={"model": "grok-imagine-video", "prompt": "pg", "params": {"duration": 6}})
+    created = gateway.http.post(
+        "/api/v1/generations",
+        headers=key.headers,
+        json={"model": "grok-imagine-video", "prompt": "pg", "params": {"duration": 6}},
+    )
     assert created.status_code == 202
     done = gateway.wait_for(created.json()["id"], key)
     assert (done["status"], done["final_credits"]) == ("succeeded", 10)
     assert httpx.get(done["result"]["primary_url"]).headers["content-type"] == "video/mp4"
     facts = asyncio.run(_ledger_facts(gateway, key.account_id))
-    assert facts == {"balance": 10, "reserved": 0, "ledger_sums": (10, 0), "tasks": 1,
-                     "kinds": {"topup": 1, "reserve": 1, "capture": 1}}
+    assert facts == {
+        "balance": 10,
+        "reserved": 0,
+        "ledger_sums": (10, 0),
+        "tasks": 1,
+        "kinds": {"topup": 1, "reserve": 1, "capture": 1},
+    }
 
 
 def test_200_concurrent_creates_on_postgres_make_exactly_50_tasks(
-        pg_url: str, gateway_factory: Callable[..., Gateway]) -> None:
+    pg_url: str, gateway_factory: Callable[..., Gateway]
+) -> None:
     gateway = gateway_factory(database_url=pg_url, sandbox_latency_s=60)
     key = gateway.key(credits=500)
     responses = asyncio.run(_create_many(gateway.base_url, key, 200))
     assert sorted(r.status_code for r in responses).count(202) == 50
     facts = asyncio.run(_ledger_facts(gateway, key.account_id))
-    assert facts == {"balance": 0, "reserved": 500, "ledger_sums": (0, 500), "tasks": 50,
-                     "kinds": {"topup": 1, "reserve": 50}}
+    assert facts == {
+        "balance": 0,
+        "reserved": 500,
+        "ledger_sums": (0, 500),
+        "tasks": 50,
+        "kinds": {"topup": 1, "reserve": 50},
+    }
 
 
 def test_concurrent_idempotent_creates_on_postgres_make_one_task(
-        pg_url: str, gateway_factory: Callable[..., Gateway]) -> None:
+    pg_url: str, gateway_factory: Callable[..., Gateway]
+) -> None:
     gateway = gateway_factory(database_url=pg_url, sandbox_latency_s=60)
     key = gateway.key(credits=100)
-    responses = asyncio.run(_create_many(gateway.base_url, key, 20, headers={"Idempotency-Key": "pg-burst"},
-                                         json={"model": "grok-imagine", "prompt": "one"}))
+    responses = asyncio.run(
+        _create_many(
+            gateway.base_url,
+            key,
+            20,
+            headers={"Idempotency-Key": "pg-burst"},
+            json={"model": "grok-imagine", "prompt": "one"},
+        )
+    )
     assert {r.status_code for r in responses} == {202}
     assert len({r.json()["id"] for r in responses}) == 1
     facts = asyncio.run(_ledger_facts(gateway, key.account_id))
@@ -80,18 +104,25 @@ def _worker_thread(settings: Settings) -> tuple[threading.Thread, Callable[[], N
 
 
 def test_api_without_worker_and_two_workers_settle_every_task_once_and_sse_sees_it(
-        pg_url: str, redis_url: str, tmp_path: Any, gateway_factory: Callable[..., Gateway]) -> None:
+    pg_url: str, redis_url: str, tmp_path: Any, gateway_factory: Callable[..., Gateway]
+) -> None:
     gateway = gateway_factory(database_url=pg_url, redis_url=redis_url, overrides=Overrides(run_worker=False))
-    worker_settings = make_settings(tmp_path / "home", database_url=pg_url, redis_url=redis_url,
-                                    public_base_url=gateway.base_url)
+    worker_settings = make_settings(
+        tmp_path / "home", database_url=pg_url, redis_url=redis_url, public_base_url=gateway.base_url
+    )
     key = gateway.key(credits=1000)
-    ids = [gateway.http.post("/api/v1/generations", headers=key.headers,
-                             json={"model": "grok-imagine", "prompt": f"w{i}"}).json()["id"] for i in range(12)]
+    ids = [
+        gateway.http.post(
+            "/api/v1/generations", headers=key.headers, json={"model": "grok-imagine", "prompt": f"w{i}"}
+        ).json()["id"]
+        for i in range(12)
+    ]
     stops = [_worker_thread(worker_settings)[1] for _ in range(2)]
     try:
         events: list[str] = []
-        with httpx.stream("GET", f"{gateway.base_url}/api/v1/generations/{ids[-1]}/events", headers=key.headers,
-                          timeout=60) as stream:
+        with httpx.stream(
+            "GET", f"{gateway.base_url}/api/v1/generations/{ids[-1]}/events", headers=key.headers, timeout=60
+        ) as stream:
             for line in stream.iter_lines():
                 if line.startswith("data: "):
                     events.append(json.loads(line[6:])["status"])
@@ -102,15 +133,22 @@ def test_api_without_worker_and_two_workers_settle_every_task_once_and_sse_sees_
             stop()
     assert finals == ["succeeded"] * 12
     facts = asyncio.run(_ledger_facts(gateway, key.account_id))
-    assert facts == {"balance": 1000 - 48, "reserved": 0, "ledger_sums": (952, 0), "tasks": 12,
-                     "kinds": {"topup": 1, "reserve": 12, "capture": 12}}
+    assert facts == {
+        "balance": 1000 - 48,
+        "reserved": 0,
+        "ledger_sums": (952, 0),
+        "tasks": 12,
+        "kinds": {"topup": 1, "reserve": 12, "capture": 12},
+    }
 
 
 def test_rate_limit_is_shared_through_redis_by_two_api_servers(
-        pg_url: str, redis_url: str, gateway_factory: Callable[..., Gateway]) -> None:
+    pg_url: str, redis_url: str, gateway_factory: Callable[..., Gateway]
+) -> None:
     first = gateway_factory(database_url=pg_url, redis_url=redis_url, rate_limit="4/minute")
-    second = gateway_factory(database_url=pg_url, redis_url=redis_url, rate_limit="4/minute",
-                             overrides=Overrides(run_worker=False))
+    second = gateway_factory(
+        database_url=pg_url, redis_url=redis_url, rate_limit="4/minute", overrides=Overrides(run_worker=False)
+    )
     key = first.key()
     codes = [gw.http.get("/api/v1/credits", headers=key.headers).status_code for gw in (first, second) * 3]
     assert codes == [200, 200, 200, 200, 429, 429]

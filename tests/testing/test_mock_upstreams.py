@@ -725,16 +725,17 @@ def test_relay_rejects_a_wrong_key(serve: Serve, client: Callable[..., httpx.Cli
 def test_grokimagineapi_task_goes_pending_processing_completed(
     serve: Serve, client: Callable[..., httpx.Client]
 ) -> None:
-    upstream = serve("grokimagineapi")
+    # Pending for the first fifth of the generation time, then processing.
+    upstream = serve("grokimagineapi", generation_time_s=0.5)
     api = client(upstream)
     body = {"mode": "fun", "prompt": "mountains", "ratio": "2:3"}
 
     submitted = api.post("/v1/generate", json=body)
     task_id = submitted.json()["data"]["task_id"]
     statuses = [api.get("/v1/status", params={"task_id": task_id}).json()["data"]["status"]]
-    time.sleep(GENERATION_S / 2)
+    time.sleep(0.25)
     statuses.append(api.get("/v1/status", params={"task_id": task_id}).json()["data"]["status"])
-    time.sleep(SETTLE_S)
+    time.sleep(0.35)
     completed = api.get("/v1/status", params={"task_id": task_id})
 
     assert submitted.json() == {
@@ -848,7 +849,8 @@ ISO_MS = Matches(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 def test_rivya_task_goes_queued_processing_succeeded(
     serve: Serve, client: Callable[..., httpx.Client]
 ) -> None:
-    upstream = serve("rivya")
+    # Queued for the first fifth of the generation time, then processing.
+    upstream = serve("rivya", generation_time_s=0.5)
     api = client(upstream)
     body = {
         "model": "grok-imagine",
@@ -858,9 +860,9 @@ def test_rivya_task_goes_queued_processing_succeeded(
 
     created = api.post("/api/v1/generations", json=body)
     task_id = created.json()["id"]
-    time.sleep(GENERATION_S / 2)
+    time.sleep(0.25)
     processing = api.get(f"/api/v1/generations/{task_id}")
-    time.sleep(SETTLE_S)
+    time.sleep(0.35)
     succeeded = api.get(f"/api/v1/generations/{task_id}")
 
     common = {

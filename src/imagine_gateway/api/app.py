@@ -59,15 +59,39 @@ def build_context(settings: Settings, overrides: Overrides | None = None) -> App
     router = overrides.router or build_router(settings, catalog)
     events: MemoryEventBus = RedisEventBus(settings.redis_url) if settings.redis_url else MemoryEventBus()
     references = RejectingResolver()
-    generations = GenerationService(db=db, catalog=catalog, clock=clock, settings=settings, router=router,
-                                    references=references, events=events)
-    ctx = AppContext(settings=settings, db=db, catalog=catalog, clock=clock, storage=storage, router=router,
-                     events=events, references=references, generations=generations,
-                     limiter=RateLimiter(settings.rate_limit, redis_url=settings.redis_url))
+    generations = GenerationService(
+        db=db,
+        catalog=catalog,
+        clock=clock,
+        settings=settings,
+        router=router,
+        references=references,
+        events=events,
+    )
+    ctx = AppContext(
+        settings=settings,
+        db=db,
+        catalog=catalog,
+        clock=clock,
+        storage=storage,
+        router=router,
+        events=events,
+        references=references,
+        generations=generations,
+        limiter=RateLimiter(settings.rate_limit, redis_url=settings.redis_url),
+    )
     run_worker = settings.run_worker if overrides.run_worker is None else overrides.run_worker
     if run_worker:
-        ctx.worker = Worker(db=db, catalog=catalog, router=router, storage=storage, references=references,
-                            events=events, clock=clock, settings=settings)
+        ctx.worker = Worker(
+            db=db,
+            catalog=catalog,
+            router=router,
+            storage=storage,
+            references=references,
+            events=events,
+            clock=clock,
+            settings=settings,
+        )
     return ctx
 
 
@@ -81,8 +105,10 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
         if overrides.migrate:
             await asyncio.to_thread(upgrade, settings.resolved_database_url)
         if uses_sandbox(ctx.router):
-            log.warning("No upstream key is configured: generations are rendered by the local SANDBOX "
-                        "engine (marked output, no real Grok Imagine calls).")
+            log.warning(
+                "No upstream key is configured: generations are rendered by the local SANDBOX "
+                "engine (marked output, no real Grok Imagine calls)."
+            )
         if isinstance(ctx.events, RedisEventBus):
             await ctx.events.start()
         stop = asyncio.Event()

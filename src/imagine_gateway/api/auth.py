@@ -48,8 +48,9 @@ async def authenticate(ctx: AppContext, request: Request, scope: str | None) -> 
     request.state.response_headers.update(headers)
     if over is not None:
         raise over
-    principal = Principal(account_id=key.account_id, api_key_id=key.id, scopes=frozenset(key.scopes),
-                          rate_limit=key.rate_limit)
+    principal = Principal(
+        account_id=key.account_id, api_key_id=key.id, scopes=frozenset(key.scopes), rate_limit=key.rate_limit
+    )
     request.state.principal = principal
     return principal
 

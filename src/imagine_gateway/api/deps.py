@@ -26,12 +26,14 @@ async def read_json(request: Request) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType(
-            f"The body must be JSON sent with 'Content-Type: application/json' (got {content_type or 'none'!r})."
+            "The body must be JSON sent with 'Content-Type: application/json' "
+            f"(got {content_type or 'none'!r})."
         )
     raw = await request.body()
     try:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        raise ValidationFailed(f"The body is not valid JSON{where}.",
-                               [FieldError("body", f"is not valid JSON{where}")]) from exc
+        raise ValidationFailed(
+            f"The body is not valid JSON{where}.", [FieldError("body", f"is not valid JSON{where}")]
+        ) from exc

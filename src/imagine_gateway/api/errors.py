@@ -97,12 +97,18 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_request_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         details = [
-            FieldError(".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "header")),
-                       err.get("msg", "invalid"))
+            FieldError(
+                ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "header")),
+                err.get("msg", "invalid"),
+            )
             for err in exc.errors()
         ]
-        return render_error(request, ValidationFailed(details[0].field + ": " + details[0].issue
-                                                      if details else "Invalid request.", details))
+        return render_error(
+            request,
+            ValidationFailed(
+                details[0].field + ": " + details[0].issue if details else "Invalid request.", details
+            ),
+        )
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

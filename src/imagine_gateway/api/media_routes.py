@@ -27,5 +27,11 @@ async def get_media(
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     verify_media_signature(key, exp, sig, now=ctx.clock.now_ms() // 1000, secret=ctx.settings.signing_key)
-    return await blob_response(ctx.storage, key, range_header=range_header, if_none_match=if_none_match,
-                               download_name=download, method=request.method)
+    return await blob_response(
+        ctx.storage,
+        key,
+        range_header=range_header,
+        if_none_match=if_none_match,
+        download_name=download,
+        method=request.method,
+    )

@@ -11,30 +11,36 @@ from imagine_gateway.settings import Settings
 def media_url(settings: Settings, key: str, *, now_ms: int) -> str:
     # Expiry rounded to the minute, so repeated reads of a task hand out the same URL for a while.
     expires = (now_ms // 1000 + int(settings.media_url_ttl_s)) // 60 * 60
-    return f"{settings.public_base_url}/media/{key}?{sign_media_path(key, expires_at=expires, secret=settings.signing_key)}"
+    query = sign_media_path(key, expires_at=expires, secret=settings.signing_key)
+    return f"{settings.public_base_url}/media/{key}?{query}"
 
 
-def result_view(settings: Settings, result: dict[str, Any] | None, *, now_ms: int,
-                expires_at: int | None) -> dict[str, Any] | None:
+def result_view(
+    settings: Settings, result: dict[str, Any] | None, *, now_ms: int, expires_at: int | None
+) -> dict[str, Any] | None:
     """The public ``result``: Rivya's primary_url + urls, plus a ``media`` list with probes."""
     if not result:
         return None
-    if expires_at is not None and now_ms >= expires_at or result.get("expired"):
+    if (expires_at is not None and now_ms >= expires_at) or result.get("expired"):
         return {"primary_url": None, "urls": [], "expired": True, "media": []}
     media = []
     urls = []
     for asset in result.get("assets", []):
         url = media_url(settings, asset["key"], now_ms=now_ms)
         urls.append(url)
-        media.append({
-            "url": url,
-            "kind": asset["kind"],
-            "mime_type": asset["mime_type"],
-            "size_bytes": asset["size_bytes"],
-            "sha256": asset["sha256"],
-            "width": asset["width"],
-            "height": asset["height"],
-            "duration_seconds": asset["duration_seconds"],
-            "poster_url": media_url(settings, asset["poster_key"], now_ms=now_ms) if asset.get("poster_key") else None,
-        })
+        media.append(
+            {
+                "url": url,
+                "kind": asset["kind"],
+                "mime_type": asset["mime_type"],
+                "size_bytes": asset["size_bytes"],
+                "sha256": asset["sha256"],
+                "width": asset["width"],
+                "height": asset["height"],
+                "duration_seconds": asset["duration_seconds"],
+                "poster_url": media_url(settings, asset["poster_key"], now_ms=now_ms)
+                if asset.get("poster_key")
+                else None,
+            }
+        )
     return {"primary_url": urls[0] if urls else None, "urls": urls, "expired": False, "media": media}

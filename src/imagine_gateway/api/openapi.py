@@ -13,8 +13,12 @@ from imagine_gateway.catalog.loader import Catalog
 
 def param_schema(spec: ParamSpec) -> dict[str, Any]:
     if spec.type == "select":
-        return {"type": "string", "enum": list(spec.options or ()), "default": spec.default,
-                "description": spec.description}
+        return {
+            "type": "string",
+            "enum": list(spec.options or ()),
+            "default": spec.default,
+            "description": spec.description,
+        }
     if spec.type == "number":
         out: dict[str, Any] = {"type": "number", "default": spec.default, "description": spec.description}
         if spec.min is not None:
@@ -43,8 +47,12 @@ def model_request_schema(model: ModelContract) -> dict[str, Any]:
         "properties": {
             "model": {"type": "string", "const": model.id},
             "prompt": {"type": "string", "maxLength": model.max_prompt_length},
-            "params": {"type": "object", "additionalProperties": False, "properties": params,
-                       "required": [p.key for p in model.params if p.required]},
+            "params": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": params,
+                "required": [p.key for p in model.params if p.required],
+            },
             "client_request_id": {"type": "string", "maxLength": 128},
             "webhook_url": {"type": "string", "format": "uri"},
         },
@@ -55,15 +63,24 @@ def install_openapi(app: FastAPI, catalog: Catalog) -> None:
     def build() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        doc = get_openapi(title="Imagine Gateway API", version="1", routes=app.routes,
-                          description="Grok Imagine image and video generation (native API v1 and "
-                                      "compatible dialects).")
+        doc = get_openapi(
+            title="Imagine Gateway API",
+            version="1",
+            routes=app.routes,
+            description="Grok Imagine image and video generation (native API v1 and compatible dialects).",
+        )
         schemas = doc.setdefault("components", {}).setdefault("schemas", {})
         schemas["ReferenceMediaItem"] = {
-            "type": "object", "required": ["url", "kind"],
-            "properties": {"url": {"type": "string"}, "kind": {"type": "string", "enum": ["image", "video", "audio"]},
-                           "name": {"type": "string"}, "mimeType": {"type": "string"},
-                           "durationSeconds": {"type": "number"}, "durationToken": {"type": "string"}},
+            "type": "object",
+            "required": ["url", "kind"],
+            "properties": {
+                "url": {"type": "string"},
+                "kind": {"type": "string", "enum": ["image", "video", "audio"]},
+                "name": {"type": "string"},
+                "mimeType": {"type": "string"},
+                "durationSeconds": {"type": "number"},
+                "durationToken": {"type": "string"},
+            },
         }
         variants = []
         for model in catalog:
@@ -71,7 +88,10 @@ def install_openapi(app: FastAPI, catalog: Catalog) -> None:
             schemas[name] = model_request_schema(model)
             variants.append({"$ref": f"#/components/schemas/{name}"})
         schemas["GenerationCreate"] = {"oneOf": variants, "discriminator": {"propertyName": "model"}}
-        doc["components"].setdefault("securitySchemes", {})["bearerAuth"] = {"type": "http", "scheme": "bearer"}
+        doc["components"].setdefault("securitySchemes", {})["bearerAuth"] = {
+            "type": "http",
+            "scheme": "bearer",
+        }
         doc["security"] = [{"bearerAuth": []}]
         app.openapi_schema = doc
         return doc

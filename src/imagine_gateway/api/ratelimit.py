@@ -50,7 +50,6 @@ class RateLimiter:
             retry_after_s=max(1, reset_s),
         )
 
-
     async def aclose(self) -> None:
         """Close the Redis pool (limits has no close of its own; its bridge holds a redis-py client)."""
         client = getattr(getattr(self.storage, "bridge", None), "storage", None)

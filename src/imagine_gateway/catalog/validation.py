@@ -256,8 +256,11 @@ def _check_references(model: ModelContract, raw: Any, errors: _Errors) -> tuple[
         errors.add(name, "must be an array of reference items", list(REFERENCE_ITEM_KEYS))
         return ()
     if len(raw) > policy.max_files:
-        errors.add(name, f"has {len(raw)} items; this model accepts at most {policy.max_files}",
-                   {"max_files": policy.max_files, "kinds": list(policy.kinds)})
+        errors.add(
+            name,
+            f"has {len(raw)} items; this model accepts at most {policy.max_files}",
+            {"max_files": policy.max_files, "kinds": list(policy.kinds)},
+        )
         return ()
     items: list[ReferenceItem] = []
     for index, item in enumerate(raw):

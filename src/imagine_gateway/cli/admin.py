@@ -22,8 +22,16 @@ class NewKey:
     balance: int
 
 
-async def create_key(settings: Settings, *, name: str, account_ref: str | None, credits: int,
-                     scopes: list[str] | None, expires_in_s: float | None, rate_limit: str | None) -> NewKey:
+async def create_key(
+    settings: Settings,
+    *,
+    name: str,
+    account_ref: str | None,
+    credits: int,
+    scopes: list[str] | None,
+    expires_in_s: float | None,
+    rate_limit: str | None,
+) -> NewKey:
     """A new API key; creates its account unless one is named, and tops it up by ``credits``."""
     upgrade(settings.resolved_database_url)
     db = Database(settings.resolved_database_url)
@@ -36,11 +44,19 @@ async def create_key(settings: Settings, *, name: str, account_ref: str | None, 
                 account = await accounts.create_account(conn, name=name, now_ms=now)
             balance = account.balance
             if credits:
-                balance = await accounts.topup(conn, account.id, credits, now_ms=now, note="imagine keys create")
+                balance = await accounts.topup(
+                    conn, account.id, credits, now_ms=now, note="imagine keys create"
+                )
             expires_at = now + int(expires_in_s * 1000) if expires_in_s else None
-            key, secret = await accounts.create_key(conn, account_id=account.id, name=name,
-                                                    scopes=scopes or list(ALL_SCOPES), now_ms=now,
-                                                    expires_at=expires_at, rate_limit=rate_limit)
+            key, secret = await accounts.create_key(
+                conn,
+                account_id=account.id,
+                name=name,
+                scopes=scopes or list(ALL_SCOPES),
+                now_ms=now,
+                expires_at=expires_at,
+                rate_limit=rate_limit,
+            )
     finally:
         await db.dispose()
     return NewKey(account=account, key=key, secret=secret, balance=balance)

@@ -15,8 +15,12 @@ from imagine_gateway.core.errors import GatewayError
 from imagine_gateway.core.timefmt import iso_ms
 from imagine_gateway.settings import Settings, load_settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Imagine Gateway: Grok Imagine API platform.")
-keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys (works without a server).")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Imagine Gateway: Grok Imagine API platform."
+)
+keys_app = typer.Typer(
+    no_args_is_help=True, help="Create, list and revoke API keys (works without a server)."
+)
 credits_app = typer.Typer(no_args_is_help=True, help="Top up and show account credits.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(keys_app, name="keys")
@@ -47,7 +51,9 @@ def _run(coro: Any) -> Any:
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
-    workers_inside: Annotated[bool, typer.Option("--worker/--no-worker", help="Run the task worker in this process")] = True,
+    workers_inside: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Run the task worker in this process")
+    ] = True,
 ) -> None:
     """Run the gateway (API + worker) on the embedded default or the configured stack."""
     import uvicorn
@@ -58,11 +64,16 @@ def serve(
     settings = _settings(host=host, port=port, run_worker=workers_inside)
     application = create_app(settings)
     if uses_sandbox(application.state.ctx.router):
-        out.print("[bold yellow]SANDBOX MODE[/bold yellow]: no upstream key is configured (XAI_API_KEY or a "
-                  "providers file), so generations are rendered locally by the sandbox engine and marked as such.")
-    out.print(f"Imagine Gateway on http://{settings.host}:{settings.port}  (state: {settings.home.resolve()})")
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level,
-                proxy_headers=True)
+        out.print(
+            "[bold yellow]SANDBOX MODE[/bold yellow]: no upstream key is configured (XAI_API_KEY or a "
+            "providers file), so generations are rendered locally by the sandbox engine and marked as such."
+        )
+    out.print(
+        f"Imagine Gateway on http://{settings.host}:{settings.port}  (state: {settings.home.resolve()})"
+    )
+    uvicorn.run(
+        application, host=settings.host, port=settings.port, log_level=settings.log_level, proxy_headers=True
+    )
 
 
 @app.command()
@@ -87,7 +98,9 @@ def db_upgrade() -> None:
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="A name for the key (and for a new account)")] = "default",
-    account: Annotated[str | None, typer.Option(help="Existing account id or name; default: a new account")] = None,
+    account: Annotated[
+        str | None, typer.Option(help="Existing account id or name; default: a new account")
+    ] = None,
     credits: Annotated[int, typer.Option(help="Credits to add to the account")] = 0,
     scope: Annotated[list[str] | None, typer.Option(help="Scopes (repeat); default all")] = None,
     expires_in_days: Annotated[float | None, typer.Option(help="Expire the key after this many days")] = None,
@@ -96,11 +109,23 @@ def keys_create(
     """Create an API key. The secret is printed once, alone on the last line."""
     from imagine_gateway.cli import admin
 
-    made = _run(admin.create_key(_settings(), name=name, account_ref=account, credits=credits, scopes=scope,
-                                 expires_in_s=expires_in_days * 86400 if expires_in_days else None,
-                                 rate_limit=rate_limit))
-    out.print(f"account {made.account.id} ({made.account.name}), balance {made.balance} credits", highlight=False)
-    out.print(f"key {made.key.id} ({made.key.prefix}...), scopes: {', '.join(made.key.scopes)}", highlight=False)
+    made = _run(
+        admin.create_key(
+            _settings(),
+            name=name,
+            account_ref=account,
+            credits=credits,
+            scopes=scope,
+            expires_in_s=expires_in_days * 86400 if expires_in_days else None,
+            rate_limit=rate_limit,
+        )
+    )
+    out.print(
+        f"account {made.account.id} ({made.account.name}), balance {made.balance} credits", highlight=False
+    )
+    out.print(
+        f"key {made.key.id} ({made.key.prefix}...), scopes: {', '.join(made.key.scopes)}", highlight=False
+    )
     out.print("The secret below is shown only now; store it safely.", highlight=False)
     sys.stdout.flush()
     print(made.secret)
@@ -115,15 +140,27 @@ def keys_list(
     from imagine_gateway.cli import admin
 
     keys = _run(admin.list_keys(_settings(), account))
-    rows = [{"id": k.id, "account_id": k.account_id, "name": k.name, "prefix": k.prefix, "scopes": k.scopes,
-             "created_at": iso_ms(k.created_at), "expires_at": iso_ms(k.expires_at),
-             "revoked_at": iso_ms(k.revoked_at)} for k in keys]
+    rows = [
+        {
+            "id": k.id,
+            "account_id": k.account_id,
+            "name": k.name,
+            "prefix": k.prefix,
+            "scopes": k.scopes,
+            "created_at": iso_ms(k.created_at),
+            "expires_at": iso_ms(k.expires_at),
+            "revoked_at": iso_ms(k.revoked_at),
+        }
+        for k in keys
+    ]
     if as_json:
         print(json.dumps(rows, indent=2))
         return
     table = Table("id", "account", "name", "prefix", "created", "state")
     for r in rows:
-        state = "revoked" if r["revoked_at"] else ("expires " + r["expires_at"] if r["expires_at"] else "active")
+        state = (
+            "revoked" if r["revoked_at"] else ("expires " + r["expires_at"] if r["expires_at"] else "active")
+        )
         table.add_row(r["id"], r["account_id"], r["name"], r["prefix"], r["created_at"] or "", state)
     out.print(table)
 
@@ -160,9 +197,13 @@ def credits_show(
 
     acct = _run(admin.show_account(_settings(), account))
     if as_json:
-        print(json.dumps({"id": acct.id, "name": acct.name, "balance": acct.balance, "reserved": acct.reserved}))
+        print(
+            json.dumps({"id": acct.id, "name": acct.name, "balance": acct.balance, "reserved": acct.reserved})
+        )
     else:
-        out.print(f"{acct.id} ({acct.name}): balance {acct.balance}, reserved {acct.reserved}", highlight=False)
+        out.print(
+            f"{acct.id} ({acct.name}): balance {acct.balance}, reserved {acct.reserved}", highlight=False
+        )
 
 
 @app.command("mock-upstream")
@@ -176,7 +217,9 @@ def mock_upstream(
     """Run a mock upstream (for trying providers and failover by hand)."""
     from imagine_gateway.testing.mock_upstreams import MockConfig, run_mock
 
-    run_mock(kind, host=host, port=port, config=MockConfig(api_key=api_key, generation_time_s=generation_time_s))
+    run_mock(
+        kind, host=host, port=port, config=MockConfig(api_key=api_key, generation_time_s=generation_time_s)
+    )
 
 
 def main() -> None:  # pragma: no cover
@@ -185,4 +228,3 @@ def main() -> None:  # pragma: no cover
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-

@@ -169,8 +169,8 @@ class PublicApiDisabled(GatewayError):
     status = 503
 
 
-def invalid(field_name: str, issue: str, allowed: Any = None, *, message: str | None = None) -> ValidationFailed:
+def invalid(
+    field_name: str, issue: str, allowed: Any = None, *, message: str | None = None
+) -> ValidationFailed:
     """Build a ``ValidationFailed`` for a single bad field."""
-    return ValidationFailed(
-        message or f"{field_name}: {issue}", [FieldError(field_name, issue, allowed)]
-    )
+    return ValidationFailed(message or f"{field_name}: {issue}", [FieldError(field_name, issue, allowed)])

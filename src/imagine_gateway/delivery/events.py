@@ -14,7 +14,8 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class TaskEvent:
-    type: str  # generation.processing | generation.progress | generation.succeeded | generation.failed | generation.canceled
+    # generation.processing | .progress | .succeeded | .failed | .canceled
+    type: str
     task_id: str
     account_id: str
 

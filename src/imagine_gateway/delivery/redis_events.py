@@ -49,7 +49,7 @@ class RedisEventBus(MemoryEventBus):
                 self.deliver(TaskEvent(data["type"], data["task_id"], data["account_id"]))
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def aclose(self) -> None:
         if self._listener is not None:

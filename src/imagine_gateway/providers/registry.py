@@ -10,8 +10,12 @@ from imagine_gateway.settings import Settings
 
 
 def sandbox_provider(settings: Settings) -> SandboxProvider:
-    return SandboxProvider(latency_s=settings.sandbox_latency_s, failure_rate=settings.sandbox_failure_rate,
-                           fps=settings.sandbox_fps, work_dir=settings.home)
+    return SandboxProvider(
+        latency_s=settings.sandbox_latency_s,
+        failure_rate=settings.sandbox_failure_rate,
+        fps=settings.sandbox_fps,
+        work_dir=settings.home,
+    )
 
 
 def build_providers(settings: Settings, catalog: Catalog) -> list[Provider]:

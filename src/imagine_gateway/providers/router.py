@@ -31,7 +31,9 @@ class Router:
     def get(self, name: str) -> Provider | None:
         return self._by_name.get(name)
 
-    def candidates(self, model: ModelContract, params: dict[str, Any], *, exclude: Iterable[str] = ()) -> list[Provider]:
+    def candidates(
+        self, model: ModelContract, params: dict[str, Any], *, exclude: Iterable[str] = ()
+    ) -> list[Provider]:
         """Providers able to serve this request, best first."""
         skip = set(exclude)
         return [p for p in self._providers if p.name not in skip and p.unsupported(model, params) is None]

@@ -30,7 +30,9 @@ class SandboxProvider:
 
     name = "sandbox"
 
-    def __init__(self, *, latency_s: float, failure_rate: float, fps: int, work_dir: Path | None = None) -> None:
+    def __init__(
+        self, *, latency_s: float, failure_rate: float, fps: int, work_dir: Path | None = None
+    ) -> None:
         self.latency_ms = int(latency_s * 1000)
         self.failure_rate = failure_rate
         self.fps = fps
@@ -72,8 +74,9 @@ class SandboxProvider:
         ext = "png" if job.model.output == "image" else "mp4"
         mime = "image/png" if ext == "png" else "video/mp4"
         duration = float(job.params["duration"]) if job.model.output == "video" else None
-        asset = ResultAsset(url=f"sandbox://{upstream_id}.{ext}", kind=job.model.output, mime_type=mime,
-                            duration_s=duration)
+        asset = ResultAsset(
+            url=f"sandbox://{upstream_id}.{ext}", kind=job.model.output, mime_type=mime, duration_s=duration
+        )
         return PollOutcome(state="done", progress=100, assets=(asset,), cost_ticks=0)
 
     async def cancel(self, upstream_id: str) -> None:
@@ -88,16 +91,27 @@ class SandboxProvider:
         try:
             if asset.kind == "image":
                 w, h = image_size(str(job.params.get("aspect_ratio", "1:1")))
-                data = await asyncio.to_thread(render.render_image, job.prompt, w, h, reference=reference, seed=seed)
+                data = await asyncio.to_thread(
+                    render.render_image, job.prompt, w, h, reference=reference, seed=seed
+                )
                 for i in range(0, len(data), CHUNK_BYTES):
                     yield data[i : i + CHUNK_BYTES]
                 return
-            w, h = video_size(str(job.params.get("resolution", "480p")), str(job.params.get("aspect_ratio", "16:9")))
+            w, h = video_size(
+                str(job.params.get("resolution", "480p")), str(job.params.get("aspect_ratio", "16:9"))
+            )
             with tempfile.TemporaryDirectory(dir=self.work_dir) as tmp:
                 out = Path(tmp) / "render.mp4"
                 await asyncio.to_thread(
-                    render.render_video, job.prompt, w, h, float(job.params.get("duration", 6)), out,
-                    fps=self.fps, reference=reference, seed=seed,
+                    render.render_video,
+                    job.prompt,
+                    w,
+                    h,
+                    float(job.params.get("duration", 6)),
+                    out,
+                    fps=self.fps,
+                    reference=reference,
+                    seed=seed,
                 )
                 with out.open("rb") as fh:
                     while chunk := await asyncio.to_thread(fh.read, CHUNK_BYTES):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -97,11 +98,18 @@ class GenerationService:
         async with self.db.write() as conn:
             if idempotency_key is not None:
                 won = await idempotency.claim(
-                    conn, principal.account_id, idempotency_key, fingerprint=digest, task_id=task_id,
-                    now_ms=now, ttl_ms=int(self.settings.idempotency_retention_s * 1000),
+                    conn,
+                    principal.account_id,
+                    idempotency_key,
+                    fingerprint=digest,
+                    task_id=task_id,
+                    now_ms=now,
+                    ttl_ms=int(self.settings.idempotency_retention_s * 1000),
                 )
                 if not won:
-                    existing = await idempotency.lookup(conn, principal.account_id, idempotency_key, now_ms=now)
+                    existing = await idempotency.lookup(
+                        conn, principal.account_id, idempotency_key, now_ms=now
+                    )
                     if existing is not None:
                         return await self._replay(conn, principal, existing, digest)
             task = await task_store.insert_task(
@@ -133,17 +141,21 @@ class GenerationService:
             )
             # Raises insufficient_credits and so rolls the insert back: nothing is created.
             await ledger.post(
-                conn, account_id=principal.account_id, kind="reserve", amount=-price,
-                reserved_delta=price, task_id=task_id, now_ms=now,
+                conn,
+                account_id=principal.account_id,
+                kind="reserve",
+                amount=-price,
+                reserved_delta=price,
+                task_id=task_id,
+                now_ms=now,
             )
         return Created(task=task, replayed=False)
 
-    async def _replay(self, conn: Any, principal: Principal, existing: idempotency.IdempotencyRecord,
-                      digest: str) -> Created:
+    async def _replay(
+        self, conn: Any, principal: Principal, existing: idempotency.IdempotencyRecord, digest: str
+    ) -> Created:
         if existing.fingerprint != digest:
-            raise IdempotencyConflict(
-                "This Idempotency-Key was already used with a different request body."
-            )
+            raise IdempotencyConflict("This Idempotency-Key was already used with a different request body.")
         task = await task_store.get_task(conn, existing.task_id, account_id=principal.account_id)
         if task is None:  # pragma: no cover - the key and its task are written together
             raise NotFound("The task of this Idempotency-Key no longer exists.")
@@ -172,16 +184,25 @@ class GenerationService:
         if status is not None:
             states = [s.value for s in internal_states_for(status)]
             if not states:
-                raise invalid("status", f"unknown status '{status}'",
-                              ["queued", "processing", "succeeded", "failed", "canceled"])
+                raise invalid(
+                    "status",
+                    f"unknown status '{status}'",
+                    ["queued", "processing", "succeeded", "failed", "canceled"],
+                )
         if model is not None and self.catalog.get(model) is None:
             raise invalid("model", f"unknown model '{model}'", self.catalog.ids)
         position = decode_cursor(cursor) if cursor else None
         async with self.db.read() as conn:
             items = await task_store.list_tasks(
-                conn, account_id=principal.account_id, states=states, model=model,
-                before=position if newest_first else None, after=None if newest_first else position,
-                dialect=dialect, limit=limit + 1, newest_first=newest_first,
+                conn,
+                account_id=principal.account_id,
+                states=states,
+                model=model,
+                before=position if newest_first else None,
+                after=None if newest_first else position,
+                dialect=dialect,
+                limit=limit + 1,
+                newest_first=newest_first,
             )
         more = len(items) > limit
         items = items[:limit]
@@ -196,26 +217,43 @@ class GenerationService:
             if task is None:
                 raise NotFound(f"Task {task_id} was not found.")
             if task.task_state.is_terminal:
-                raise TaskStateConflict(f"Task {task_id} is already {task.task_state.public}; only queued or processing tasks can be canceled.")
+                raise TaskStateConflict(
+                    f"Task {task_id} is already {task.task_state.public}; "
+                    "only queued or processing tasks can be canceled."
+                )
             moved = await task_store.finish(
-                conn, task_id, expected_fence=None, from_states=list(ACTIVE),
-                values={"state": TaskState.CANCELED.value, "credits_state": CreditsState.RELEASED.value,
-                        "error_code": "canceled", "error_message": "The task was canceled by the client.",
-                        "updated_at": now, "completed_at": now},
+                conn,
+                task_id,
+                expected_fence=None,
+                from_states=list(ACTIVE),
+                values={
+                    "state": TaskState.CANCELED.value,
+                    "credits_state": CreditsState.RELEASED.value,
+                    "error_code": "canceled",
+                    "error_message": "The task was canceled by the client.",
+                    "updated_at": now,
+                    "completed_at": now,
+                },
             )
             if not moved:  # pragma: no cover - guarded by the write lock / row lock
                 raise TaskStateConflict(f"Task {task_id} changed state; try again.")
-            await ledger.post(conn, account_id=task.account_id, kind="release", amount=task.reserved_credits,
-                              reserved_delta=-task.reserved_credits, task_id=task_id, now_ms=now)
+            await ledger.post(
+                conn,
+                account_id=task.account_id,
+                kind="release",
+                amount=task.reserved_credits,
+                reserved_delta=-task.reserved_credits,
+                task_id=task_id,
+                now_ms=now,
+            )
             final = await task_store.get_task(conn, task_id)
         assert final is not None
         if task.provider and task.upstream_id:
             provider = self.router.get(task.provider)
             if provider is not None:
-                try:
+                # Best effort: the credits are already released whatever the upstream says.
+                with contextlib.suppress(Exception):
                     await provider.cancel(task.upstream_id)
-                except Exception:  # noqa: BLE001 - upstream cancel is best effort; credits are already released
-                    pass
         await self.events.publish(TaskEvent("generation.canceled", task_id, task.account_id))
         return final
 
@@ -234,5 +272,7 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
         created, task_id = raw.split(":", 1)
         return int(created), task_id
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("cursor: not a cursor this API returned",
-                               [invalid("cursor", "not a cursor this API returned").details[0]]) from exc
+        raise ValidationFailed(
+            "cursor: not a cursor this API returned",
+            [invalid("cursor", "not a cursor this API returned").details[0]],
+        ) from exc

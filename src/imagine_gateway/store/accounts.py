@@ -8,11 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from imagine_gateway.core.errors import NotFound
 from imagine_gateway.core.ids import hash_api_key, new_api_key, new_id, visible_prefix
 from imagine_gateway.store import ledger
+from imagine_gateway.store.ledger import LedgerKind
 from imagine_gateway.store.records import Account, ApiKey
 from imagine_gateway.store.tables import accounts, api_keys
 
 
-async def create_account(conn: AsyncConnection, *, name: str, now_ms: int, account_id: str | None = None) -> Account:
+async def create_account(
+    conn: AsyncConnection, *, name: str, now_ms: int, account_id: str | None = None
+) -> Account:
     account_id = account_id or new_id("acct")
     await conn.execute(
         insert(accounts).values(id=account_id, name=name, balance=0, reserved=0, created_at=now_ms)
@@ -30,15 +33,23 @@ async def get_account(conn: AsyncConnection, account_id: str) -> Account:
 async def find_account(conn: AsyncConnection, ref: str) -> Account:
     """An account by id or by name."""
     row = (
-        await conn.execute(select(accounts).where((accounts.c.id == ref) | (accounts.c.name == ref)).limit(2))
-    ).mappings().all()
+        (
+            await conn.execute(
+                select(accounts).where((accounts.c.id == ref) | (accounts.c.name == ref)).limit(2)
+            )
+        )
+        .mappings()
+        .all()
+    )
     if len(row) != 1:
         raise NotFound(f"No single account is called {ref!r}.")
     return Account.from_row(row[0])
 
 
-async def topup(conn: AsyncConnection, account_id: str, credits: int, *, now_ms: int, note: str | None = None) -> int:
-    kind = "topup" if credits >= 0 else "adjust"
+async def topup(
+    conn: AsyncConnection, account_id: str, credits: int, *, now_ms: int, note: str | None = None
+) -> int:
+    kind: LedgerKind = "topup" if credits >= 0 else "adjust"
     return await ledger.post(conn, account_id=account_id, kind=kind, amount=credits, note=note, now_ms=now_ms)
 
 
@@ -82,8 +93,10 @@ async def create_key(
 
 async def key_by_secret(conn: AsyncConnection, secret: str) -> ApiKey | None:
     row = (
-        await conn.execute(select(api_keys).where(api_keys.c.secret_hash == hash_api_key(secret)))
-    ).mappings().first()
+        (await conn.execute(select(api_keys).where(api_keys.c.secret_hash == hash_api_key(secret))))
+        .mappings()
+        .first()
+    )
     return ApiKey.from_row(row) if row else None
 
 
@@ -97,10 +110,14 @@ async def list_keys(conn: AsyncConnection, account_id: str | None = None) -> lis
 async def revoke_key(conn: AsyncConnection, key_ref: str, *, now_ms: int) -> ApiKey:
     """Revoke by id or visible prefix; revoking twice keeps the first time."""
     row = (
-        await conn.execute(
-            select(api_keys).where((api_keys.c.id == key_ref) | (api_keys.c.prefix == key_ref)).limit(2)
+        (
+            await conn.execute(
+                select(api_keys).where((api_keys.c.id == key_ref) | (api_keys.c.prefix == key_ref)).limit(2)
+            )
         )
-    ).mappings().all()
+        .mappings()
+        .all()
+    )
     if len(row) != 1:
         raise NotFound(f"No single API key matches {key_ref!r}.")
     key = ApiKey.from_row(row[0])

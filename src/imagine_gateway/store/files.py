@@ -45,7 +45,9 @@ async def insert_file(conn: AsyncConnection, values: dict[str, Any]) -> FileReco
     return record
 
 
-async def get_file(conn: AsyncConnection, file_id: str, *, account_id: str | None = None) -> FileRecord | None:
+async def get_file(
+    conn: AsyncConnection, file_id: str, *, account_id: str | None = None
+) -> FileRecord | None:
     """The file with this id (of this account when given), expired or not."""
     query = select(files).where(files.c.id == file_id)
     if account_id is not None:
@@ -60,8 +62,12 @@ async def latest_fetched(
     """The newest unexpired copy of ``source_url`` fetched for this account."""
     query = (
         select(files)
-        .where(files.c.account_id == account_id, files.c.origin == "url", files.c.source_url == source_url,
-               files.c.expires_at > now_ms)
+        .where(
+            files.c.account_id == account_id,
+            files.c.origin == "url",
+            files.c.source_url == source_url,
+            files.c.expires_at > now_ms,
+        )
         .order_by(files.c.created_at.desc())
         .limit(1)
     )
@@ -90,8 +96,14 @@ async def expired_results(conn: AsyncConnection, *, now_ms: int, limit: int) -> 
     """Succeeded tasks past their retention whose result is not yet marked expired."""
     query = (
         select(tasks)
-        .where(and_(tasks.c.state == TaskState.SUCCEEDED.value, tasks.c.expires_at <= now_ms,
-                    tasks.c.result.is_not(None), _not_marked_expired()))
+        .where(
+            and_(
+                tasks.c.state == TaskState.SUCCEEDED.value,
+                tasks.c.expires_at <= now_ms,
+                tasks.c.result.is_not(None),
+                _not_marked_expired(),
+            )
+        )
         .order_by(tasks.c.expires_at)
         .limit(limit)
     )

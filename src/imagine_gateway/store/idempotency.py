@@ -17,7 +17,9 @@ class IdempotencyRecord:
     task_id: str
 
 
-async def lookup(conn: AsyncConnection, account_id: str, key: str, *, now_ms: int) -> IdempotencyRecord | None:
+async def lookup(
+    conn: AsyncConnection, account_id: str, key: str, *, now_ms: int
+) -> IdempotencyRecord | None:
     row = (
         await conn.execute(
             select(idempotency_keys.c.fingerprint, idempotency_keys.c.task_id).where(
@@ -31,7 +33,14 @@ async def lookup(conn: AsyncConnection, account_id: str, key: str, *, now_ms: in
 
 
 async def claim(
-    conn: AsyncConnection, account_id: str, key: str, *, fingerprint: str, task_id: str, now_ms: int, ttl_ms: int
+    conn: AsyncConnection,
+    account_id: str,
+    key: str,
+    *,
+    fingerprint: str,
+    task_id: str,
+    now_ms: int,
+    ttl_ms: int,
 ) -> bool:
     """Record the key for a new task; False when another request holds it already.
 

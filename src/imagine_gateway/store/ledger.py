@@ -46,9 +46,7 @@ async def post(
         exists = await conn.scalar(select(accounts.c.balance).where(accounts.c.id == account_id))
         if exists is None:
             raise NotFound(f"Account {account_id} does not exist.")
-        raise InsufficientCredits(
-            f"This needs {-amount} credits; the account has {exists} available."
-        )
+        raise InsufficientCredits(f"This needs {-amount} credits; the account has {exists} available.")
     await conn.execute(
         insert(ledger).values(
             account_id=account_id,

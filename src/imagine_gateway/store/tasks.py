@@ -131,7 +131,8 @@ async def finish(
     if expected_fence is not None:
         conditions.append(tasks.c.fence == expected_fence)
     result = await conn.execute(
-        update(tasks).where(*conditions).values(next_run_at=None, lease_owner=None, lease_expires_at=None,
-                                                fence=tasks.c.fence + 1, **values)
+        update(tasks)
+        .where(*conditions)
+        .values(next_run_at=None, lease_owner=None, lease_expires_at=None, fence=tasks.c.fence + 1, **values)
     )
     return result.rowcount == 1

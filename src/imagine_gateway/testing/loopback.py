@@ -18,8 +18,14 @@ class LoopbackServer:
     ``server = LoopbackServer(); server.app = make_app(server.base_url); server.start()``.
     """
 
-    def __init__(self, app: ASGIApp | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 log_level: str = "warning") -> None:
+    def __init__(
+        self,
+        app: ASGIApp | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+    ) -> None:
         self.host = host
         self.app = app
         self.log_level = log_level
@@ -41,7 +47,9 @@ class LoopbackServer:
     def start(self, timeout_s: float = 20.0) -> LoopbackServer:
         if self.app is None:
             raise RuntimeError("set .app before starting")
-        config = uvicorn.Config(self.app, log_level=self.log_level, lifespan="on", timeout_graceful_shutdown=5)
+        config = uvicorn.Config(
+            self.app, log_level=self.log_level, lifespan="on", timeout_graceful_shutdown=5
+        )
         self.server = uvicorn.Server(config)
         self._thread.start()
         deadline = time.monotonic() + timeout_s
@@ -64,6 +72,7 @@ class LoopbackServer:
     def __enter__(self) -> LoopbackServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

@@ -17,8 +17,14 @@ from imagine_gateway.media.probe import MediaInfo, poster_jpeg, probe_file
 from imagine_gateway.media.storage import Storage
 from imagine_gateway.providers.base import Job, Provider, ProviderError, ResultAsset
 
-EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "video/mp4": "mp4",
-              "video/quicktime": "mov", "video/webm": "webm"}
+EXTENSIONS = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/webp": "webp",
+    "video/mp4": "mp4",
+    "video/quicktime": "mov",
+    "video/webm": "webm",
+}
 CHUNK_BYTES = 1 << 20
 
 
@@ -44,14 +50,26 @@ class CollectedAsset:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "key": self.key, "kind": self.kind, "mime_type": self.mime_type, "size_bytes": self.size_bytes,
-            "sha256": self.sha256, "width": self.width, "height": self.height,
-            "duration_seconds": self.duration_s, "poster_key": self.poster_key,
+            "key": self.key,
+            "kind": self.kind,
+            "mime_type": self.mime_type,
+            "size_bytes": self.size_bytes,
+            "sha256": self.sha256,
+            "width": self.width,
+            "height": self.height,
+            "duration_seconds": self.duration_s,
+            "poster_key": self.poster_key,
         }
 
 
 async def collect_asset(
-    storage: Storage, provider: Provider, job: Job, asset: ResultAsset, index: int, *, max_bytes: int,
+    storage: Storage,
+    provider: Provider,
+    job: Job,
+    asset: ResultAsset,
+    index: int,
+    *,
+    max_bytes: int,
     work_dir: Path | None = None,
 ) -> CollectedAsset:
     """Store one asset under ``results/<task>/<index>.<ext>`` and describe it."""
@@ -59,22 +77,37 @@ async def collect_asset(
         staged = Path(tmp) / "asset"
         await _download(provider.open_result(asset, job), staged, max_bytes=max_bytes)
         try:
-            info: MediaInfo = await asyncio.to_thread(probe_file, staged, expected_kind=asset.kind,  # type: ignore[arg-type]
-                                                      field="result")
+            info: MediaInfo = await asyncio.to_thread(
+                probe_file,
+                staged,
+                expected_kind=asset.kind,  # type: ignore[arg-type]
+                field="result",
+            )
         except GatewayError as exc:
-            raise CollectError(f"The upstream's result is not a valid {asset.kind}: {exc.message}",
-                               retryable=False) from exc
+            raise CollectError(
+                f"The upstream's result is not a valid {asset.kind}: {exc.message}", retryable=False
+            ) from exc
         ext = EXTENSIONS.get(info.mime_type, "bin")
         key = f"results/{job.task_id}/{index}.{ext}"
-        blob = await storage.put_stream(key, _read_file(staged), content_type=info.mime_type, max_bytes=max_bytes)
+        blob = await storage.put_stream(
+            key, _read_file(staged), content_type=info.mime_type, max_bytes=max_bytes
+        )
         poster_key = None
         if info.kind == "video":
             poster = await asyncio.to_thread(poster_jpeg, staged)
             poster_key = f"results/{job.task_id}/{index}.poster.jpg"
             await storage.put_bytes(poster_key, poster, content_type="image/jpeg")
-    return CollectedAsset(key=key, kind=info.kind, mime_type=info.mime_type, size_bytes=blob.size_bytes,
-                          sha256=blob.sha256, width=info.width, height=info.height,
-                          duration_s=info.duration_s, poster_key=poster_key)
+    return CollectedAsset(
+        key=key,
+        kind=info.kind,
+        mime_type=info.mime_type,
+        size_bytes=blob.size_bytes,
+        sha256=blob.sha256,
+        width=info.width,
+        height=info.height,
+        duration_s=info.duration_s,
+        poster_key=poster_key,
+    )
 
 
 async def _download(chunks: AsyncIterator[bytes], path: Path, *, max_bytes: int) -> None:

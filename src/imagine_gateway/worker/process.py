@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -19,10 +20,9 @@ async def run_worker_process(settings: Settings, *, stop: asyncio.Event | None =
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        # Not available off the main thread (tests run workers in threads).
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # not the main thread
-            pass
     from imagine_gateway.delivery.redis_events import RedisEventBus
 
     if isinstance(ctx.events, RedisEventBus):

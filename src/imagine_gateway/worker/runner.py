@@ -111,8 +111,12 @@ class Worker:
         now = self.clock.now_ms()
         async with self.db.write() as conn:
             claimed = await task_store.claim_due(
-                conn, owner=self.owner, now_ms=now, lease_ms=self.lease_ms,
-                limit=min(free, self.settings.worker_batch), skip_locked=not self.db.is_sqlite,
+                conn,
+                owner=self.owner,
+                now_ms=now,
+                lease_ms=self.lease_ms,
+                limit=min(free, self.settings.worker_batch),
+                skip_locked=not self.db.is_sqlite,
             )
         self.stats.claims += len(claimed)
         for task in claimed:
@@ -150,8 +154,11 @@ class Worker:
         now = self.clock.now_ms()
         state = task.task_state
         if now >= task.deadline_at and state in (TaskState.QUEUED, TaskState.PROCESSING):
-            await self._fail(task, "upstream_timeout",
-                             f"The upstream did not finish within {self.settings.task_deadline_s:g} s.")
+            await self._fail(
+                task,
+                "upstream_timeout",
+                f"The upstream did not finish within {self.settings.task_deadline_s:g} s.",
+            )
             return
         if state is TaskState.QUEUED:
             await self._submit(task, await self._job(task), tried=())
@@ -168,12 +175,19 @@ class Worker:
             raise RuntimeError(f"model {task.model} left the catalog")
         from imagine_gateway.catalog.validation import validate_generation
 
-        request = validate_generation(self.catalog, {"model": task.model, "prompt": task.prompt,
-                                                     "params": task.params})
+        request = validate_generation(
+            self.catalog, {"model": task.model, "prompt": task.prompt, "params": task.params}
+        )
         refs = await self.references.load(task.account_id, request.references)
         params = {k: v for k, v in task.params.items() if k != "referenceMediaItems"}
-        return Job(task_id=task.id, model=model, prompt=task.prompt, params=params, references=refs,
-                   now_ms=self.clock.now_ms())
+        return Job(
+            task_id=task.id,
+            model=model,
+            prompt=task.prompt,
+            params=params,
+            references=refs,
+            now_ms=self.clock.now_ms(),
+        )
 
     async def _submit(self, task: Task, job: Job, *, tried: tuple[str, ...]) -> None:
         candidates = self.router.candidates(job.model, job.params, exclude=tried)
@@ -184,8 +198,15 @@ class Worker:
             return
         provider = candidates[0]
         now = self.clock.now_ms()
-        if not await self._write(task, {"state": TaskState.SUBMITTING.value, "provider": provider.name,
-                                        "started_at": task.started_at or now, "updated_at": now}):
+        if not await self._write(
+            task,
+            {
+                "state": TaskState.SUBMITTING.value,
+                "provider": provider.name,
+                "started_at": task.started_at or now,
+                "updated_at": now,
+            },
+        ):
             return
         try:
             submitted = await provider.submit(job)
@@ -207,13 +228,24 @@ class Worker:
 
     async def _accepted(self, task: Task, provider: Provider, upstream_id: str) -> None:
         now = self.clock.now_ms()
-        if await self._write(task, {"state": TaskState.PROCESSING.value, "provider": provider.name,
-                                    "upstream_id": upstream_id, "polls": 0, "updated_at": now,
-                                    "next_run_at": now + int(self._poll_delay(task, 0) * 1000),
-                                    "lease_owner": None, "lease_expires_at": None}):
+        if await self._write(
+            task,
+            {
+                "state": TaskState.PROCESSING.value,
+                "provider": provider.name,
+                "upstream_id": upstream_id,
+                "polls": 0,
+                "updated_at": now,
+                "next_run_at": now + int(self._poll_delay(task, 0) * 1000),
+                "lease_owner": None,
+                "lease_expires_at": None,
+            },
+        ):
             await self.events.publish(TaskEvent("generation.processing", task.id, task.account_id))
 
-    async def _reconcile(self, task: Task, *, provider: Provider | None = None, job: Job | None = None) -> None:
+    async def _reconcile(
+        self, task: Task, *, provider: Provider | None = None, job: Job | None = None
+    ) -> None:
         """A submit whose outcome we do not know: ask the upstream, never resubmit blindly."""
         provider = provider or (self.router.get(task.provider) if task.provider else None)
         job = job or await self._job(task)
@@ -223,12 +255,17 @@ class Worker:
                 found = await provider.reconcile(job)
             except ProviderError as exc:
                 if exc.retryable and self.clock.now_ms() < task.deadline_at:
-                    await self._reschedule(task, delay_s=retry_delay_s(task.attempts), attempts=task.attempts + 1)
+                    await self._reschedule(
+                        task, delay_s=retry_delay_s(task.attempts), attempts=task.attempts + 1
+                    )
                     return
         if found is None:
-            await self._fail(task, "upstream_submit_ambiguous",
-                             "The upstream may or may not have received this task and cannot be asked; "
-                             "it was not resubmitted, to avoid paying twice. Credits were released.")
+            await self._fail(
+                task,
+                "upstream_submit_ambiguous",
+                "The upstream may or may not have received this task and cannot be asked; "
+                "it was not resubmitted, to avoid paying twice. Credits were released.",
+            )
             return
         assert provider is not None
         await self._accepted(task, provider, found.upstream_id)
@@ -236,7 +273,9 @@ class Worker:
     async def _poll(self, task: Task) -> None:
         provider = self.router.get(task.provider or "")
         if provider is None or task.upstream_id is None:
-            await self._fail(task, "upstream_unavailable", f"Provider {task.provider!r} is no longer configured.")
+            await self._fail(
+                task, "upstream_unavailable", f"Provider {task.provider!r} is no longer configured."
+            )
             return
         job = await self._job(task)
         try:
@@ -253,24 +292,41 @@ class Worker:
         if outcome.state == "pending":
             delay = self._poll_delay(task, task.polls + 1)
             changed = outcome.progress != task.progress
-            await self._reschedule(task, delay_s=delay, polls=task.polls + 1, progress=max(task.progress, outcome.progress))
+            await self._reschedule(
+                task, delay_s=delay, polls=task.polls + 1, progress=max(task.progress, outcome.progress)
+            )
             if changed:
                 await self.events.publish(TaskEvent("generation.progress", task.id, task.account_id))
         elif outcome.state == "failed":
-            await self._fail(task, outcome.error_code or "generation_failed",
-                             outcome.error_message or "The generation failed.",
-                             extra={"upstream_result": outcome.raw or None, "upstream_cost_ticks": outcome.cost_ticks})
+            await self._fail(
+                task,
+                outcome.error_code or "generation_failed",
+                outcome.error_message or "The generation failed.",
+                extra={"upstream_result": outcome.raw or None, "upstream_cost_ticks": outcome.cost_ticks},
+            )
         else:
-            assets = [{"url": a.url, "kind": a.kind, "mime_type": a.mime_type, "duration_s": a.duration_s}
-                      for a in outcome.assets]
+            assets = [
+                {"url": a.url, "kind": a.kind, "mime_type": a.mime_type, "duration_s": a.duration_s}
+                for a in outcome.assets
+            ]
             if not assets:
                 await self._fail(task, "generation_failed", "The upstream finished without a result.")
                 return
-            await self._write(task, {"state": TaskState.COLLECTING.value, "progress": 99, "polls": task.polls + 1,
-                                     "upstream_result": {"assets": assets, "raw": outcome.raw},
-                                     "upstream_cost_ticks": outcome.cost_ticks, "attempts": 0,
-                                     "next_run_at": now, "updated_at": now,
-                                     "lease_owner": None, "lease_expires_at": None})
+            await self._write(
+                task,
+                {
+                    "state": TaskState.COLLECTING.value,
+                    "progress": 99,
+                    "polls": task.polls + 1,
+                    "upstream_result": {"assets": assets, "raw": outcome.raw},
+                    "upstream_cost_ticks": outcome.cost_ticks,
+                    "attempts": 0,
+                    "next_run_at": now,
+                    "updated_at": now,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                },
+            )
             self.wake()
 
     async def _collect(self, task: Task) -> None:
@@ -279,21 +335,36 @@ class Worker:
         provider = self.router.get(task.provider or "")
         upstream = task.upstream_result or {}
         if provider is None:
-            await self._fail(task, "upstream_unavailable", f"Provider {task.provider!r} is no longer configured.")
+            await self._fail(
+                task, "upstream_unavailable", f"Provider {task.provider!r} is no longer configured."
+            )
             return
         job = await self._job(task)
         collected = []
         try:
             for index, raw in enumerate(upstream.get("assets", [])):
-                asset = ResultAsset(url=raw["url"], kind=raw["kind"], mime_type=raw.get("mime_type"),
-                                    duration_s=raw.get("duration_s"))
-                collected.append(await collect_asset(self.storage, provider, job, asset, index,
-                                                     max_bytes=self.settings.collect_max_bytes,
-                                                     work_dir=self.settings.home))
+                asset = ResultAsset(
+                    url=raw["url"],
+                    kind=raw["kind"],
+                    mime_type=raw.get("mime_type"),
+                    duration_s=raw.get("duration_s"),
+                )
+                collected.append(
+                    await collect_asset(
+                        self.storage,
+                        provider,
+                        job,
+                        asset,
+                        index,
+                        max_bytes=self.settings.collect_max_bytes,
+                        work_dir=self.settings.home,
+                    )
+                )
         except CollectError as exc:
             if exc.retryable and task.attempts + 1 < self.settings.collect_attempts:
-                await self._reschedule(task, delay_s=retry_delay_s(task.attempts, base_s=2.0),
-                                       attempts=task.attempts + 1)
+                await self._reschedule(
+                    task, delay_s=retry_delay_s(task.attempts, base_s=2.0), attempts=task.attempts + 1
+                )
             else:
                 await self._fail(task, "result_unavailable", str(exc))
             return
@@ -308,14 +379,24 @@ class Worker:
     def _poll_delay(self, task: Task, attempt: int) -> float:
         model = self.catalog.get(task.model)
         duration = task.params.get("duration")
-        return poll_delay_s(attempt, output=model.output if model else "video",
-                            duration_s=float(duration) if isinstance(duration, int | float) else None,
-                            age_s=(self.clock.now_ms() - task.created_at) / 1000)
+        return poll_delay_s(
+            attempt,
+            output=model.output if model else "video",
+            duration_s=float(duration) if isinstance(duration, int | float) else None,
+            age_s=(self.clock.now_ms() - task.created_at) / 1000,
+        )
 
-    async def _reschedule(self, task: Task, *, delay_s: float, state: TaskState | None = None, **values: Any) -> None:
+    async def _reschedule(
+        self, task: Task, *, delay_s: float, state: TaskState | None = None, **values: Any
+    ) -> None:
         now = self.clock.now_ms()
-        update = {"next_run_at": now + int(delay_s * 1000), "updated_at": now,
-                  "lease_owner": None, "lease_expires_at": None, **values}
+        update = {
+            "next_run_at": now + int(delay_s * 1000),
+            "updated_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            **values,
+        }
         if state is not None:
             update["state"] = state.value
         await self._write(task, update)
@@ -328,8 +409,12 @@ class Worker:
             log.info("task %s moved on without this worker (lease lost or canceled)", task.id)
         return ok
 
-    async def _fail(self, task: Task, code: str, message: str, *, extra: dict[str, Any] | None = None) -> None:
-        if await settle.fail(self.db, task, code=code, message=message, now_ms=self.clock.now_ms(), extra=extra):
+    async def _fail(
+        self, task: Task, code: str, message: str, *, extra: dict[str, Any] | None = None
+    ) -> None:
+        if await settle.fail(
+            self.db, task, code=code, message=message, now_ms=self.clock.now_ms(), extra=extra
+        ):
             await self.events.publish(TaskEvent("generation.failed", task.id, task.account_id))
         else:
             self.stats.lost_writes += 1

@@ -24,7 +24,9 @@ CREATE_BODY_REF = {"$ref": "#/components/schemas/GenerationCreate"}
     "/generations",
     status_code=202,
     summary="Create a generation task",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": CREATE_BODY_REF}}}},
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": CREATE_BODY_REF}}}
+    },
     responses={202: {"description": "The task, queued"}},
 )
 async def create_generation(
@@ -41,8 +43,9 @@ async def create_generation(
     headers = {"Idempotent-Replayed": "true"} if created.replayed else {}
     if idempotency_key is not None and not created.replayed:
         headers["Idempotent-Replayed"] = "false"
-    return JSONResponse(task_view(ctx.settings, created.task, now_ms=ctx.clock.now_ms()), status_code=202,
-                        headers=headers)
+    return JSONResponse(
+        task_view(ctx.settings, created.task, now_ms=ctx.clock.now_ms()), status_code=202, headers=headers
+    )
 
 
 @router.get("/generations", summary="List generation tasks, newest first")
@@ -102,5 +105,8 @@ async def generation_events(task_id: str, ctx: Ctx, principal: CanRead) -> Strea
         finally:
             ctx.events.unsubscribe(task_id, queue)
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

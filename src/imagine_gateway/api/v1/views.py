@@ -49,7 +49,9 @@ def model_view(model: ModelContract) -> dict[str, Any]:
         "billing_type": model.billing_type,
         "supported_modes": list(model.supported_modes),
         "max_prompt_length": model.max_prompt_length,
-        "reference_media": None if ref is None else {
+        "reference_media": None
+        if ref is None
+        else {
             "max_files": ref.max_files,
             "kinds": list(ref.kinds),
             "max_bytes": dict(ref.max_bytes),
@@ -72,7 +74,8 @@ def model_view(model: ModelContract) -> dict[str, Any]:
         "api_status": model.api_status,
         "api_input_status": "partial_requires_files" if model.requires_upload_for_modes else "available_text",
         "supported_api_inputs": list(model.supported_api_inputs),
-        "requires_files_api": bool(model.requires_upload_for_modes) and "text" not in model.supported_api_inputs,
+        "requires_files_api": bool(model.requires_upload_for_modes)
+        and "text" not in model.supported_api_inputs,
         "requires_upload_for_modes": list(model.requires_upload_for_modes),
         "url_input_supported": model.url_input_supported,
         "file_kinds": list(ref.kinds) if ref else [],

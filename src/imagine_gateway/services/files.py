@@ -1,0 +1,657 @@
+"""The Files API: store uploads, describe them, and vouch for their durations.
+
+Public surface (used by ``api/v1/files.py`` and by dialects that accept multipart references)::
+
+    service = FileService(db=db, storage=storage, catalog=catalog, clock=clock, settings=settings)
+    record: FileRecord = await service.save(
+        principal, stream=chunks, filename="cat.png", kind="image", model=None, client_request_id=None,
+    )
+    service.public_url(record)      # "{public_base_url}/media/uploads/<id>.png?exp=...&sig=..."
+    service.file_view(record)       # the JSON object GET /api/v1/files/{id} returns
+    await service.get(principal, file_id)
+
+``save`` validates the form fields first, then receives ``stream`` into a temp file with a running
+size check (cut off at the limit, never held whole in memory), rejects a type that disagrees with
+``kind`` from the first bytes, fully decodes or probes the file, streams it into storage and inserts
+its row. Errors: ``ValidationFailed`` (field ``file``, ``kind``, ``model`` or ``client_request_id``),
+``PayloadTooLarge``. A rejected file leaves no blob and no row behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import pathlib
+import re
+import secrets
+import urllib.parse
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import IO, Any, cast
+
+import httpx
+
+from imagine_gateway.catalog.contract import ModelContract
+from imagine_gateway.catalog.loader import Catalog
+from imagine_gateway.catalog.validation import CLIENT_REQUEST_ID_MAX, ReferenceItem
+from imagine_gateway.core.clock import Clock
+from imagine_gateway.core.errors import (
+    FieldError,
+    NotFound,
+    PayloadTooLarge,
+    SignatureInvalid,
+    invalid,
+)
+from imagine_gateway.core.ids import new_id
+from imagine_gateway.core.timefmt import iso_ms
+from imagine_gateway.media.fetch import FetchPolicy, Resolver, fetch_guarded
+from imagine_gateway.media.probe import MediaInfo, probe_file
+from imagine_gateway.media.signing import sign_media_path, sign_token, verify_token
+from imagine_gateway.media.sniff import ALLOWED_MIME, SNIFF_BYTES, MediaKind, kind_of, sniff_mime
+from imagine_gateway.media.storage import Storage
+from imagine_gateway.providers.base import ReferenceInput
+from imagine_gateway.services.principal import Principal
+from imagine_gateway.settings import Settings
+from imagine_gateway.store import files as file_store
+from imagine_gateway.store.db import Database
+from imagine_gateway.store.files import FileRecord
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "FileRecord",
+    "FileReferenceResolver",
+    "FileService",
+    "Staged",
+    "allowed_mime_types",
+    "size_limit",
+]
+
+MIB = 1024 * 1024
+KINDS: tuple[MediaKind, ...] = ("image", "video", "audio")
+DEFAULT_MAX_BYTES: dict[str, int] = {"image": 10 * MIB, "video": 50 * MIB, "audio": 10 * MIB}
+"""Upload limits when no model is named (the same as Rivya's defaults)."""
+
+EXTENSIONS: dict[str, str] = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "video/mp4": "mp4",
+    "video/quicktime": "mov",
+    "video/webm": "webm",
+    "audio/mpeg": "mp3",
+    "audio/mp4": "m4a",
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/aac": "aac",
+    "audio/ogg": "ogg",
+}
+UPLOAD_PREFIX = "uploads/"
+NAME_MAX = 255
+_WRITE_BYTES = 1024 * 1024
+_KIND_NAMES = {"image": "an image", "video": "a video", "audio": "an audio file"}
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def size_limit(kind: str, model: ModelContract | None) -> int:
+    """The largest file of ``kind`` accepted (for ``model`` when given: its catalog limit)."""
+    if model is not None and model.reference_media is not None:
+        limit = model.reference_media.max_bytes.get(kind)
+        if limit is not None:
+            return limit
+    return DEFAULT_MAX_BYTES[kind]
+
+
+def allowed_mime_types(kind: str, model: ModelContract | None) -> list[str]:
+    """The detected types accepted for ``kind`` (narrowed by ``model``'s catalog entry when given)."""
+    base = ALLOWED_MIME[cast(MediaKind, kind)]
+    if model is not None and model.reference_media is not None:
+        listed = model.reference_media.mime_types.get(kind)
+        if listed is not None:
+            return sorted(base & set(listed))
+    return sorted(base)
+
+
+def human_bytes(size: int) -> str:
+    """``10485760`` -> ``"10 MB"`` (binary megabytes, as the limits are defined)."""
+    if size % MIB == 0:
+        return f"{size // MIB} MB"
+    return f"{size / MIB:.1f} MB"
+
+
+def too_large(limit: int, kind: str, model: ModelContract | None) -> PayloadTooLarge:
+    """413 naming the limit that was crossed."""
+    scope = f"{kind} files for {model.id}" if model is not None else f"{kind} files"
+    issue = f"is larger than {human_bytes(limit)} ({limit} bytes), the limit for {scope}"
+    return PayloadTooLarge(f"file: {issue}", [FieldError("file", issue, f"at most {limit} bytes")])
+
+
+@dataclass(frozen=True)
+class FormFields:
+    """The non-file form fields after checks."""
+
+    kind: MediaKind
+    model: ModelContract | None
+    client_request_id: str | None
+
+
+@dataclass
+class Staged:
+    """An upload received into a temp file; its type was sniffed from the first bytes."""
+
+    path: pathlib.Path
+    mime_type: str
+    size_bytes: int
+
+
+class FileService:
+    """Uploads, their metadata rows and the URLs and tokens handed out for them."""
+
+    def __init__(
+        self, *, db: Database, storage: Storage, catalog: Catalog, clock: Clock, settings: Settings
+    ) -> None:
+        self.db = db
+        self.storage = storage
+        self.catalog = catalog
+        self.clock = clock
+        self.settings = settings
+        self.work_dir = settings.home / "tmp"
+
+    # --- uploads -------------------------------------------------------------------------------
+
+    def check_fields(
+        self, *, kind: str | None, model: str | None, client_request_id: str | None
+    ) -> FormFields:
+        """Validate ``kind``, ``model`` and ``client_request_id`` before any file byte is read."""
+        if kind not in KINDS:
+            issue = "is required" if kind is None else f"'{kind[:40]}' is not a file kind"
+            raise invalid("kind", issue, list(KINDS))
+        contract: ModelContract | None = None
+        if model is not None:
+            contract = self.catalog.get(model)
+            if contract is None:
+                raise invalid("model", f"unknown model '{model[:100]}'", self.catalog.ids)
+            policy = contract.reference_media
+            if policy is None or kind not in policy.kinds:
+                accepted = list(policy.kinds) if policy is not None else []
+                raise invalid("model", f"{contract.id} does not accept {kind} files", accepted)
+        if client_request_id is not None and len(client_request_id) > CLIENT_REQUEST_ID_MAX:
+            raise invalid("client_request_id", f"must be at most {CLIENT_REQUEST_ID_MAX} characters")
+        return FormFields(kind=kind, model=contract, client_request_id=client_request_id)
+
+    async def save(
+        self,
+        principal: Principal,
+        *,
+        stream: AsyncIterator[bytes],
+        filename: str | None,
+        kind: str,
+        model: str | None,
+        client_request_id: str | None,
+    ) -> FileRecord:
+        """Validate, store and record one upload; see the module docstring."""
+        fields = self.check_fields(kind=kind, model=model, client_request_id=client_request_id)
+        async with self.stage(stream, kind=fields.kind, model=fields.model) as staged:
+            return await self._commit(principal, staged, fields, filename)
+
+    async def save_staged(
+        self,
+        principal: Principal,
+        staged: Staged,
+        *,
+        filename: str | None,
+        kind: str | None,
+        model: str | None,
+        client_request_id: str | None,
+    ) -> FileRecord:
+        """Like ``save`` for a file ``stage``d before its fields were known (a file-first form)."""
+        fields = self.check_fields(kind=kind, model=model, client_request_id=client_request_id)
+        _check_type(staged.mime_type, fields.kind, fields.model)
+        limit = size_limit(fields.kind, fields.model)
+        if staged.size_bytes > limit:
+            raise too_large(limit, fields.kind, fields.model)
+        return await self._commit(principal, staged, fields, filename)
+
+    @contextlib.asynccontextmanager
+    async def stage(
+        self, stream: AsyncIterator[bytes], *, kind: MediaKind | None, model: ModelContract | None
+    ) -> AsyncIterator[Staged]:
+        """Receive ``stream`` into a temp file, removed on exit.
+
+        The type is sniffed from the first bytes; from then on the size is checked against the limit of
+        ``kind`` (or, when ``kind`` is not known yet, the largest limit any model has for the detected
+        kind), and the upload is cut off as soon as it crosses it.
+        """
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        path = self.work_dir / f"upload-{secrets.token_hex(12)}"
+        handle: IO[bytes] = await asyncio.to_thread(path.open, "xb")
+        try:
+            staged = await self._receive(stream, handle, path, kind=kind, model=model)
+            await asyncio.to_thread(handle.close)
+            yield staged
+        finally:
+            handle.close()
+            path.unlink(missing_ok=True)
+
+    async def _receive(
+        self,
+        stream: AsyncIterator[bytes],
+        handle: IO[bytes],
+        path: pathlib.Path,
+        *,
+        kind: MediaKind | None,
+        model: ModelContract | None,
+    ) -> Staged:
+        buffer = bytearray()
+        size = 0
+        mime: str | None = None
+        limit = 0
+        async for chunk in stream:
+            size += len(chunk)
+            buffer += chunk
+            if mime is None and len(buffer) >= SNIFF_BYTES:
+                mime, limit = self._sniffed(bytes(buffer[:SNIFF_BYTES]), kind, model)
+            if mime is not None and size > limit:
+                raise too_large(limit, kind or kind_of(mime) or "file", model)
+            if len(buffer) >= _WRITE_BYTES:
+                await asyncio.to_thread(handle.write, bytes(buffer))
+                buffer.clear()
+        if size == 0:
+            raise invalid("file", "file is empty")
+        if mime is None:
+            mime, limit = self._sniffed(bytes(buffer), kind, model)
+        if buffer:
+            await asyncio.to_thread(handle.write, bytes(buffer))
+        return Staged(path=path, mime_type=mime, size_bytes=size)
+
+    def _sniffed(self, head: bytes, kind: MediaKind | None, model: ModelContract | None) -> tuple[str, int]:
+        mime = sniff_mime(head)
+        if kind is not None:
+            return _check_type(mime, kind, model), size_limit(kind, model)
+        detected = kind_of(mime) if mime is not None else None
+        if mime is None or detected is None or mime not in ALLOWED_MIME[detected]:
+            allowed = sorted(set().union(*ALLOWED_MIME.values()))
+            issue = (
+                "file type is not recognised" if mime is None else f"detected {mime}, which is not accepted"
+            )
+            raise invalid("file", issue, allowed)
+        return mime, max([size_limit(detected, None)] + [size_limit(detected, m) for m in self.catalog])
+
+    async def _commit(
+        self, principal: Principal, staged: Staged, fields: FormFields, filename: str | None
+    ) -> FileRecord:
+        info: MediaInfo = await asyncio.to_thread(
+            probe_file, staged.path, expected_kind=fields.kind, field="file"
+        )
+        _check_type(info.mime_type, fields.kind, fields.model)
+        file_id = new_id("file")
+        ext = EXTENSIONS.get(info.mime_type, "bin")
+        record = await self.store_file(
+            staged.path,
+            info,
+            file_id=file_id,
+            account_id=principal.account_id,
+            api_key_id=principal.api_key_id,
+            name=clean_name(filename, f"{file_id}.{ext}"),
+            origin="upload",
+            source_url=None,
+            model=fields.model.id if fields.model else None,
+            client_request_id=fields.client_request_id,
+            max_bytes=staged.size_bytes,
+        )
+        return record
+
+    async def store_file(
+        self,
+        path: pathlib.Path,
+        info: MediaInfo,
+        *,
+        file_id: str,
+        account_id: str,
+        api_key_id: str | None,
+        name: str,
+        origin: str,
+        source_url: str | None,
+        model: str | None,
+        client_request_id: str | None,
+        max_bytes: int,
+    ) -> FileRecord:
+        """Put a probed file into storage and insert its row; the blob is removed if the row is not."""
+        key = f"{UPLOAD_PREFIX}{file_id}.{EXTENSIONS.get(info.mime_type, 'bin')}"
+        blob = await self.storage.put_stream(
+            key, _read_file(path), content_type=info.mime_type, max_bytes=max_bytes
+        )
+        now = self.clock.now_ms()
+        try:
+            async with self.db.write() as conn:
+                return await file_store.insert_file(
+                    conn,
+                    {
+                        "id": file_id,
+                        "account_id": account_id,
+                        "api_key_id": api_key_id,
+                        "kind": info.kind,
+                        "name": name,
+                        "mime_type": info.mime_type,
+                        "size_bytes": blob.size_bytes,
+                        "sha256": blob.sha256,
+                        "width": info.width,
+                        "height": info.height,
+                        "duration_s": info.duration_s,
+                        "storage_key": key,
+                        "origin": origin,
+                        "source_url": source_url,
+                        "model": model,
+                        "client_request_id": client_request_id,
+                        "created_at": now,
+                        "expires_at": now + int(self.settings.upload_retention_s * 1000),
+                    },
+                )
+        except BaseException:
+            await asyncio.shield(self.storage.delete(key))
+            raise
+
+    async def get(self, principal: Principal, file_id: str) -> FileRecord:
+        """The caller's file; ``NotFound`` for another account's, an unknown or an expired one."""
+        async with self.db.read() as conn:
+            record = await file_store.get_file(conn, file_id, account_id=principal.account_id)
+        if record is None or record.expires_at <= self.clock.now_ms():
+            raise NotFound(f"File {file_id} was not found.")
+        return record
+
+    async def delete(self, record: FileRecord) -> None:
+        """Remove the blob, then the row (a crash in between leaves a row the sweeper finishes)."""
+        await self.storage.delete(record.storage_key)
+        async with self.db.write() as conn:
+            await file_store.delete_file(conn, record.id)
+
+    async def read_bytes(self, record: FileRecord) -> bytes:
+        """The whole file (references are bounded by their model's size limit)."""
+        chunks = [chunk async for chunk in self.storage.read_range(record.storage_key, 0, None)]
+        return b"".join(chunks)
+
+    # --- URLs and tokens -----------------------------------------------------------------------
+
+    def public_url(self, record: FileRecord) -> str:
+        """The signed URL of the file, valid until the file expires."""
+        query = sign_media_path(
+            record.storage_key, expires_at=record.expires_at // 1000, secret=self.settings.signing_key
+        )
+        return f"{self.settings.public_base_url}/media/{record.storage_key}?{query}"
+
+    def file_id_from_url(self, url: str) -> str | None:
+        """The file id if ``url`` points into this gateway's uploads (any ``exp``/``sig``), else None."""
+        prefix = f"{self.settings.public_base_url}/media/{UPLOAD_PREFIX}"
+        if not url.startswith(prefix):
+            return None
+        name = url[len(prefix) :].split("?", 1)[0].split("#", 1)[0]
+        return name.rsplit(".", 1)[0] if "." in name else name
+
+    def duration_token(self, record: FileRecord) -> str | None:
+        """A signed token binding file, account and duration, valid as long as the file (video/audio)."""
+        if record.kind not in ("video", "audio") or record.duration_s is None:
+            return None
+        payload: dict[str, object] = {
+            "typ": "duration",
+            "file": record.id,
+            "acct": record.account_id,
+            "dur": record.duration_s,
+            "exp": record.expires_at // 1000,
+        }
+        return sign_token(payload, secret=self.settings.signing_key)
+
+    def verify_duration_token(self, token: str, *, account_id: str, file_id: str, field: str) -> float:
+        """The duration a token vouches for; ``ValidationFailed`` naming ``field`` when it is not
+        genuine, has expired, or was issued for another file or account."""
+        try:
+            claims = verify_token(token, secret=self.settings.signing_key, now=self.clock.now_ms() // 1000)
+        except SignatureInvalid as exc:
+            issue = "has expired" if exc.message == "expired" else "is not a valid duration token"
+            raise invalid(field, issue, "the duration_token returned by the Files API for this file") from exc
+        duration = claims.get("dur")
+        if claims.get("typ") != "duration" or not isinstance(duration, int | float):
+            raise invalid(field, "is not a valid duration token")
+        if claims.get("acct") != account_id:
+            raise invalid(field, "was issued to another account")
+        if claims.get("file") != file_id:
+            raise invalid(field, "was issued for another file")
+        return float(duration)
+
+    def file_view(self, record: FileRecord) -> dict[str, Any]:
+        """The public JSON of a file."""
+        return {
+            "id": record.id,
+            "object": "file",
+            "kind": record.kind,
+            "name": record.name,
+            "mime_type": record.mime_type,
+            "size_bytes": record.size_bytes,
+            "sha256": record.sha256,
+            "width": record.width,
+            "height": record.height,
+            "duration_seconds": record.duration_s,
+            "url": self.public_url(record),
+            "duration_token": self.duration_token(record),
+            "model": record.model,
+            "client_request_id": record.client_request_id,
+            "created_at": iso_ms(record.created_at),
+            "expires_at": iso_ms(record.expires_at),
+        }
+
+
+def clean_name(filename: str | None, fallback: str) -> str:
+    """The client's file name without any path, control characters or excess length."""
+    if not filename:
+        return fallback
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    base = _UNSAFE_NAME.sub("_", base).strip()
+    return base[:NAME_MAX] or fallback
+
+
+def _check_type(mime: str | None, kind: str, model: ModelContract | None) -> str:
+    """``mime`` if it is of ``kind`` and accepted (for ``model``); else a ``ValidationFailed`` on ``file``."""
+    allowed = allowed_mime_types(kind, model)
+    if mime is None:
+        raise invalid("file", "file type is not recognised", allowed)
+    if kind_of(mime) != kind:
+        raise invalid("file", f"detected {mime}, which is not {_KIND_NAMES[kind]}", allowed)
+    if mime not in allowed:
+        scope = f" by {model.id}" if model is not None else ""
+        raise invalid("file", f"detected {mime}, which is not accepted{scope}", allowed)
+    return mime
+
+
+async def _read_file(path: pathlib.Path) -> AsyncIterator[bytes]:
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        while chunk := await asyncio.to_thread(handle.read, _WRITE_BYTES):
+            yield chunk
+    finally:
+        handle.close()
+
+
+class FileReferenceResolver:
+    """``params.referenceMediaItems`` for the task pipeline (implements ``ReferenceResolver``).
+
+    An item's ``url`` is either one of our uploads (recognised by its path under ``public_base_url``,
+    whatever its ``exp``/``sig``; it must belong to the caller and not have expired) or, only for a
+    model with ``url_input_supported``, an external ``https`` URL. An external URL is fetched once,
+    at check time, through ``fetch_guarded`` (no private addresses after DNS, on every redirect), and
+    the copy is kept as a file row so ``load`` reads it from storage. A ``durationToken`` is verified
+    whenever present. ``dns`` and ``transport`` are for tests.
+    """
+
+    def __init__(
+        self,
+        files: FileService,
+        *,
+        fetch_policy: FetchPolicy | None = None,
+        dns: Resolver | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        cache_bytes: int = 32 * MIB,
+    ) -> None:
+        self.files = files
+        self.fetch_policy = fetch_policy or FetchPolicy()
+        self.dns = dns
+        self.transport = transport
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cache_bytes = cache_bytes
+
+    async def check(self, account_id: str, model: ModelContract, items: tuple[ReferenceItem, ...]) -> None:
+        """Raise ``ValidationFailed`` unless every item may be used by this account for this model."""
+        if not items:
+            return
+        name = "params.referenceMediaItems"
+        policy = model.reference_media
+        if policy is None:
+            raise invalid(name, f"{model.id} takes no reference files")
+        if len(items) > policy.max_files:
+            raise invalid(
+                name,
+                f"has {len(items)} items; this model accepts at most {policy.max_files}",
+                {"max_files": policy.max_files, "kinds": list(policy.kinds)},
+            )
+        for index, item in enumerate(items):
+            where = f"{name}[{index}]"
+            if item.kind not in policy.kinds:
+                raise invalid(
+                    f"{where}.kind", f"'{item.kind}' is not accepted by this model", list(policy.kinds)
+                )
+            file_id = self.files.file_id_from_url(item.url)
+            if file_id is None:
+                await self._fetch(account_id, model, item, where)
+            else:
+                record = await self._own_file(account_id, file_id, where)
+                self._check_file(account_id, model, item, record, where)
+
+    async def load(self, account_id: str, items: tuple[ReferenceItem, ...]) -> tuple[ReferenceInput, ...]:
+        """The items' bytes from storage, with a signed URL of our copy for upstreams that fetch."""
+        loaded: list[ReferenceInput] = []
+        for index, item in enumerate(items):
+            where = f"params.referenceMediaItems[{index}]"
+            file_id = self.files.file_id_from_url(item.url)
+            if file_id is not None:
+                record = await self._own_file(account_id, file_id, where)
+            else:
+                async with self.files.db.read() as conn:
+                    found = await file_store.latest_fetched(
+                        conn, account_id=account_id, source_url=item.url, now_ms=self.files.clock.now_ms()
+                    )
+                if found is None:
+                    raise invalid(f"{where}.url", "the fetched copy of this URL has expired")
+                record = found
+            loaded.append(
+                ReferenceInput(
+                    kind=record.kind,
+                    mime_type=record.mime_type,
+                    data=await self._bytes(record),
+                    url=self.files.public_url(record),
+                )
+            )
+        return tuple(loaded)
+
+    async def _own_file(self, account_id: str, file_id: str, where: str) -> FileRecord:
+        async with self.files.db.read() as conn:
+            record = await file_store.get_file(conn, file_id, account_id=account_id)
+        if record is None:
+            # Another account's file reads the same as a missing one: ids are not confirmed to strangers.
+            raise invalid(
+                f"{where}.url",
+                "is not a file of this account",
+                "the url of a file this account uploaded through POST /api/v1/files",
+            )
+        if record.expires_at <= self.files.clock.now_ms():
+            raise invalid(f"{where}.url", f"file {file_id} has expired; upload it again")
+        return record
+
+    def _check_file(
+        self, account_id: str, model: ModelContract, item: ReferenceItem, record: FileRecord, where: str
+    ) -> None:
+        if record.kind != item.kind:
+            raise invalid(
+                f"{where}.kind", f"the file is {_KIND_NAMES[record.kind]}, not {item.kind}", [record.kind]
+            )
+        self._check_policy(model, record.kind, record.mime_type, record.size_bytes, f"{where}.url")
+        duration = record.duration_s
+        if item.duration_token is not None:
+            duration = self.files.verify_duration_token(
+                item.duration_token, account_id=account_id, file_id=record.id, field=f"{where}.durationToken"
+            )
+        if item.duration_s is not None and duration is not None and abs(item.duration_s - duration) > 0.05:
+            raise invalid(
+                f"{where}.durationSeconds", f"does not match the file's duration of {duration:g} s", duration
+            )
+
+    def _check_policy(self, model: ModelContract, kind: str, mime: str, size: int, field: str) -> None:
+        allowed = allowed_mime_types(kind, model)
+        if mime not in allowed:
+            raise invalid(field, f"file type {mime} is not accepted by {model.id}", allowed)
+        limit = size_limit(kind, model)
+        if size > limit:
+            raise invalid(
+                field, f"file is {size} bytes; {model.id} accepts at most {limit}", f"at most {limit} bytes"
+            )
+
+    async def _fetch(self, account_id: str, model: ModelContract, item: ReferenceItem, where: str) -> None:
+        if not model.url_input_supported:
+            raise invalid(
+                f"{where}.url",
+                "is not a file of this gateway; this model accepts only files "
+                "uploaded through POST /api/v1/files",
+                "the url returned by POST /api/v1/files",
+            )
+        if item.duration_token is not None:
+            raise invalid(f"{where}.durationToken", "only vouches for a file uploaded through the Files API")
+        limit = size_limit(item.kind, model)
+        policy = dataclasses.replace(self.fetch_policy, max_bytes=min(limit, self.fetch_policy.max_bytes))
+        fetched = await fetch_guarded(
+            item.url, policy=policy, resolver=self.dns, field=f"{where}.url", transport=self.transport
+        )
+        if kind_of(fetched.mime_type) != item.kind:
+            raise invalid(
+                f"{where}.url",
+                f"content is {fetched.mime_type}, not {_KIND_NAMES[item.kind]}",
+                allowed_mime_types(item.kind, model),
+            )
+        self._check_policy(model, item.kind, fetched.mime_type, len(fetched.body), f"{where}.url")
+        chunks = _once(fetched.body)
+        async with self.files.stage(chunks, kind=item.kind, model=model) as staged:
+            info = await asyncio.to_thread(
+                probe_file, staged.path, expected_kind=item.kind, field=f"{where}.url"
+            )
+            file_id = new_id("file")
+            await self.files.store_file(
+                staged.path,
+                info,
+                file_id=file_id,
+                account_id=account_id,
+                api_key_id=None,
+                name=clean_name(_url_name(fetched.url), f"{file_id}.{EXTENSIONS.get(info.mime_type, 'bin')}"),
+                origin="url",
+                source_url=item.url,
+                model=model.id,
+                client_request_id=None,
+                max_bytes=staged.size_bytes,
+            )
+
+    async def _bytes(self, record: FileRecord) -> bytes:
+        cached = self._cache.get(record.storage_key)
+        if cached is not None:
+            self._cache.move_to_end(record.storage_key)
+            return cached
+        data = await self.files.read_bytes(record)
+        # The worker resolves references on every step of a task; a small cache spares re-reading them.
+        if len(data) <= self._cache_bytes:
+            self._cache[record.storage_key] = data
+            while sum(len(v) for v in self._cache.values()) > self._cache_bytes:
+                self._cache.popitem(last=False)
+        return data
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+def _url_name(url: str) -> str:
+    return urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
