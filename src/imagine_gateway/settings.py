@@ -70,6 +70,37 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("XAI_BASE_URL", "IMAGINE_XAI_BASE_URL"),
     )
     providers_file: Path | None = Field(default=None, description="TOML file of upstream providers")
+    upstream_timeout_s: float = Field(
+        default=30.0, gt=0, description="Per-request timeout towards an upstream (a providers file may override)"
+    )
+    provider_failure_threshold: int = Field(
+        default=5, ge=1, description="Consecutive failures that take a provider out (circuit breaker)"
+    )
+    provider_cool_down_s: float = Field(
+        default=30.0, gt=0, description="How long a failing provider stays out before a probe"
+    )
+    provider_probe_interval_s: float = Field(
+        default=1.0, gt=0, description="How often the worker looks for providers due a probe"
+    )
+    poll_first_s: float = Field(default=2.0, gt=0, description="First poll of an upstream job after submit")
+    poll_max_interval_s: float | None = Field(
+        default=None, gt=0, description="Cap on the poll interval (default: the schedule's own, 10-30 s)"
+    )
+
+    # Webhooks
+    webhook_delivery_enabled: bool = Field(
+        default=True, description="Run the webhook outbox scan and delivery loop in this server process"
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow http:// and private/loopback webhook URLs (tests and closed networks only)",
+    )
+    webhook_timeout_s: float = 10.0
+    # Standard Webhooks' suggested schedule: retries 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h after the first try.
+    webhook_retry_delays_s: tuple[float, ...] = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+    webhook_poll_interval_s: float = Field(default=1.0, description="How often the delivery loop runs")
+    # Tasks are found by completion time; re-reading this far back catches transactions that committed late.
+    webhook_scan_overlap_s: float = 120.0
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

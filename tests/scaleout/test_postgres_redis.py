@@ -89,7 +89,10 @@ def _worker_thread(settings: Settings) -> tuple[threading.Thread, Callable[[], N
             stop_holder["stop"] = asyncio.Event()
             await run_worker_process(settings, stop=stop_holder["stop"])
 
-        loop.run_until_complete(main())
+        try:
+            loop.run_until_complete(main())
+        finally:
+            loop.close()
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()

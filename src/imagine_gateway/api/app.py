@@ -12,12 +12,15 @@ from fastapi import FastAPI
 
 from imagine_gateway.api import media_routes
 from imagine_gateway.api.context import AppContext
+from imagine_gateway.api.dialects import install_dialects
 from imagine_gateway.api.errors import install_error_handlers
 from imagine_gateway.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from imagine_gateway.api.openapi import install_openapi
 from imagine_gateway.api.ratelimit import RateLimiter
 from imagine_gateway.api.v1 import catalog as catalog_routes
+from imagine_gateway.api.v1 import files as file_routes
 from imagine_gateway.api.v1 import generations as generation_routes
+from imagine_gateway.api.v1 import webhooks as webhook_routes
 from imagine_gateway.catalog.loader import load_catalog
 from imagine_gateway.core.clock import Clock, SystemClock
 from imagine_gateway.delivery.events import MemoryEventBus
@@ -26,11 +29,12 @@ from imagine_gateway.media.storage import open_storage
 from imagine_gateway.providers.registry import build_router, uses_sandbox
 from imagine_gateway.providers.router import Router
 from imagine_gateway.services.generations import GenerationService
-from imagine_gateway.services.references import RejectingResolver
+from imagine_gateway.services.files import FileReferenceResolver, FileService
 from imagine_gateway.settings import Settings
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.migrate import upgrade
 from imagine_gateway.worker.runner import Worker
+from imagine_gateway.worker.sweeper import Sweeper
 
 log = logging.getLogger("imagine_gateway")
 
@@ -58,7 +62,8 @@ def build_context(settings: Settings, overrides: Overrides | None = None) -> App
     storage = open_storage(settings.resolved_storage_url)
     router = overrides.router or build_router(settings, catalog)
     events: MemoryEventBus = RedisEventBus(settings.redis_url) if settings.redis_url else MemoryEventBus()
-    references = RejectingResolver()
+    files = FileService(db=db, storage=storage, catalog=catalog, clock=clock, settings=settings)
+    references = FileReferenceResolver(files)
     generations = GenerationService(
         db=db,
         catalog=catalog,
@@ -79,6 +84,7 @@ def build_context(settings: Settings, overrides: Overrides | None = None) -> App
         references=references,
         generations=generations,
         limiter=RateLimiter(settings.rate_limit, redis_url=settings.redis_url),
+        files=files,
     )
     run_worker = settings.run_worker if overrides.run_worker is None else overrides.run_worker
     if run_worker:
@@ -113,12 +119,22 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
             await ctx.events.start()
         stop = asyncio.Event()
         worker_task = asyncio.create_task(ctx.worker.run(stop)) if ctx.worker else None
+        webhooks = webhook_routes.build_dispatcher(ctx) if settings.webhook_delivery_enabled else None
+        webhook_task = asyncio.create_task(webhooks.run(stop)) if webhooks else None
+        # Retention runs beside the worker loop; several processes sweeping at once is harmless.
+        sweeper = Sweeper(db=ctx.db, storage=ctx.storage, clock=ctx.clock)
+        sweep_task = asyncio.create_task(sweeper.run(stop)) if ctx.worker else None
         try:
             yield
         finally:
             stop.set()
             if worker_task is not None:
                 await worker_task
+            if webhooks is not None and webhook_task is not None:
+                await webhook_task
+                await webhooks.aclose()
+            if sweep_task is not None:
+                await sweep_task
             await ctx.router.aclose()
             await ctx.events.aclose()
             await ctx.limiter.aclose()
@@ -138,7 +154,10 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
     install_openapi(app, ctx.catalog)
     app.include_router(catalog_routes.router)
     app.include_router(generation_routes.router)
+    app.include_router(webhook_routes.router)
+    app.include_router(file_routes.router)
     app.include_router(media_routes.router)
+    install_dialects(app)
 
     def body_limit(path: str) -> int | None:
         if path.startswith(STREAMED_UPLOAD_PATHS):

@@ -17,6 +17,7 @@ from imagine_gateway.store.db import Database
 
 if TYPE_CHECKING:
     from imagine_gateway.api.ratelimit import RateLimiter
+    from imagine_gateway.services.files import FileService
     from imagine_gateway.worker.runner import Worker
 
 
@@ -33,4 +34,5 @@ class AppContext:
     generations: GenerationService
     limiter: RateLimiter
     worker: Worker | None = None
+    files: FileService | None = None
     extras: dict[str, object] = field(default_factory=dict)

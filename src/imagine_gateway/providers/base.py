@@ -66,6 +66,8 @@ class PollOutcome:
     error_message: str | None = None
     cost_ticks: int | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    # When the upstream knows when to look again (pending), sooner than our schedule would.
+    retry_after_s: float | None = None
 
 
 @dataclass

@@ -1,58 +1,153 @@
-"""Choosing a provider for a task.
+"""Choosing a provider for a task, and keeping track of which providers are healthy.
 
-Providers are tried in priority order; a provider is skipped when it cannot serve the exact params
-or when it already failed this task. (Weights, per-provider limits and circuit breaking build on
-this in `providers/routing.py` when a providers file is configured.)
+A new task goes to the best provider that can serve its exact params, is healthy and has submit
+rate to spare (order: ``routing.order``); the worker fails over along ``candidates`` when a submit
+fails safely. Tasks already sent somewhere always go back to that provider (``get``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import random
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from imagine_gateway.catalog.contract import ModelContract
 from imagine_gateway.core.errors import FieldError, ValidationFailed
 from imagine_gateway.providers.base import Provider
+from imagine_gateway.providers.health import Breaker
+from imagine_gateway.providers.routing import Lane, order
+
+log = logging.getLogger("imagine_gateway.providers")
+
+DEFAULT_FAILURE_THRESHOLD = 5
+DEFAULT_COOL_DOWN_S = 30.0
+PROBE_TIMEOUT_S = 10.0
+
+
+@runtime_checkable
+class Probeable(Protocol):
+    async def probe(self) -> bool:
+        """True when the upstream answers and accepts our key."""
+        ...
 
 
 class Router:
-    """An ordered set of providers."""
+    """Providers (one lane per provider credential) with their routing policy and health."""
 
-    def __init__(self, providers: Sequence[Provider]) -> None:
-        if not providers:
+    def __init__(
+        self,
+        providers: Sequence[Provider] = (),
+        *,
+        lanes: Sequence[Lane] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if lanes is None:
+            lanes = [
+                Lane(p, priority=i, weight=1.0, breaker=Breaker(DEFAULT_FAILURE_THRESHOLD, DEFAULT_COOL_DOWN_S))
+                for i, p in enumerate(providers)
+            ]
+        if not lanes:
             raise ValueError("at least one provider is needed")
-        self._providers = list(providers)
-        self._by_name = {p.name: p for p in providers}
+        self._lanes = list(lanes)
+        self._by_name = {lane.name: lane for lane in self._lanes}
+        if len(self._by_name) != len(self._lanes):
+            raise ValueError("provider names must be unique")
+        self._rng = rng or random.Random()
 
     @property
     def providers(self) -> list[Provider]:
-        return list(self._providers)
+        return [lane.provider for lane in self._lanes]
 
     def get(self, name: str) -> Provider | None:
-        return self._by_name.get(name)
+        lane = self._by_name.get(name)
+        return lane.provider if lane else None
+
+    def health(self) -> dict[str, str]:
+        """Breaker state per provider: closed | open | probing."""
+        return {lane.name: lane.breaker.state for lane in self._lanes}
 
     def candidates(
         self, model: ModelContract, params: dict[str, Any], *, exclude: Iterable[str] = ()
     ) -> list[Provider]:
-        """Providers able to serve this request, best first."""
+        """Providers able and ready to take this request now, best first."""
         skip = set(exclude)
-        return [p for p in self._providers if p.name not in skip and p.unsupported(model, params) is None]
+        ready = [
+            lane
+            for lane in self._lanes
+            if lane.name not in skip
+            and lane.open_for_new_work()
+            and lane.provider.unsupported(model, params) is None
+        ]
+        return [lane.provider for lane in order(ready, self._rng)]
+
+    def pick(
+        self, model: ModelContract, params: dict[str, Any], *, exclude: Iterable[str] = ()
+    ) -> Provider | None:
+        """The best candidate, its submit-rate token taken (no await between choosing and taking)."""
+        for provider in self.candidates(model, params, exclude=exclude):
+            bucket = self._by_name[provider.name].bucket
+            if bucket is None or bucket.take():
+                return provider
+        return None
 
     def check(self, model: ModelContract, params: dict[str, Any]) -> None:
-        """Raise ``validation_failed`` saying what can be served when no provider can take it."""
-        reasons = [f"{p.name}: {why}" for p in self._providers if (why := p.unsupported(model, params))]
-        if len(reasons) == len(self._providers):
-            raise ValidationFailed(
-                "No configured provider can serve these parameters.",
-                [FieldError("params", "; ".join(reasons))],
-            )
+        """Raise ``validation_failed`` saying what can be served when no provider can take it.
+
+        Only capability counts here; a provider that is down now may be back before the task runs.
+        """
+        reasons: dict[tuple[str, str], list[str]] = {}
+        for lane in self._lanes:
+            why = lane.provider.unsupported(model, params)
+            if why is None:
+                return
+            field, _, issue = why.partition(": ") if why.startswith("params.") else ("model", "", why)
+            reasons.setdefault((field, issue), [])
+            base = lane.name.split("#", 1)[0]
+            if base not in reasons[(field, issue)]:
+                reasons[(field, issue)].append(base)
+        details = [
+            FieldError(field, f"{', '.join(names)}: {issue}", None) for (field, issue), names in reasons.items()
+        ]
+        first = details[0]
+        raise ValidationFailed(f"No configured provider can serve this: {first.field}: {first.issue}", details)
 
     def record_success(self, name: str) -> None:
-        """Hook for health tracking."""
+        if (lane := self._by_name.get(name)) is not None:
+            lane.breaker.record_success()
 
-    def record_failure(self, name: str) -> None:
-        """Hook for health tracking."""
+    def record_failure(self, name: str, *, retry_after_s: float | None = None) -> None:
+        lane = self._by_name.get(name)
+        if lane is None:
+            return
+        was = lane.breaker.state
+        lane.breaker.record_failure(retry_after_s=retry_after_s)
+        if was == "closed" and lane.breaker.state == "open":
+            log.warning(
+                "provider %s taken out after %d failures; probing again in %.0f s",
+                name,
+                lane.breaker.failures,
+                lane.breaker.cool_down_s,
+            )
+
+    async def probe_due(self) -> dict[str, bool]:
+        """Probe every provider whose breaker has cooled down; a success puts it back."""
+        due = [lane for lane in self._lanes if lane.breaker.probe_due()]
+        results = await asyncio.gather(*(self._probe(lane) for lane in due))
+        return {lane.name: ok for lane, ok in zip(due, results, strict=True)}
+
+    async def _probe(self, lane: Lane) -> bool:
+        ok = True
+        if isinstance(lane.provider, Probeable):
+            try:
+                ok = await asyncio.wait_for(lane.provider.probe(), PROBE_TIMEOUT_S)
+            except Exception:  # a probe that cannot even run counts as a failed probe
+                ok = False
+        lane.breaker.probe_result(ok)
+        log.warning("provider %s probe %s", lane.name, "succeeded: back in" if ok else "failed: still out")
+        return ok
 
     async def aclose(self) -> None:
-        for p in self._providers:
-            await p.aclose()
+        for lane in self._lanes:
+            await lane.provider.aclose()

@@ -6,15 +6,18 @@ Clients only ever get our URLs; the upstream's (expiring) URL stays on the task 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imagine_gateway.core.errors import GatewayError
+from imagine_gateway.core.errors import GatewayError, PayloadTooLarge
 from imagine_gateway.media.probe import MediaInfo, poster_jpeg, probe_file
-from imagine_gateway.media.storage import Storage
+from imagine_gateway.media.sniff import ALLOWED_MIME, SNIFF_BYTES, kind_of, sniff_mime
+from imagine_gateway.media.storage import LocalStorage, Storage, StoredBlob
 from imagine_gateway.providers.base import Job, Provider, ProviderError, ResultAsset
 
 EXTENSIONS = {
@@ -26,6 +29,8 @@ EXTENSIONS = {
     "video/webm": "webm",
 }
 CHUNK_BYTES = 1 << 20
+PREFETCH_BYTES = 4 << 20
+"""How far the download may run ahead of storage writes."""
 
 
 class CollectError(Exception):
@@ -72,31 +77,45 @@ async def collect_asset(
     max_bytes: int,
     work_dir: Path | None = None,
 ) -> CollectedAsset:
-    """Store one asset under ``results/<task>/<index>.<ext>`` and describe it."""
-    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
-        staged = Path(tmp) / "asset"
-        await _download(provider.open_result(asset, job), staged, max_bytes=max_bytes)
-        try:
-            info: MediaInfo = await asyncio.to_thread(
-                probe_file,
-                staged,
-                expected_kind=asset.kind,  # type: ignore[arg-type]
-                field="result",
-            )
-        except GatewayError as exc:
-            raise CollectError(
-                f"The upstream's result is not a valid {asset.kind}: {exc.message}", retryable=False
-            ) from exc
-        ext = EXTENSIONS.get(info.mime_type, "bin")
-        key = f"results/{job.task_id}/{index}.{ext}"
-        blob = await storage.put_stream(
-            key, _read_file(staged), content_type=info.mime_type, max_bytes=max_bytes
-        )
-        poster_key = None
-        if info.kind == "video":
-            poster = await asyncio.to_thread(poster_jpeg, staged)
-            poster_key = f"results/{job.task_id}/{index}.poster.jpg"
-            await storage.put_bytes(poster_key, poster, content_type="image/jpeg")
+    """Store one asset under ``results/<task>/<index>.<ext>`` and describe it.
+
+    One pass over the bytes: the type is sniffed from the first ones, which names the key, and the
+    rest streams straight into storage (which hashes it). Probing needs a local file: the local
+    backend's own file when it has one, else a copy written beside the upload. A result that fails
+    the probe is deleted again. Raises ``CollectError`` (``retryable`` for transport failures).
+    """
+    source = _guarded(provider.open_result(asset, job), max_bytes=max_bytes)
+    chunks = _prefetch(source, max_ahead_bytes=PREFETCH_BYTES)
+    try:
+        head = await _peek(chunks, SNIFF_BYTES)
+        mime = _accepted(head, asset)
+        key = f"results/{job.task_id}/{index}.{EXTENSIONS.get(mime, 'bin')}"
+        with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+            copy = None if isinstance(storage, LocalStorage) else Path(tmp) / "asset"
+            tee = _tee(head, chunks, copy)
+            try:
+                blob = await _put(storage, key, tee, mime, max_bytes)
+            finally:
+                await tee.aclose()
+            path = await storage.local_path(key) or copy
+            assert path is not None
+            try:
+                info: MediaInfo = await asyncio.to_thread(
+                    probe_file, path, expected_kind=asset.kind, field="result"
+                )
+                poster = await asyncio.to_thread(poster_jpeg, path) if info.kind == "video" else None
+            except GatewayError as exc:
+                await storage.delete(key)
+                raise CollectError(
+                    f"The upstream's result is not a valid {asset.kind}: {exc.message}", retryable=False
+                ) from exc
+    finally:
+        await chunks.aclose()
+        await source.aclose()
+    poster_key = None
+    if poster is not None:
+        poster_key = f"results/{job.task_id}/{index}.poster.jpg"
+        await storage.put_bytes(poster_key, poster, content_type="image/jpeg")
     return CollectedAsset(
         key=key,
         kind=info.kind,
@@ -110,24 +129,127 @@ async def collect_asset(
     )
 
 
-async def _download(chunks: AsyncIterator[bytes], path: Path, *, max_bytes: int) -> None:
+def _accepted(head: bytes, asset: ResultAsset) -> str:
+    """The sniffed type of a result, if it is an accepted type of the asset's kind."""
+    mime = sniff_mime(head)
+    detected = kind_of(mime) if mime is not None else None
+    if mime is None or detected is None or detected != asset.kind or mime not in ALLOWED_MIME[detected]:
+        raise CollectError(
+            f"The upstream's result is not a valid {asset.kind}: detected {mime or 'an unknown type'}.",
+            retryable=False,
+        )
+    return mime
+
+
+async def _put(
+    storage: Storage, key: str, chunks: AsyncIterator[bytes], mime: str, max_bytes: int
+) -> StoredBlob:
+    try:
+        return await storage.put_stream(key, chunks, content_type=mime, max_bytes=max_bytes)
+    except PayloadTooLarge as exc:
+        raise CollectError(f"The result is larger than {max_bytes} bytes.", retryable=False) from exc
+    except OSError as exc:
+        raise CollectError(f"Storing the result failed: {exc}", retryable=True) from exc
+
+
+async def _guarded(chunks: AsyncIterator[bytes], *, max_bytes: int) -> AsyncGenerator[bytes, None]:
+    """The provider's stream with its failures as ``CollectError`` and its size bounded."""
     size = 0
     try:
-        with path.open("wb") as fh:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > max_bytes:
-                    raise CollectError(f"The result is larger than {max_bytes} bytes.", retryable=False)
-                await asyncio.to_thread(fh.write, chunk)
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > max_bytes:
+                raise CollectError(f"The result is larger than {max_bytes} bytes.", retryable=False)
+            yield chunk
     except ProviderError as exc:
         raise CollectError(f"Downloading the result failed: {exc.message}", retryable=exc.retryable) from exc
     except OSError as exc:
         raise CollectError(f"Downloading the result failed: {exc}", retryable=True) from exc
-    if size == 0:
+    finally:
+        await _close(chunks)
+
+
+async def _prefetch(chunks: AsyncIterator[bytes], *, max_ahead_bytes: int) -> AsyncGenerator[bytes, None]:
+    """``chunks``, read ahead by a task while the consumer is busy (hashing and writing in a thread).
+
+    Without it the download pauses during every write; with it, network and disk overlap. At most
+    ``max_ahead_bytes`` (plus one chunk) wait in memory. The reader's exception reaches the consumer
+    after the chunks read before it.
+    """
+    queue: deque[bytes] = deque()
+    ahead = 0
+    finished = False
+    arrived, room = asyncio.Event(), asyncio.Event()
+
+    async def pump() -> None:
+        nonlocal ahead, finished
+        try:
+            async for chunk in chunks:
+                while ahead >= max_ahead_bytes:
+                    room.clear()
+                    await room.wait()
+                queue.append(chunk)
+                ahead += len(chunk)
+                arrived.set()
+        finally:
+            finished = True
+            arrived.set()
+
+    reader = asyncio.create_task(pump())
+    try:
+        while True:
+            if queue:
+                chunk = queue.popleft()
+                ahead -= len(chunk)
+                room.set()
+                yield chunk
+            elif finished:
+                await reader  # raises what the reader raised
+                return
+            else:
+                arrived.clear()
+                await arrived.wait()
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+
+async def _peek(chunks: AsyncIterator[bytes], want: int) -> bytes:
+    """At least ``want`` leading bytes (fewer only at the end); ``chunks`` goes on after them."""
+    head = bytearray()
+    async for chunk in chunks:
+        head += chunk
+        if len(head) >= want:
+            break
+    if not head:
         raise CollectError("The upstream's result was empty.", retryable=True)
+    return bytes(head)
 
 
-async def _read_file(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as fh:
-        while chunk := await asyncio.to_thread(fh.read, CHUNK_BYTES):
+async def _tee(head: bytes, rest: AsyncIterator[bytes], copy: Path | None) -> AsyncGenerator[bytes, None]:
+    """``head`` then ``rest``; also written to ``copy`` (in ~1 MiB writes off the event loop) when given."""
+    if copy is None:
+        yield head
+        async for chunk in rest:
             yield chunk
+        return
+    handle = await asyncio.to_thread(copy.open, "xb")
+    try:
+        pending = bytearray(head)
+        yield head
+        async for chunk in rest:
+            pending += chunk
+            if len(pending) >= CHUNK_BYTES:
+                await asyncio.to_thread(handle.write, bytes(pending))
+                pending.clear()
+            yield chunk
+        await asyncio.to_thread(handle.write, bytes(pending))
+    finally:
+        handle.close()
+
+
+async def _close(chunks: AsyncIterator[bytes]) -> None:
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()

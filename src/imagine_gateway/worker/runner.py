@@ -291,6 +291,8 @@ class Worker:
         now = self.clock.now_ms()
         if outcome.state == "pending":
             delay = self._poll_delay(task, task.polls + 1)
+            if outcome.retry_after_s is not None:
+                delay = max(0.05, min(delay, outcome.retry_after_s))
             changed = outcome.progress != task.progress
             await self._reschedule(
                 task, delay_s=delay, polls=task.polls + 1, progress=max(task.progress, outcome.progress)

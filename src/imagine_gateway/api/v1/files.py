@@ -65,7 +65,7 @@ class MultipartStream:
 
     chunks: AsyncIterator[bytes]
     boundary: bytes
-    _events: deque[tuple[str, bytes]] = field(default_factory=deque)
+    _events: deque[tuple[str, bytes | Part]] = field(default_factory=deque)
     _ended: bool = False
     _header_name: bytes = b""
     _header_value: bytes = b""
@@ -92,7 +92,8 @@ class MultipartStream:
                 "on_header_field": on_header_field,
                 "on_header_value": on_header_value,
                 "on_header_end": on_header_end,
-                "on_headers_finished": lambda: self._events.append(("part", b"")),
+                # Snapshot now: one network chunk may hold several parts, and the callbacks run ahead.
+                "on_headers_finished": lambda: self._events.append(("part", self._part())),
                 "on_part_data": on_part_data,
                 "on_part_end": lambda: self._events.append(("end", b"")),
                 "on_end": lambda: self._events.append(("done", b"")),
@@ -100,7 +101,7 @@ class MultipartStream:
         )
         self._source = self._feed()
 
-    async def _feed(self) -> AsyncIterator[tuple[str, bytes]]:
+    async def _feed(self) -> AsyncIterator[tuple[str, bytes | Part]]:
         try:
             async for chunk in self.chunks:
                 self._parser.write(chunk)
@@ -112,15 +113,16 @@ class MultipartStream:
         while self._events:
             yield self._events.popleft()
 
-    async def _next(self) -> tuple[str, bytes] | None:
+    async def _next(self) -> tuple[str, bytes | Part] | None:
         return await anext(self._source, None)
 
     async def next_part(self) -> Part | None:
         """The next part's name, skipping any unread data of the current one; None at the end."""
         while (event := await self._next()) is not None:
-            kind, _ = event
+            kind, payload = event
             if kind == "part":
-                return self._part()
+                assert isinstance(payload, Part)
+                return payload
             if kind == "done":
                 return None
         raise invalid("body", "multipart body ended before its closing boundary")
@@ -142,6 +144,7 @@ class MultipartStream:
         while (event := await self._next()) is not None:
             kind, chunk = event
             if kind == "data":
+                assert isinstance(chunk, bytes)
                 if chunk:
                     yield chunk
             elif kind == "end":
@@ -193,8 +196,12 @@ async def _read_form(service: FileService, form: MultipartStream, principal: Pri
             values[part.name] = await form.text(part.name)
         elif "kind" in values:
             record = await service.save(
-                principal, stream=form.data(), filename=part.filename, kind=values["kind"],
-                model=values.get("model"), client_request_id=values.get("client_request_id"),
+                principal,
+                stream=form.data(),
+                filename=part.filename,
+                kind=values["kind"],
+                model=values.get("model"),
+                client_request_id=values.get("client_request_id"),
             )
             try:
                 await _expect_end(form)
@@ -211,11 +218,16 @@ async def _read_form(service: FileService, form: MultipartStream, principal: Pri
                         raise invalid(late.name[:100], issue, list(FORM_FIELDS))
                     values[late.name] = await form.text(late.name)
                 return await service.save_staged(
-                    principal, staged, filename=part.filename, kind=values.get("kind"),
-                    model=values.get("model"), client_request_id=values.get("client_request_id"),
+                    principal,
+                    staged,
+                    filename=part.filename,
+                    kind=values.get("kind"),
+                    model=values.get("model"),
+                    client_request_id=values.get("client_request_id"),
                 )
-    service.check_fields(kind=values.get("kind"), model=values.get("model"),
-                         client_request_id=values.get("client_request_id"))
+    service.check_fields(
+        kind=values.get("kind"), model=values.get("model"), client_request_id=values.get("client_request_id")
+    )
     raise invalid("file", "is required", "an image, video or audio file")
 
 
@@ -237,4 +249,3 @@ def _service(files: FileService | None) -> FileService:
     if files is None:  # pragma: no cover - build_context always sets it
         raise InternalError("The Files API is not configured on this gateway.")
     return files
-

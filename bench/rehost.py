@@ -1,0 +1,209 @@
+"""Re-hosting benchmark: a ~50 MB MP4 from a loopback upstream into local storage.
+
+What is timed: ``collect_asset`` (the worker's collect step) streaming the video from an HTTP upstream
+on 127.0.0.1 into ``LocalStorage`` — download, sha256, fsync, probe and poster frame included.
+Baseline in the same run: a plain copy of the same URL to a file with the same HTTP client (httpx
+streaming, 1 MiB writes, no hashing, no fsync, no probe). Each measurement runs in a fresh Python
+process (libraries imported before the start), so its peak RSS growth is its own.
+
+    python bench/rehost.py [--runs 5] [--size-mb 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+RSS_SAMPLE_S = 0.002
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+class PeakRss:
+    """Samples this process's RSS in a thread; ``growth`` is the peak above the starting value."""
+
+    def __enter__(self) -> PeakRss:
+        self.start = self.peak = rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_bytes())
+            time.sleep(RSS_SAMPLE_S)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_bytes())
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.start
+
+
+def make_video(path: Path, size_mb: int) -> None:
+    """Lossless H.264 of noise: incompressible, so the file size follows the frame count."""
+    import av
+    import numpy as np
+
+    frames = round(size_mb * 1024 * 1024 / 425_000)  # ~425 kB per 640x360 noise frame at qp 0
+    rng = np.random.default_rng(1)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        stream.options = {"preset": "ultrafast", "qp": "0"}
+        for _ in range(frames):
+            pixels = rng.integers(0, 256, (360, 640, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+async def plain_copy(url: str, out: Path) -> int:
+    import httpx
+
+    size = 0
+    async with httpx.AsyncClient(timeout=60) as client, client.stream("GET", url) as response:
+        response.raise_for_status()
+        with out.open("wb") as handle:
+            pending = bytearray()
+            async for chunk in response.aiter_raw():
+                size += len(chunk)
+                pending += chunk
+                if len(pending) >= 1 << 20:
+                    await asyncio.to_thread(handle.write, bytes(pending))
+                    pending.clear()
+            await asyncio.to_thread(handle.write, bytes(pending))
+    return size
+
+
+class HttpUpstream:
+    """The part of an HTTP provider that collect uses: ``open_result`` streams the upstream URL."""
+
+    name = "bench-upstream"
+
+    def __init__(self) -> None:
+        import httpx
+
+        self.client = httpx.AsyncClient(timeout=60)
+
+    async def open_result(self, asset: Any, job: Any) -> AsyncIterator[bytes]:
+        async with self.client.stream("GET", asset.url) as response:
+            response.raise_for_status()
+            async for chunk in response.aiter_raw():
+                yield chunk
+
+
+async def rehost(url: str, root: Path) -> int:
+    from imagine_gateway.catalog.loader import load_catalog
+    from imagine_gateway.media.storage import LocalStorage
+    from imagine_gateway.providers.base import Job, ResultAsset
+    from imagine_gateway.worker.collect import collect_asset
+
+    model = load_catalog().get("grok-imagine-video")
+    assert model is not None
+    upstream = HttpUpstream()
+    job = Job(task_id="task_bench", model=model, prompt="bench", params={})
+    asset = ResultAsset(url=url, kind="video", mime_type="video/mp4")
+    collected = await collect_asset(
+        LocalStorage(root / "media"), upstream, job, asset, 0,  # type: ignore[arg-type]
+        max_bytes=512 * 1024 * 1024, work_dir=root,
+    )
+    await upstream.client.aclose()
+    assert collected.poster_key is not None and collected.width == 640
+    return collected.size_bytes
+
+
+def run_one(mode: str, url: str) -> None:
+    """One measurement in this (fresh) process; prints JSON."""
+    import av  # noqa: F401 - imported before the RSS baseline, as a running worker has them loaded
+    import httpx  # noqa: F401
+    import PIL.Image  # noqa: F401
+
+    import imagine_gateway.worker.collect  # noqa: F401
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        with PeakRss() as rss:
+            start = time.perf_counter()
+            if mode == "copy":
+                size = asyncio.run(plain_copy(url, root / "copy.mp4"))
+            else:
+                size = asyncio.run(rehost(url, root))
+            seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "size": size, "rss_growth": rss.growth}))
+
+
+def measure(mode: str, url: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--one", mode, url], check=True, capture_output=True,
+                         text=True).stdout
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--size-mb", type=int, default=50)
+    parser.add_argument("--one", nargs=2, metavar=("MODE", "URL"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        run_one(*args.one)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        video = Path(tmp) / "result.mp4"
+        make_video(video, args.size_mb)
+        size = video.stat().st_size
+        # The upstream is a separate process, so its memory never counts against either side.
+        server = subprocess.Popen(
+            [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", tmp],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        try:
+            assert server.stdout is not None
+            line = server.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N (...)"
+            port = int(line.split(" port ")[1].split()[0])
+            url = f"http://127.0.0.1:{port}/result.mp4"
+            copies, rehosts = [], []
+            for _ in range(args.runs):  # interleaved, so drift affects both sides alike
+                copies.append(measure("copy", url))
+                rehosts.append(measure("rehost", url))
+        finally:
+            server.terminate()
+            server.wait()
+    copy_s = statistics.median(r["seconds"] for r in copies)
+    rehost_s = statistics.median(r["seconds"] for r in rehosts)
+    mib = 1024 * 1024
+    print(f"video: {size / mib:.1f} MiB, {args.runs} runs each, medians")
+    print(f"plain copy over loopback: {copy_s:.3f} s = {size / mib / copy_s:.0f} MiB/s, "
+          f"peak RSS growth {statistics.median(r['rss_growth'] for r in copies) / mib:.1f} MiB")
+    print(f"re-host (collect_asset):  {rehost_s:.3f} s = {size / mib / rehost_s:.0f} MiB/s, "
+          f"peak RSS growth {statistics.median(r['rss_growth'] for r in rehosts) / mib:.1f} MiB "
+          f"(max {max(r['rss_growth'] for r in rehosts) / mib:.1f} MiB)")
+    print(f"re-host throughput relative to plain copy: {copy_s / rehost_s:.0%}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    main()

@@ -1,0 +1,247 @@
+"""Shared HTTP plumbing of the upstream providers: one httpx client per provider credential.
+
+Transport failures become provider errors here, by whether the upstream may have acted:
+
+    connect refused / connect or pool timeout   nothing was sent          ProviderUnavailable
+    write error or timeout                      the request was not whole  ProviderUnavailable
+    read timeout / reset / disconnect           sent, answer lost          submit: SubmitAmbiguous,
+                                                                           else ProviderUnavailable
+    429, 408, 5xx, 529                          refused for now            ProviderUnavailable (+Retry-After)
+    401, 403                                    our key is refused         ProviderUnavailable (try another)
+    other 4xx                                   the request is refused     ProviderRejected
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Literal
+
+import httpx
+
+from imagine_gateway.catalog.contract import ModelContract
+from imagine_gateway.providers.base import (
+    Job,
+    ProviderError,
+    ProviderRejected,
+    ProviderUnavailable,
+    ReferenceInput,
+    ResultAsset,
+    SubmitAmbiguous,
+)
+from imagine_gateway.providers.config import ModelMapping
+
+Role = Literal["submit", "poll", "probe", "download"]
+CONNECT_TIMEOUT_S = 5.0
+# Shorter than common servers' idle timeouts (uvicorn: 5 s), so a reused connection is rarely one
+# the server is closing, which would turn a submit into an ambiguous one for nothing.
+KEEPALIVE_EXPIRY_S = 3.0
+_RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 529})
+_CHUNK_BYTES = 1 << 20
+
+
+class UpstreamHttp:
+    """An httpx client bound to one upstream and one key, with errors mapped to provider errors."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        base_url: str,
+        api_key: str,
+        timeout_s: float,
+        max_concurrency: int,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self._auth = {"Authorization": f"Bearer {api_key}"}
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s), pool=timeout_s),
+            limits=httpx.Limits(
+                max_connections=max_concurrency,
+                max_keepalive_connections=max_concurrency,
+                keepalive_expiry=KEEPALIVE_EXPIRY_S,
+            ),
+            transport=transport,
+            follow_redirects=False,
+            headers={"User-Agent": "imagine-gateway"},
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        role: Role,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one request; transport failures raise provider errors, any status is returned."""
+        try:
+            return await self._client.request(
+                method,
+                f"{self.base_url}{path}",
+                json=json_body,
+                params=params,
+                headers={**self._auth, **(headers or {})},
+            )
+        except httpx.HTTPError as exc:
+            raise transport_error(self.name, exc, role=role) from exc
+
+    def fail_for_status(self, response: httpx.Response, *, role: Role) -> None:
+        """Raise the provider error for a non-2xx answer."""
+        if response.is_success:
+            return
+        raise status_error(self.name, response, role=role)
+
+    async def stream(self, url: str) -> AsyncIterator[bytes]:
+        """A result file's bytes. No key is sent: result URLs are pre-signed, often on another host."""
+        try:
+            async with self._client.stream("GET", url) as response:
+                if response.status_code in (404, 410):
+                    raise ProviderError(
+                        f"{self.name}: the result URL answers {response.status_code} (expired or removed)."
+                    )
+                self.fail_for_status(response, role="download")
+                async for chunk in response.aiter_bytes(_CHUNK_BYTES):
+                    yield chunk
+        except httpx.HTTPError as exc:
+            raise transport_error(self.name, exc, role="download") from exc
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def transport_error(name: str, exc: httpx.HTTPError, *, role: Role) -> ProviderError:
+    """A transport failure as a provider error (see the module table)."""
+    safe = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout) or isinstance(
+        exc, httpx.WriteError | httpx.WriteTimeout | httpx.UnsupportedProtocol
+    )
+    what = type(exc).__name__
+    if role == "submit" and not safe:
+        return SubmitAmbiguous(
+            f"{name}: the connection failed after the request was sent ({what}); "
+            "the upstream may have accepted it."
+        )
+    return ProviderUnavailable(f"{name}: {what} ({exc or 'no detail'})")
+
+
+def status_error(name: str, response: httpx.Response, *, role: Role) -> ProviderError:
+    """A non-2xx answer as a provider error (see the module table)."""
+    status = response.status_code
+    message = f"{name} answered {status}: {error_message(response)}"
+    if status in _RETRYABLE_STATUS:
+        return ProviderUnavailable(message, retry_after_s=retry_after_s(response))
+    if status in (401, 403) or (role == "submit" and status == 404):
+        # Our key or our configuration is wrong for this upstream; another provider may do.
+        return ProviderUnavailable(message, retryable=False)
+    return ProviderRejected(f"The upstream refused the request: {message}")
+
+
+def error_message(response: httpx.Response) -> str:
+    """The human message of an error body in any of the shapes upstreams use."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return response.text[:300] or response.reason_phrase
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+        if isinstance(body.get("message"), str) and body["message"]:
+            return str(body["message"])
+        if isinstance(error, str):
+            return error
+    return json.dumps(body)[:300]
+
+
+def retry_after_s(response: httpx.Response, *, now_s: float | None = None) -> float | None:
+    """``Retry-After`` in seconds (delta-seconds or an HTTP date), or None."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now_s is None else now_s))
+
+
+def json_body(name: str, response: httpx.Response, *, role: Role) -> dict[str, Any]:
+    """The JSON object of a 2xx answer; unreadable -> ambiguous on submit, unknown otherwise."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict):
+        return body
+    message = f"{name} answered {response.status_code} with a body that is not a JSON object"
+    if role == "submit":
+        raise SubmitAmbiguous(f"{message}; the upstream may have accepted the request.")
+    raise ProviderUnavailable(message)
+
+
+def data_url(reference: ReferenceInput) -> str:
+    """A reference as a data URL: our own URLs may not be reachable from the upstream."""
+    if reference.data is None:
+        if reference.url is None:
+            raise ProviderRejected("A reference file has neither bytes nor a URL.")
+        return reference.url
+    return f"data:{reference.mime_type};base64,{base64.b64encode(reference.data).decode('ascii')}"
+
+
+class HttpProvider:
+    """What every HTTP provider shares: its model table, its client, downloads and lifecycle."""
+
+    # A GET that reaches the upstream, passes auth and names no job: answered 404 when healthy.
+    probe_path = "/"
+    probe_params: Mapping[str, str] | None = None
+
+    def __init__(self, *, name: str, http: UpstreamHttp, models: Mapping[str, ModelMapping]) -> None:
+        self.name = name
+        self.http = http
+        self.models = dict(models)
+
+    def mapping(self, model: ModelContract) -> ModelMapping:
+        mapping = self.models.get(model.id)
+        if mapping is None:
+            raise ProviderRejected(f"{self.name} does not serve {model.id}.")
+        return mapping
+
+    def unsupported(self, model: ModelContract, params: dict[str, Any]) -> str | None:
+        mapping = self.models.get(model.id)
+        if mapping is None:
+            served = ", ".join(sorted(self.models)) or "nothing"
+            return f"does not serve {model.id} (serves {served})"
+        return mapping.unsupported(params)
+
+    async def cancel(self, upstream_id: str) -> None:
+        """The upstreams we speak to have no cancel; the job runs out there and is not collected."""
+        return None
+
+    async def reconcile(self, job: Job) -> Any:
+        """No client-id lookup on this upstream: an ambiguous submit cannot be resolved."""
+        return None
+
+    async def open_result(self, asset: ResultAsset, job: Job) -> AsyncIterator[bytes]:
+        async for chunk in self.http.stream(asset.url):
+            yield chunk
+
+    async def probe(self) -> bool:
+        try:
+            response = await self.http.request("GET", self.probe_path, role="probe", params=self.probe_params)
+        except ProviderError:
+            return False
+        return response.status_code in (200, 202, 404)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
