@@ -80,11 +80,10 @@ def make_video(path: Path, size_mb: int) -> None:
             container.mux(packet)
 
 
-async def plain_copy(url: str, out: Path) -> int:
-    import httpx
-
+async def plain_copy(client: Any, url: str, out: Path) -> int:
+    """The baseline: stream ``url`` to ``out`` with the same client, nothing else."""
     size = 0
-    async with httpx.AsyncClient(timeout=60) as client, client.stream("GET", url) as response:
+    async with client.stream("GET", url) as response:
         response.raise_for_status()
         with out.open("wb") as handle:
             pending = bytearray()
@@ -103,10 +102,8 @@ class HttpUpstream:
 
     name = "bench-upstream"
 
-    def __init__(self) -> None:
-        import httpx
-
-        self.client = httpx.AsyncClient(timeout=60)
+    def __init__(self, client: Any) -> None:
+        self.client = client
 
     async def open_result(self, asset: Any, job: Any) -> AsyncIterator[bytes]:
         async with self.client.stream("GET", asset.url) as response:
@@ -115,7 +112,8 @@ class HttpUpstream:
                 yield chunk
 
 
-async def rehost(url: str, root: Path) -> int:
+async def rehost(client: Any, url: str, root: Path) -> int:
+    """What the worker's collect step does with one upstream video result."""
     from imagine_gateway.catalog.loader import load_catalog
     from imagine_gateway.media.storage import LocalStorage
     from imagine_gateway.providers.base import Job, ResultAsset
@@ -123,41 +121,41 @@ async def rehost(url: str, root: Path) -> int:
 
     model = load_catalog().get("grok-imagine-video")
     assert model is not None
-    upstream = HttpUpstream()
-    job = Job(task_id="task_bench", model=model, prompt="bench", params={})
+    job = Job(task_id=f"task_{root.name}", model=model, prompt="bench", params={})
     asset = ResultAsset(url=url, kind="video", mime_type="video/mp4")
     collected = await collect_asset(
-        LocalStorage(root / "media"), upstream, job, asset, 0,  # type: ignore[arg-type]
+        LocalStorage(root / "media"), HttpUpstream(client), job, asset, 0,  # type: ignore[arg-type]
         max_bytes=512 * 1024 * 1024, work_dir=root,
     )
-    await upstream.client.aclose()
     assert collected.poster_key is not None and collected.width == 640
     return collected.size_bytes
 
 
-def run_one(mode: str, url: str) -> None:
-    """One measurement in this (fresh) process; prints JSON."""
-    import av  # noqa: F401 - imported before the RSS baseline, as a running worker has them loaded
-    import httpx  # noqa: F401
-    import PIL.Image  # noqa: F401
-
-    import imagine_gateway.worker.collect  # noqa: F401
+async def run_one(mode: str, url: str, warmup_url: str) -> dict[str, float]:
+    """One measurement in a fresh process, after a warm-up on a small file with the same code path,
+    as in a running worker (client, codecs and thread pool already there)."""
+    import httpx
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        with PeakRss() as rss:
-            start = time.perf_counter()
-            if mode == "copy":
-                size = asyncio.run(plain_copy(url, root / "copy.mp4"))
-            else:
-                size = asyncio.run(rehost(url, root))
-            seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "size": size, "rss_growth": rss.growth}))
+        async with httpx.AsyncClient(timeout=60) as client:
+            for name, target in (("warm", warmup_url), ("run", url)):
+                work = root / name
+                work.mkdir()
+                with PeakRss() as rss:
+                    start = time.perf_counter()
+                    if mode == "copy":
+                        size = await plain_copy(client, target, work / "copy.mp4")
+                    else:
+                        size = await rehost(client, target, work)
+                    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "size": size, "rss_growth": rss.growth}
 
 
 def measure(mode: str, url: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--one", mode, url], check=True, capture_output=True,
-                         text=True).stdout
+    warmup = url.rsplit("/", 1)[0] + "/warmup.mp4"
+    out = subprocess.run([sys.executable, __file__, "--one", mode, url, warmup], check=True,
+                         capture_output=True, text=True).stdout
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
     return result
 
@@ -166,14 +164,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--size-mb", type=int, default=50)
-    parser.add_argument("--one", nargs=2, metavar=("MODE", "URL"), help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        run_one(*args.one)
+        print(json.dumps(asyncio.run(run_one(*args.one))))
         return
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "result.mp4"
         make_video(video, args.size_mb)
+        make_video(Path(tmp) / "warmup.mp4", 1)
         size = video.stat().st_size
         # The upstream is a separate process, so its memory never counts against either side.
         server = subprocess.Popen(

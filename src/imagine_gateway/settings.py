@@ -71,7 +71,9 @@ class Settings(BaseSettings):
     )
     providers_file: Path | None = Field(default=None, description="TOML file of upstream providers")
     upstream_timeout_s: float = Field(
-        default=30.0, gt=0, description="Per-request timeout towards an upstream (a providers file may override)"
+        default=30.0,
+        gt=0,
+        description="Per-request timeout towards an upstream (a providers file may override)",
     )
     provider_failure_threshold: int = Field(
         default=5, ge=1, description="Consecutive failures that take a provider out (circuit breaker)"

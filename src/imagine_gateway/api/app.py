@@ -50,6 +50,7 @@ class Overrides:
     router: Router | None = None
     run_worker: bool | None = None
     migrate: bool = True
+    announce_sandbox: bool = True  # the CLI prints its own banner
 
 
 def build_context(settings: Settings, overrides: Overrides | None = None) -> AppContext:
@@ -110,7 +111,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if overrides.migrate:
             await asyncio.to_thread(upgrade, settings.resolved_database_url)
-        if uses_sandbox(ctx.router):
+        if overrides.announce_sandbox and uses_sandbox(ctx.router):
             log.warning(
                 "No upstream key is configured: generations are rendered by the local SANDBOX "
                 "engine (marked output, no real Grok Imagine calls)."

@@ -58,11 +58,15 @@ def serve(
     """Run the gateway (API + worker) on the embedded default or the configured stack."""
     import uvicorn
 
-    from imagine_gateway.api.app import create_app
+    from imagine_gateway.api.app import Overrides, create_app
     from imagine_gateway.providers.registry import uses_sandbox
 
     settings = _settings(host=host, port=port, run_worker=workers_inside)
-    application = create_app(settings)
+    if "public_base_url" not in settings.model_fields_set:
+        # Media URLs must point at where this server actually listens.
+        shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+        settings = settings.model_copy(update={"public_base_url": f"http://{shown_host}:{settings.port}"})
+    application = create_app(settings, Overrides(announce_sandbox=False))
     if uses_sandbox(application.state.ctx.router):
         out.print(
             "[bold yellow]SANDBOX MODE[/bold yellow]: no upstream key is configured (XAI_API_KEY or a "

@@ -211,7 +211,7 @@ def _keys(where: str, entry: dict[str, Any]) -> tuple[str, ...]:
 
 def _number(where: str, entry: dict[str, Any], key: str, kind: type, default: float) -> Any:
     value = entry.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 and key != "priority":
+    if isinstance(value, bool) or not isinstance(value, int | float) or (value <= 0 and key != "priority"):
         raise ProvidersFileError(f"{where}.{key}: must be a positive number; got {value!r}")
     if kind is int and not float(value).is_integer():
         raise ProvidersFileError(f"{where}.{key}: must be a whole number; got {value!r}")
@@ -276,7 +276,9 @@ def _mapping(where: str, spec: dict[str, Any], model: ModelContract) -> ModelMap
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ProvidersFileError(f"{where}.{key}: must be a number")
             old = rules.get(param, ParamRule())
-            rules[param] = replace(old, **{bound: float(value)})
+            rules[param] = (
+                replace(old, min=float(value)) if bound == "min" else replace(old, max=float(value))
+            )
         elif model.param(key) is not None and isinstance(value, list) and value:
             rules[key] = replace(rules.get(key, ParamRule()), options=tuple(str(v) for v in value))
         else:

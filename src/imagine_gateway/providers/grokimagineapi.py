@@ -66,9 +66,7 @@ class GrokImagineApiProvider(HttpProvider):
         return Submitted(upstream_id=task_id)
 
     async def poll(self, upstream_id: str, job: Job) -> PollOutcome:
-        response = await self.http.request(
-            "GET", "/v1/status", role="poll", params={"task_id": upstream_id}
-        )
+        response = await self.http.request("GET", "/v1/status", role="poll", params={"task_id": upstream_id})
         if response.status_code == 404:
             return PollOutcome(
                 state="failed",

@@ -31,6 +31,7 @@ from imagine_gateway.providers.base import (
     ReferenceInput,
     ResultAsset,
     SubmitAmbiguous,
+    Submitted,
 )
 from imagine_gateway.providers.config import ModelMapping
 
@@ -41,6 +42,15 @@ CONNECT_TIMEOUT_S = 5.0
 KEEPALIVE_EXPIRY_S = 3.0
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 529})
 _CHUNK_BYTES = 1 << 20
+# Failures that happen before the upstream holds a whole request: it cannot have acted on it.
+_SAFE_TRANSPORT_ERRORS = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.WriteError,
+    httpx.WriteTimeout,
+    httpx.UnsupportedProtocol,
+)
 
 
 class UpstreamHttp:
@@ -119,9 +129,7 @@ class UpstreamHttp:
 
 def transport_error(name: str, exc: httpx.HTTPError, *, role: Role) -> ProviderError:
     """A transport failure as a provider error (see the module table)."""
-    safe = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout) or isinstance(
-        exc, httpx.WriteError | httpx.WriteTimeout | httpx.UnsupportedProtocol
-    )
+    safe = isinstance(exc, _SAFE_TRANSPORT_ERRORS)
     what = type(exc).__name__
     if role == "submit" and not safe:
         return SubmitAmbiguous(
@@ -228,7 +236,7 @@ class HttpProvider:
         """The upstreams we speak to have no cancel; the job runs out there and is not collected."""
         return None
 
-    async def reconcile(self, job: Job) -> Any:
+    async def reconcile(self, job: Job) -> Submitted | None:
         """No client-id lookup on this upstream: an ambiguous submit cannot be resolved."""
         return None
 

@@ -45,7 +45,9 @@ class Router:
     ) -> None:
         if lanes is None:
             lanes = [
-                Lane(p, priority=i, weight=1.0, breaker=Breaker(DEFAULT_FAILURE_THRESHOLD, DEFAULT_COOL_DOWN_S))
+                Lane(
+                    p, priority=i, weight=1.0, breaker=Breaker(DEFAULT_FAILURE_THRESHOLD, DEFAULT_COOL_DOWN_S)
+                )
                 for i, p in enumerate(providers)
             ]
         if not lanes:
@@ -108,10 +110,13 @@ class Router:
             if base not in reasons[(field, issue)]:
                 reasons[(field, issue)].append(base)
         details = [
-            FieldError(field, f"{', '.join(names)}: {issue}", None) for (field, issue), names in reasons.items()
+            FieldError(field, f"{', '.join(names)}: {issue}", None)
+            for (field, issue), names in reasons.items()
         ]
         first = details[0]
-        raise ValidationFailed(f"No configured provider can serve this: {first.field}: {first.issue}", details)
+        raise ValidationFailed(
+            f"No configured provider can serve this: {first.field}: {first.issue}", details
+        )
 
     def record_success(self, name: str) -> None:
         if (lane := self._by_name.get(name)) is not None:

@@ -64,8 +64,11 @@ class SandboxProvider:
         if job.now_ms < ready_at:
             started = ready_at - self.latency_ms
             progress = int(99 * (job.now_ms - started) / max(1, self.latency_ms))
-            return PollOutcome(state="pending", progress=max(0, min(99, progress)),
-                               retry_after_s=(ready_at - job.now_ms) / 1000)
+            return PollOutcome(
+                state="pending",
+                progress=max(0, min(99, progress)),
+                retry_after_s=(ready_at - job.now_ms) / 1000,
+            )
         if self._fails(job.task_id):
             return PollOutcome(
                 state="failed",

@@ -135,7 +135,7 @@ def read_outcome(name: str, body: dict[str, Any], job: Job) -> PollOutcome:
     ):
         return PollOutcome(state="pending", progress=_progress(body))
     if status == "failed":
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        error = as_object(body.get("error"))
         message = error.get("message") or "The upstream reported the generation as failed."
         code = error.get("code")
         detail = f" ({code})" if code else ""
@@ -185,6 +185,11 @@ def read_outcome(name: str, body: dict[str, Any], job: Job) -> PollOutcome:
         for item in items
     )
     return PollOutcome(state="done", progress=100, assets=assets, cost_ticks=cost, raw=raw)
+
+
+def as_object(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
 
 
 def _moderated(item: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from imagine_gateway.core.errors import GatewayError, PayloadTooLarge
-from imagine_gateway.media.probe import MediaInfo, poster_jpeg, probe_file
+from imagine_gateway.media.probe import poster_jpeg, probe_file
 from imagine_gateway.media.sniff import ALLOWED_MIME, SNIFF_BYTES, kind_of, sniff_mime
 from imagine_gateway.media.storage import LocalStorage, Storage, StoredBlob
 from imagine_gateway.providers.base import Job, Provider, ProviderError, ResultAsset
@@ -100,10 +100,12 @@ async def collect_asset(
             path = await storage.local_path(key) or copy
             assert path is not None
             try:
-                info: MediaInfo = await asyncio.to_thread(
-                    probe_file, path, expected_kind=asset.kind, field="result"
-                )
-                poster = await asyncio.to_thread(poster_jpeg, path) if info.kind == "video" else None
+                # Probe and poster each decode the first frame; on their own threads they overlap.
+                probing = asyncio.to_thread(probe_file, path, expected_kind=asset.kind, field="result")
+                if asset.kind == "video":
+                    info, poster = await asyncio.gather(probing, asyncio.to_thread(poster_jpeg, path))
+                else:
+                    info, poster = await probing, None
             except GatewayError as exc:
                 await storage.delete(key)
                 raise CollectError(

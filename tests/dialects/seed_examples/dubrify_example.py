@@ -45,7 +45,7 @@ def poll_until_done(request_id, interval=8, timeout=300):
             return data
 
         status = data.get("status", "unknown")
-        print(f"  Status: {status} ({elapsed}s elapsed)")
+        print(f" Status: {status} ({elapsed}s elapsed)")
         time.sleep(interval)
         elapsed += interval
 
