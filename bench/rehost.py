@@ -80,8 +80,8 @@ def make_video(path: Path, size_mb: int) -> None:
             container.mux(packet)
 
 
-async def plain_copy(client: Any, url: str, out: Path) -> int:
-    """The baseline: stream ``url`` to ``out`` with the same client, nothing else."""
+async def plain_copy(client: Any, url: str, out: Path, *, durable: bool = False) -> int:
+    """The baseline: stream ``url`` to ``out`` with the same client (and fsync it when ``durable``)."""
     size = 0
     async with client.stream("GET", url) as response:
         response.raise_for_status()
@@ -94,6 +94,9 @@ async def plain_copy(client: Any, url: str, out: Path) -> int:
                     await asyncio.to_thread(handle.write, bytes(pending))
                     pending.clear()
             await asyncio.to_thread(handle.write, bytes(pending))
+            if durable:
+                handle.flush()
+                await asyncio.to_thread(os.fsync, handle.fileno())
     return size
 
 
@@ -124,8 +127,13 @@ async def rehost(client: Any, url: str, root: Path) -> int:
     job = Job(task_id=f"task_{root.name}", model=model, prompt="bench", params={})
     asset = ResultAsset(url=url, kind="video", mime_type="video/mp4")
     collected = await collect_asset(
-        LocalStorage(root / "media"), HttpUpstream(client), job, asset, 0,  # type: ignore[arg-type]
-        max_bytes=512 * 1024 * 1024, work_dir=root,
+        LocalStorage(root / "media"),
+        HttpUpstream(client),  # type: ignore[arg-type]
+        job,
+        asset,
+        0,
+        max_bytes=512 * 1024 * 1024,
+        work_dir=root,
     )
     assert collected.poster_key is not None and collected.width == 640
     return collected.size_bytes
@@ -144,8 +152,10 @@ async def run_one(mode: str, url: str, warmup_url: str) -> dict[str, float]:
                 work.mkdir()
                 with PeakRss() as rss:
                     start = time.perf_counter()
-                    if mode == "copy":
-                        size = await plain_copy(client, target, work / "copy.mp4")
+                    if mode in ("copy", "copy+fsync"):
+                        size = await plain_copy(
+                            client, target, work / "copy.mp4", durable=mode == "copy+fsync"
+                        )
                     else:
                         size = await rehost(client, target, work)
                     seconds = time.perf_counter() - start
@@ -154,8 +164,9 @@ async def run_one(mode: str, url: str, warmup_url: str) -> dict[str, float]:
 
 def measure(mode: str, url: str) -> dict[str, float]:
     warmup = url.rsplit("/", 1)[0] + "/warmup.mp4"
-    out = subprocess.run([sys.executable, __file__, "--one", mode, url, warmup], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", mode, url, warmup], check=True, capture_output=True, text=True
+    ).stdout
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
     return result
 
@@ -177,32 +188,43 @@ def main() -> None:
         # The upstream is a separate process, so its memory never counts against either side.
         server = subprocess.Popen(
             [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", tmp],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         try:
             assert server.stdout is not None
             line = server.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N (...)"
             port = int(line.split(" port ")[1].split()[0])
             url = f"http://127.0.0.1:{port}/result.mp4"
-            copies, rehosts = [], []
-            for _ in range(args.runs):  # interleaved, so drift affects both sides alike
+            copies, durable, rehosts = [], [], []
+            for _ in range(args.runs):  # interleaved, so drift affects all sides alike
                 copies.append(measure("copy", url))
+                durable.append(measure("copy+fsync", url))
                 rehosts.append(measure("rehost", url))
         finally:
             server.terminate()
             server.wait()
     copy_s = statistics.median(r["seconds"] for r in copies)
+    durable_s = statistics.median(r["seconds"] for r in durable)
     rehost_s = statistics.median(r["seconds"] for r in rehosts)
     mib = 1024 * 1024
     print(f"video: {size / mib:.1f} MiB, {args.runs} runs each, medians")
-    print(f"plain copy over loopback: {copy_s:.3f} s = {size / mib / copy_s:.0f} MiB/s, "
-          f"peak RSS growth {statistics.median(r['rss_growth'] for r in copies) / mib:.1f} MiB")
-    print(f"re-host (collect_asset):  {rehost_s:.3f} s = {size / mib / rehost_s:.0f} MiB/s, "
-          f"peak RSS growth {statistics.median(r['rss_growth'] for r in rehosts) / mib:.1f} MiB "
-          f"(max {max(r['rss_growth'] for r in rehosts) / mib:.1f} MiB)")
-    print(f"re-host throughput relative to plain copy: {copy_s / rehost_s:.0%}")
+    print(
+        f"plain copy over loopback: {copy_s:.3f} s = {size / mib / copy_s:.0f} MiB/s, "
+        f"peak RSS growth {statistics.median(r['rss_growth'] for r in copies) / mib:.1f} MiB"
+    )
+    print(
+        f"re-host (collect_asset):  {rehost_s:.3f} s = {size / mib / rehost_s:.0f} MiB/s, "
+        f"peak RSS growth {statistics.median(r['rss_growth'] for r in rehosts) / mib:.1f} MiB "
+        f"(max {max(r['rss_growth'] for r in rehosts) / mib:.1f} MiB)"
+    )
+    print(f"plain copy + fsync:       {durable_s:.3f} s = {size / mib / durable_s:.0f} MiB/s")
+    print(
+        f"re-host throughput relative to plain copy: {copy_s / rehost_s:.0%}; "
+        f"to copy + fsync: {durable_s / rehost_s:.0%}"
+    )
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONWARNINGS", "ignore")
     main()

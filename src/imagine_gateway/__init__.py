@@ -1,5 +1,82 @@
-"""Imagine Gateway: a self-hostable API platform for Grok Imagine image and video generation."""
+"""Imagine Gateway: a self-hostable API platform for Grok Imagine image and video generation.
+
+The Python SDK is exported here::
+
+    from imagine_gateway import Client
+
+    client = Client(base_url="http://127.0.0.1:8000", api_key="igw_sk_...")
+    task = client.generations.create("grok-imagine-video", "A paper boat on a rainy street")
+    print(client.generations.download(client.generations.wait(task.id).id, "."))
+"""
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from imagine_gateway.client._async import AsyncClient
+from imagine_gateway.client._base import NOT_GIVEN, NotGiven
+from imagine_gateway.client._sync import Client
+from imagine_gateway.client.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    ConflictError,
+    GenerationNotReadyError,
+    ImagineError,
+    InsufficientCreditsError,
+    InternalServerError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitError,
+    ValidationError,
+    WaitTimeoutError,
+)
+from imagine_gateway.client.models import (
+    Credits,
+    File,
+    Generation,
+    GenerationError,
+    GenerationResult,
+    Model,
+    ModelParam,
+    ReferenceMedia,
+    ResultMedia,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+
+__all__ = [
+    "NOT_GIVEN",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncClient",
+    "AuthenticationError",
+    "Client",
+    "ConflictError",
+    "Credits",
+    "File",
+    "Generation",
+    "GenerationError",
+    "GenerationNotReadyError",
+    "GenerationResult",
+    "ImagineError",
+    "InsufficientCreditsError",
+    "InternalServerError",
+    "Model",
+    "ModelParam",
+    "NotFoundError",
+    "NotGiven",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ReferenceMedia",
+    "ResultMedia",
+    "ValidationError",
+    "WaitTimeoutError",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "__version__",
+]

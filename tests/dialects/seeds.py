@@ -44,15 +44,22 @@ def _env() -> dict[str, str]:
 def run_curl(name: str, replacements: dict[str, str]) -> Any:
     """Run a seed's curl example with the real ``curl`` binary; its stdout parsed as JSON."""
     script = seed_example(name, replacements)
-    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30, env=_env(),
-                          check=True)
+    done = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=30, env=_env(), check=True
+    )
     return json.loads(done.stdout)
 
 
 def start_python(path: Path, *, cwd: Path) -> subprocess.Popen[str]:
     """Start a seed's Python program (with the ``requests`` package it imports)."""
-    return subprocess.Popen([sys.executable, str(path)], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env())
+    return subprocess.Popen(
+        [sys.executable, str(path)],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
 
 
 def png_bytes(width: int = 64, height: int = 48) -> bytes:
@@ -63,8 +70,27 @@ def png_bytes(width: int = 64, height: int = 48) -> bytes:
 
 def uploaded_image_url(gateway: Gateway, key: Key) -> str:
     """A reference image uploaded through the Files API: the URL dialect bodies may name."""
-    response = gateway.http.post("/api/v1/files", headers=key.headers, data={"kind": "image"},
-                                 files={"file": ("landscape.png", png_bytes(), "image/png")})
+    response = gateway.http.post(
+        "/api/v1/files",
+        headers=key.headers,
+        data={"kind": "image"},
+        files={"file": ("landscape.png", png_bytes(), "image/png")},
+    )
     assert response.status_code == 201, response.text
     url: str = response.json()["url"]
     return url
+
+
+def poll_until(gateway: Gateway, path: str, key: Key, *, done: Any, timeout_s: float = 30.0) -> list[Any]:
+    """GET ``path`` every 50 ms until ``done(response)``; every response seen, the last one done."""
+    import time
+
+    seen = []
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = gateway.http.get(path, headers=key.headers)
+        seen.append(response)
+        if done(response):
+            return seen
+        assert time.monotonic() < deadline, f"{path} not done after {timeout_s} s: {response.text}"
+        time.sleep(0.05)

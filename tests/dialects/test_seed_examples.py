@@ -6,26 +6,53 @@ import pytest
 
 from tests.dialects.seeds import SEED_EXAMPLES, SEEDS
 
+IMAGE_TO_VIDEO_START = (
+    "curl -X POST 'https://api.dubrify.com/v1/videos' \\\n-H 'Authorization: Bearer YOUR_API_KEY' \\\n"
+    "-H 'Content-Type: application/json' \\\n"
+    '-d \'{\n"model": "grok-imagine-video",\n"prompt": "Camera slowly zooms out'
+)
 # example file -> (seed file, the text the example starts with in the seed, the text it ends with)
 EXAMPLES = {
-    "dubrify_create.sh": ("004_a6ac72b25d2d72a3.txt", "curl -X POST 'https://api.dubrify.com/v1/videos'",
-                          '"aspect_ratio": "16:9"\n}\''),
-    "dubrify_submit.py": ("004_a6ac72b25d2d72a3.txt", "import requests\nurl =",
-                          'print(f"Task submitted, request_id: {request_id}")'),
-    "dubrify_image_to_video.sh": ("004_a6ac72b25d2d72a3.txt", "curl -X POST 'https://api.dubrify.com/v1/videos' \\\n"
-                                  "-H 'Authorization: Bearer YOUR_API_KEY' \\\n-H 'Content-Type: application/json' \\\n"
-                                  "-d '{\n\"model\": \"grok-imagine-video\",\n\"prompt\": \"Camera slowly zooms out",
-                                  '"url": "https://example.com/your-image.jpg"\n}\n}\''),
-    "dubrify_status.sh": ("004_a6ac72b25d2d72a3.txt", "curl -X GET 'https://api.dubrify.com/v1/videos/grok_video_",
-                          "-H 'Authorization: Bearer YOUR_API_KEY'"),
-    "dubrify_example.py": ("004_a6ac72b25d2d72a3.txt", "import requests\nimport time\nAPI_KEY",
-                           'print(f"Video ready: {video_url}")'),
-    "dubrify_image_example.py": ("004_a6ac72b25d2d72a3.txt", "def create_grok_video_from_image(",
-                                 "print(f\"Video ready: {result['video']['url']}\")"),
-    "grokimagineapi_generate.sh": ("002_c792bdf26b097052.txt", "curl -X POST https://grokimagineapi.com/v1/generate",
-                                   '"ratio": "1:1"\n}\''),
-    "grokimagineapi_status.sh": ("002_c792bdf26b097052.txt", 'curl -X GET "https://grokimagineapi.com/v1/status',
-                                 '-H "Authorization: Bearer your-api-token"'),
+    "dubrify_create.sh": (
+        "004_a6ac72b25d2d72a3.txt",
+        "curl -X POST 'https://api.dubrify.com/v1/videos'",
+        '"aspect_ratio": "16:9"\n}\'',
+    ),
+    "dubrify_submit.py.txt": (
+        "004_a6ac72b25d2d72a3.txt",
+        "import requests\nurl =",
+        'print(f"Task submitted, request_id: {request_id}")',
+    ),
+    "dubrify_image_to_video.sh": (
+        "004_a6ac72b25d2d72a3.txt",
+        IMAGE_TO_VIDEO_START,
+        '"url": "https://example.com/your-image.jpg"\n}\n}\'',
+    ),
+    "dubrify_status.sh": (
+        "004_a6ac72b25d2d72a3.txt",
+        "curl -X GET 'https://api.dubrify.com/v1/videos/grok_video_",
+        "-H 'Authorization: Bearer YOUR_API_KEY'",
+    ),
+    "dubrify_example.py.txt": (
+        "004_a6ac72b25d2d72a3.txt",
+        "import requests\nimport time\nAPI_KEY",
+        'print(f"Video ready: {video_url}")',
+    ),
+    "dubrify_image_example.py.txt": (
+        "004_a6ac72b25d2d72a3.txt",
+        "def create_grok_video_from_image(",
+        "print(f\"Video ready: {result['video']['url']}\")",
+    ),
+    "grokimagineapi_generate.sh": (
+        "002_c792bdf26b097052.txt",
+        "curl -X POST https://grokimagineapi.com/v1/generate",
+        '"ratio": "1:1"\n}\'',
+    ),
+    "grokimagineapi_status.sh": (
+        "002_c792bdf26b097052.txt",
+        'curl -X GET "https://grokimagineapi.com/v1/status',
+        '-H "Authorization: Bearer your-api-token"',
+    ),
 }
 
 
@@ -42,7 +69,8 @@ def seed_excerpt(seed: str, start: str, end: str) -> str:
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_seed_example_file_has_exactly_the_seed_tokens(name: str) -> None:
     seed, start, end = EXAMPLES[name]
-    assert tokens((SEED_EXAMPLES / name).read_text(encoding="utf-8")) == tokens(seed_excerpt(seed, start, end))
+    example = (SEED_EXAMPLES / name).read_text(encoding="utf-8")
+    assert tokens(example) == tokens(seed_excerpt(seed, start, end))
 
 
 def test_seed_003_request_body_is_the_seed_example_byte_for_byte() -> None:

@@ -74,9 +74,9 @@ def client() -> Iterator[Callable[..., httpx.Client]]:
 
 def decode_video(data: bytes) -> tuple[int, int, int]:
     """(width, height, frames) of an MP4, decoding every frame."""
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(stream))
+        frames = len(list(container.decode(stream)))
         return stream.codec_context.width, stream.codec_context.height, frames
 
 
@@ -593,6 +593,23 @@ def test_media_file_is_served_for_every_video(
     assert media.content == media_file.read_bytes()
 
 
+def test_share_media_renders_one_video_for_all_jobs_of_a_size(
+    serve: Serve, client: Callable[..., httpx.Client]
+) -> None:
+    upstream = serve("xai", share_media=True)
+    api = client(upstream)
+    ids = [
+        api.post("/v1/videos/generations", json={"prompt": prompt, "duration": 1}).json()["request_id"]
+        for prompt in ("first", "second")
+    ]
+    time.sleep(SETTLE_S)
+
+    downloads = [httpx.get(f"{upstream.base_url}/media/{request_id}.mp4").content for request_id in ids]
+
+    assert downloads[0] == downloads[1]
+    assert decode_video(downloads[0]) == (848, 480, 12)
+
+
 # --- xAI-compatible relays (seed 003, Dubrify) ----------------------------------------------------
 
 
@@ -1022,3 +1039,46 @@ def test_stop_returns_promptly_while_a_request_hangs(
     upstream.stop()
 
     assert time.monotonic() - started < 2.0
+
+
+def test_control_endpoints_flip_failures_and_report_requests_per_job(
+    serve: Serve, client: Callable[..., httpx.Client]
+) -> None:
+    upstream = serve("xai")
+    api = client(upstream)
+    request_id = api.post("/v1/videos/generations", json={"prompt": "p"}).json()["request_id"]
+    api.get(f"/v1/videos/{request_id}")
+
+    patched = httpx.patch(f"{upstream.base_url}/_mock/config", json={"failure": "http_500", "fail_times": 1})
+    failed = api.post("/v1/videos/generations", json={"prompt": "p"})
+    stats = httpx.get(f"{upstream.base_url}/_mock/stats", params={"jobs": 1})
+
+    assert (patched.status_code, patched.json()["failure"], patched.json()["fail_times"]) == (
+        200,
+        "http_500",
+        1,
+    )
+    assert failed.status_code == 500
+    assert stats.json() == {
+        "kind": "xai",
+        "jobs": 1,
+        "requests": 3,
+        "by_endpoint": {"POST /v1/videos/generations": 2, "GET /v1/videos/{request_id}": 1},
+        "faults": {"http_500": 1},
+        "requests_per_job": {"min": 2, "mean": 2.0, "max": 2},
+        "by_job": {request_id: 2},
+    }
+
+
+def test_control_config_accepts_every_setting_it_shows_and_rejects_bad_values(serve: Serve) -> None:
+    upstream = serve("xai")
+    url = f"{upstream.base_url}/_mock/config"
+    shown = httpx.get(url).json()
+
+    same = httpx.patch(url, json=shown)
+    bad_mode = httpx.patch(url, json={"failure": "meltdown"})
+    bad_type = httpx.patch(url, json={"generation_time_s": "fast"})
+
+    assert (same.status_code, same.json()) == (200, shown)
+    assert (bad_mode.status_code, bad_type.status_code) == (400, 400)
+    assert upstream.mock.config.failure == "none"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 
 from imagine_gateway.api import media_routes
+from imagine_gateway.api.console_routes import install_console
 from imagine_gateway.api.context import AppContext
 from imagine_gateway.api.dialects import install_dialects
 from imagine_gateway.api.errors import install_error_handlers
@@ -28,8 +29,8 @@ from imagine_gateway.delivery.redis_events import RedisEventBus
 from imagine_gateway.media.storage import open_storage
 from imagine_gateway.providers.registry import build_router, uses_sandbox
 from imagine_gateway.providers.router import Router
-from imagine_gateway.services.generations import GenerationService
 from imagine_gateway.services.files import FileReferenceResolver, FileService
+from imagine_gateway.services.generations import GenerationService
 from imagine_gateway.settings import Settings
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.migrate import upgrade
@@ -40,6 +41,10 @@ log = logging.getLogger("imagine_gateway")
 
 # Routes that take large bodies bound them themselves, while streaming.
 STREAMED_UPLOAD_PATHS = ("/api/v1/files",)
+# Dialect routes that may carry one reference image (multipart file or data URL): room for a 10 MB
+# image plus encoding; the Files service then applies the image's own limit.
+REFERENCE_UPLOAD_PATHS = frozenset({"/v1/videos", "/v1/videos/generations", "/v1/images/edits"})
+REFERENCE_UPLOAD_MAX_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -159,10 +164,13 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
     app.include_router(file_routes.router)
     app.include_router(media_routes.router)
     install_dialects(app)
+    install_console(app)
 
     def body_limit(path: str) -> int | None:
         if path.startswith(STREAMED_UPLOAD_PATHS):
             return None
+        if path in REFERENCE_UPLOAD_PATHS:
+            return REFERENCE_UPLOAD_MAX_BYTES
         return settings.max_body_bytes
 
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)

@@ -226,6 +226,11 @@ def mock_upstream(
     )
 
 
+from imagine_gateway.cli import client_commands  # noqa: E402 (client side: models, generate, tasks, files)
+
+client_commands.register(app)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

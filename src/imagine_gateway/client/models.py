@@ -124,7 +124,12 @@ class File(_Model):
 
     def as_reference(self) -> dict[str, Any]:
         """This file as an item of ``params["referenceMediaItems"]``."""
-        item: dict[str, Any] = {"url": self.url, "kind": self.kind, "name": self.name, "mimeType": self.mime_type}
+        item: dict[str, Any] = {
+            "url": self.url,
+            "kind": self.kind,
+            "name": self.name,
+            "mimeType": self.mime_type,
+        }
         if self.duration_seconds is not None:
             item["durationSeconds"] = self.duration_seconds
         if self.duration_token is not None:

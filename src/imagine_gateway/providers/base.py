@@ -45,6 +45,9 @@ class Job:
 @dataclass(frozen=True)
 class Submitted:
     upstream_id: str
+    # When the upstream knows the job will not be ready sooner (the sandbox does), the first poll
+    # may come at this time instead of the default first-poll delay.
+    first_poll_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -116,9 +116,25 @@ def resolve_models(
             base,
             upstream_model=mapping.upstream_model or base.upstream_model,
             quality_model=mapping.quality_model or base.quality_model,
-            rules={**base.rules, **mapping.rules},
+            rules={
+                key: _narrow(base.rules.get(key), mapping.rules.get(key))
+                for key in dict.fromkeys([*base.rules, *mapping.rules])
+            },
         )
     return out
+
+
+def _narrow(base: ParamRule | None, override: ParamRule | None) -> ParamRule:
+    """The file's bounds over the kind's: each field the file sets wins, the others stay."""
+    if base is None or override is None:
+        rule = override or base
+        assert rule is not None
+        return rule
+    return ParamRule(
+        min=base.min if override.min is None else override.min,
+        max=base.max if override.max is None else override.max,
+        options=base.options if override.options is None else override.options,
+    )
 
 
 def load_providers_file(path: Path, models: Mapping[str, ModelContract]) -> list[ProviderConfig]:

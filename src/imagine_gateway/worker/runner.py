@@ -13,11 +13,14 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from imagine_gateway.catalog.loader import Catalog
+from imagine_gateway.catalog.validation import ReferenceItem
 from imagine_gateway.core.clock import Clock
 from imagine_gateway.core.schedule import poll_delay_s, retry_delay_s
 from imagine_gateway.core.states import TaskState
@@ -39,6 +42,7 @@ from imagine_gateway.store.db import Database
 from imagine_gateway.store.records import Task
 from imagine_gateway.worker import settle
 from imagine_gateway.worker.collect import CollectError, collect_asset
+from imagine_gateway.worker.writeback import WriteBatcher
 
 log = logging.getLogger("imagine_gateway.worker")
 
@@ -80,6 +84,11 @@ class Worker:
         self._slots = asyncio.Semaphore(settings.worker_concurrency)
         self._running: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._batcher = WriteBatcher(db)
+        self._next_probe_s = 0.0
+        self._probing: asyncio.Task[dict[str, bool]] | None = None
+        # Called with each poll's lateness (actual minus scheduled start, ms); benchmarks listen here.
+        self.on_poll_lag: Callable[[int], None] | None = None
 
     def wake(self) -> None:
         """Look for due work now (called after a create in the same process)."""
@@ -88,6 +97,7 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run until ``stop`` is set; then wait for running steps."""
         while not stop.is_set():
+            self._probe_providers()
             try:
                 claimed = await self.claim_and_start()
             except Exception:  # keep the loop alive through a database hiccup
@@ -102,6 +112,16 @@ class Worker:
     async def drain(self) -> None:
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
+        if self._probing is not None:
+            await asyncio.gather(self._probing, return_exceptions=True)
+
+    def _probe_providers(self) -> None:
+        """Start probing providers whose breaker cooled down (in the background, at most one round)."""
+        now_s = time.monotonic()
+        if now_s < self._next_probe_s or (self._probing is not None and not self._probing.done()):
+            return
+        self._next_probe_s = now_s + self.settings.provider_probe_interval_s
+        self._probing = asyncio.create_task(self.router.probe_due())
 
     async def claim_and_start(self) -> int:
         free = self.settings.worker_concurrency - len(self._running)
@@ -165,6 +185,8 @@ class Worker:
         elif state is TaskState.SUBMITTING:
             await self._reconcile(task)
         elif state is TaskState.PROCESSING:
+            if self.on_poll_lag is not None and task.next_run_at is not None:
+                self.on_poll_lag(now - task.next_run_at)
             await self._poll(task)
         elif state is TaskState.COLLECTING:
             await self._collect(task)
@@ -173,12 +195,10 @@ class Worker:
         model = self.catalog.get(task.model)
         if model is None:
             raise RuntimeError(f"model {task.model} left the catalog")
-        from imagine_gateway.catalog.validation import validate_generation
-
-        request = validate_generation(
-            self.catalog, {"model": task.model, "prompt": task.prompt, "params": task.params}
-        )
-        refs = await self.references.load(task.account_id, request.references)
+        # The task was validated at creation, by whichever dialect's contract it came through; here we
+        # only rebuild its reference items (never re-check it against the native ranges).
+        items = tuple(ReferenceItem.from_public(i) for i in task.params.get("referenceMediaItems") or ())
+        refs = await self.references.load(task.account_id, items)
         params = {k: v for k, v in task.params.items() if k != "referenceMediaItems"}
         return Job(
             task_id=task.id,
@@ -189,14 +209,25 @@ class Worker:
             now_ms=self.clock.now_ms(),
         )
 
-    async def _submit(self, task: Task, job: Job, *, tried: tuple[str, ...]) -> None:
-        candidates = self.router.candidates(job.model, job.params, exclude=tried)
-        if not candidates:
-            delay = retry_delay_s(task.attempts, base_s=2.0, cap_s=60.0)
+    def _poll_job(self, task: Task) -> Job:
+        """The job as a poll needs it: no reference bytes (polls are frequent; only submits use them)."""
+        model = self.catalog.get(task.model)
+        if model is None:
+            raise RuntimeError(f"model {task.model} left the catalog")
+        params = {k: v for k, v in task.params.items() if k != "referenceMediaItems"}
+        return Job(
+            task_id=task.id, model=model, prompt=task.prompt, params=params, now_ms=self.clock.now_ms()
+        )
+
+    async def _submit(self, task: Task, job: Job, *, tried: tuple[str, ...], wait_s: float = 0.0) -> None:
+        """Submit to the best ready provider; fail over along the others on safe failures."""
+        provider = self.router.pick(job.model, job.params, exclude=tried)
+        if provider is None:
+            # Every provider failed, is out (breaker), rate-limited or asked us to wait (Retry-After).
+            delay = max(wait_s, retry_delay_s(task.attempts, base_s=1.0, cap_s=60.0))
             log.warning("no provider took task %s (tried %s); retrying in %.0f s", task.id, tried, delay)
             await self._reschedule(task, delay_s=delay, attempts=task.attempts + 1, state=TaskState.QUEUED)
             return
-        provider = candidates[0]
         now = self.clock.now_ms()
         if not await self._write(
             task,
@@ -211,23 +242,30 @@ class Worker:
         try:
             submitted = await provider.submit(job)
         except ProviderUnavailable as exc:
-            self.router.record_failure(provider.name)
+            self.router.record_failure(provider.name, retry_after_s=exc.retry_after_s)
             log.info("provider %s unavailable for %s: %s", provider.name, task.id, exc.message)
-            await self._submit(task, job, tried=(*tried, provider.name))
+            await self._submit(
+                task, job, tried=(*tried, provider.name), wait_s=max(wait_s, exc.retry_after_s or 0.0)
+            )
             return
-        except SubmitAmbiguous:
+        except SubmitAmbiguous as exc:
             self.router.record_failure(provider.name)
+            log.warning("submit of %s to %s is ambiguous: %s", task.id, provider.name, exc.message)
             await self._write(task, {"submit_ambiguous": 1})
-            await self._reconcile(task, provider=provider, job=job)
+            await self._reconcile(task, provider=provider, job=job, cause=exc.message)
             return
         except ProviderRejected as exc:
+            self.router.record_success(provider.name)
             await self._fail(task, exc.code, exc.message)
             return
         self.router.record_success(provider.name)
-        await self._accepted(task, provider, submitted.upstream_id)
+        await self._accepted(task, provider, submitted.upstream_id, first_poll_s=submitted.first_poll_s)
 
-    async def _accepted(self, task: Task, provider: Provider, upstream_id: str) -> None:
+    async def _accepted(
+        self, task: Task, provider: Provider, upstream_id: str, *, first_poll_s: float | None = None
+    ) -> None:
         now = self.clock.now_ms()
+        delay = self._poll_delay(task, 0) if first_poll_s is None else first_poll_s
         if await self._write(
             task,
             {
@@ -236,7 +274,7 @@ class Worker:
                 "upstream_id": upstream_id,
                 "polls": 0,
                 "updated_at": now,
-                "next_run_at": now + int(self._poll_delay(task, 0) * 1000),
+                "next_run_at": now + int(delay * 1000),
                 "lease_owner": None,
                 "lease_expires_at": None,
             },
@@ -244,7 +282,12 @@ class Worker:
             await self.events.publish(TaskEvent("generation.processing", task.id, task.account_id))
 
     async def _reconcile(
-        self, task: Task, *, provider: Provider | None = None, job: Job | None = None
+        self,
+        task: Task,
+        *,
+        provider: Provider | None = None,
+        job: Job | None = None,
+        cause: str = "the worker stopped between sending the request and recording its answer",
     ) -> None:
         """A submit whose outcome we do not know: ask the upstream, never resubmit blindly."""
         provider = provider or (self.router.get(task.provider) if task.provider else None)
@@ -263,8 +306,8 @@ class Worker:
             await self._fail(
                 task,
                 "upstream_submit_ambiguous",
-                "The upstream may or may not have received this task and cannot be asked; "
-                "it was not resubmitted, to avoid paying twice. Credits were released.",
+                f"The upstream may or may not have received this task ({cause}) and has no way to "
+                "look it up; it was not resubmitted, to avoid paying twice. Credits were released.",
             )
             return
         assert provider is not None
@@ -277,17 +320,19 @@ class Worker:
                 task, "upstream_unavailable", f"Provider {task.provider!r} is no longer configured."
             )
             return
-        job = await self._job(task)
+        job = self._poll_job(task)
         try:
             outcome = await provider.poll(task.upstream_id, job)
         except ProviderUnavailable as exc:
-            # Unknown, never failed: look again later.
+            # Unknown, never failed: look again later (the deadline ends a job that stays unknown).
+            self.router.record_failure(provider.name, retry_after_s=exc.retry_after_s)
             delay = max(exc.retry_after_s or 0.0, self._poll_delay(task, task.polls + 1))
             await self._reschedule(task, delay_s=delay, polls=task.polls + 1)
             return
         except ProviderRejected as exc:
             await self._fail(task, exc.code, exc.message)
             return
+        self.router.record_success(provider.name)
         now = self.clock.now_ms()
         if outcome.state == "pending":
             delay = self._poll_delay(task, task.polls + 1)
@@ -379,14 +424,18 @@ class Worker:
             self.stats.lost_writes += 1
 
     def _poll_delay(self, task: Task, attempt: int) -> float:
+        if attempt <= 0:
+            return self.settings.poll_first_s
         model = self.catalog.get(task.model)
         duration = task.params.get("duration")
-        return poll_delay_s(
+        delay = poll_delay_s(
             attempt,
             output=model.output if model else "video",
             duration_s=float(duration) if isinstance(duration, int | float) else None,
             age_s=(self.clock.now_ms() - task.created_at) / 1000,
         )
+        cap = self.settings.poll_max_interval_s
+        return delay if cap is None else min(delay, cap)
 
     async def _reschedule(
         self, task: Task, *, delay_s: float, state: TaskState | None = None, **values: Any
@@ -404,8 +453,11 @@ class Worker:
         await self._write(task, update)
 
     async def _write(self, task: Task, values: dict[str, Any]) -> bool:
-        async with self.db.write() as conn:
-            ok = await task_store.write_back(conn, task, values)
+        if self._batcher.accepts(values):
+            ok = await self._batcher.write(task, values)
+        else:
+            async with self.db.write() as conn:
+                ok = await task_store.write_back(conn, task, values)
         if not ok:
             self.stats.lost_writes += 1
             log.info("task %s moved on without this worker (lease lost or canceled)", task.id)

@@ -308,7 +308,7 @@ def error_message(exc: GatewayError) -> str:
     allowed = [d.allowed for d in exc.details if d.allowed is not None]
     text = exc.message if not extra else f"{exc.message} ({'; '.join(extra)})"
     if allowed and isinstance(exc, ValidationFailed):
-        text += f" Allowed: {allowed[0]}."
+        text = f"{text.rstrip('.')}; allowed: {allowed[0]}"
     return text
 
 

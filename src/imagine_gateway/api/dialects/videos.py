@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
 from imagine_gateway.api.context import AppContext
@@ -97,9 +97,9 @@ _DUBRIFY_WORDS = {
 # --- create ------------------------------------------------------------------------------------
 
 
-def dialect_of(body: Body, *, multipart: bool) -> str:
+def dialect_of(body: Body) -> str:
     """``dubrify`` for a Dubrify-shaped JSON body, else ``openai`` (see the module docstring)."""
-    if multipart or any(body.get(k) is not None for k in ("seconds", "size", "input_reference")):
+    if any(body.get(k) is not None for k in ("seconds", "size", "input_reference")):
         return "openai"
     return "dubrify" if any(body.get(k) is not None for k in DUBRIFY_FIELDS) else "openai"
 
@@ -134,8 +134,7 @@ def create_request(ctx: AppContext, body: Body, *, reference: ReferenceItem | No
     )
 
 
-async def _form(request: Request) -> tuple[dict[str, Any], UploadFile | None]:
-    form = await request.form()
+def _form_fields(form: FormData) -> tuple[dict[str, Any], UploadFile | None]:
     fields: dict[str, Any] = {}
     upload: UploadFile | None = None
     for name, value in form.multi_items():
@@ -182,20 +181,30 @@ async def create_video(
     principal: CanCreate,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
-    multipart = request.headers.get("content-type", "").lower().startswith("multipart/form-data")
-    upload: UploadFile | None = None
-    if multipart:
-        body, upload = await _form(request)
+    if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        async with request.form() as form:  # closing it removes the spooled upload
+            body, upload = _form_fields(form)
+            task = await _create(ctx, principal, body, upload, "openai", idempotency_key)
     else:
         body = dict(json_object(await read_json(request)))
-    dialect = dialect_of(body, multipart=multipart)
+        task = await _create(ctx, principal, body, None, dialect_of(body), idempotency_key)
+    return JSONResponse(video_object(ctx, task))
+
+
+async def _create(
+    ctx: AppContext,
+    principal: Principal,
+    body: Body,
+    upload: UploadFile | None,
+    dialect: str,
+    idempotency_key: str | None,
+) -> Task:
     gen = create_request(ctx, body, reference=None)
     if upload is not None:
         if gen.references:
             raise invalid("input_reference", "give one input_reference, as a file or as an image_url")
         gen = create_request(ctx, body, reference=await _store_upload(ctx, principal, upload, gen.model))
-    task = await create_task(ctx, principal, gen, dialect=dialect, idempotency_key=idempotency_key)
-    return JSONResponse(video_object(ctx, task))
+    return await create_task(ctx, principal, gen, dialect=dialect, idempotency_key=idempotency_key)
 
 
 # --- read --------------------------------------------------------------------------------------

@@ -162,7 +162,7 @@ def video_job_request(catalog: Catalog, raw: Any, *, mode: str) -> GenerationReq
     elif models:
         model = models[0]
     if model is None:
-        raise invalid("model", f"this gateway's catalog has no model for {mode}", [])
+        raise invalid("model", f"this gateway's catalog has no model for {mode}")
     prompt = required_text(body, "prompt", allowed={"max_length": model.max_prompt_length})
     if body.get("video") is None:
         raise invalid("video", "is required", ["url"])

@@ -8,7 +8,9 @@ Kinds: ``xai`` (xAI's REST API), ``xai_compatible`` (seed 003 relays and Dubrify
         upstream.mock.config.failure = "http_429"  # flip behaviour mid-run
         upstream.mock.stats.by_job  # requests per job
 
-By hand: ``imagine mock-upstream xai --port 9100`` (``run_mock``).
+By hand: ``imagine mock-upstream xai --port 9100`` (``run_mock``). A mock in another process is
+read and steered over HTTP: ``GET /_mock/stats``, ``GET``/``PATCH /_mock/config`` (see ``control``).
+Benchmarks: ``share_media`` (one render per size) or ``media_file``, and ``media_bytes`` for big files.
 """
 
 from __future__ import annotations

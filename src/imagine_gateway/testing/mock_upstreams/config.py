@@ -67,6 +67,9 @@ class MockConfig:
     media_bytes: int | None = None
     # Serve this file for every video download instead of rendering one.
     media_file: Path | None = None
+    # Render one file per size (and duration) and serve it for every job showing the first job's
+    # prompt, so a benchmark downloading 10,000 results pays for one render, not 10,000.
+    share_media: bool = False
     # grokimagineapi reports X-RateLimit-* against this many requests per window (not enforced).
     rate_limit: int = 1000
     rate_limit_window_s: int = 60

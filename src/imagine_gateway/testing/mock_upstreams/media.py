@@ -102,10 +102,14 @@ class MediaCache:
     async def video(self, job: Job) -> Path:
         if self._config.media_file is not None:
             return self._config.media_file
-        return await self._once(f"{job.id}.mp4", lambda path: self._render_video(job, path))
+        name = f"{job.id}.mp4"
+        if self._config.share_media:
+            name = f"shared-{job.width}x{job.height}-{job.duration_s:g}s.mp4"
+        return await self._once(name, lambda path: self._render_video(job, path))
 
     async def image(self, job: Job, index: int) -> Path:
-        return await self._once(f"{job.id}_{index}.png", lambda path: self._render_image(job, index, path))
+        name = f"shared-{job.width}x{job.height}.png" if self._config.share_media else f"{job.id}_{index}.png"
+        return await self._once(name, lambda path: self._render_image(job, index, path))
 
     def clear(self) -> None:
         """Forget every rendered file (the next download renders afresh)."""

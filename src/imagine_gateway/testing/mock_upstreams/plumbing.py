@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imagine_gateway.testing.mock_upstreams.config import MockConfig
+from imagine_gateway.testing.mock_upstreams.control import control_routes
 from imagine_gateway.testing.mock_upstreams.media import parse_media_name
 from imagine_gateway.testing.mock_upstreams.state import MockUpstream, ReceivedRequest, Role
 
@@ -86,7 +87,7 @@ def build_app(kind: str, config: MockConfig | None, shape: Shape, routes: Sequen
         return shape.render_error(MockError(exc.status_code, message), request_id(request))
 
     app = Starlette(
-        routes=[*routes, Route("/media/{name}", _serve_media, methods=["GET"])],
+        routes=[*routes, Route("/media/{name}", _serve_media, methods=["GET"]), *control_routes()],
         middleware=[Middleware(_Edge, mock=mock, shape=shape)],
         exception_handlers={MockError: on_mock_error, _Respond: on_respond, HTTPException: on_http_error},
     )

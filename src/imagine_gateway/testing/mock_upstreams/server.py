@@ -93,7 +93,9 @@ def start_mock(
     config = config or MockConfig()
     app = create_mock_app(kind, config)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP (not 0) makes asyncio set TCP_NODELAY on accepted connections; without it
+    # Nagle holds each response body until the client's delayed ACK, ~40 ms per request.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]

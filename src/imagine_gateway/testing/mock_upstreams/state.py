@@ -116,6 +116,25 @@ class MockUpstream:
             received.job_id = job.id
         return job
 
+    def summary(self, *, per_job: bool = False) -> dict[str, Any]:
+        """Counters as JSON: totals, requests per job (min/mean/max), faults; ``per_job`` adds each job's."""
+        counts = [self.stats.by_job[job_id] for job_id in self.jobs]
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "jobs": len(counts),
+            "requests": self.stats.total,
+            "by_endpoint": dict(self.stats.by_endpoint),
+            "faults": dict(self.stats.faults),
+            "requests_per_job": {
+                "min": min(counts, default=0),
+                "mean": sum(counts) / len(counts) if counts else 0.0,
+                "max": max(counts, default=0),
+            },
+        }
+        if per_job:
+            out["by_job"] = dict(self.stats.by_job)
+        return out
+
     def view(self, job: Job) -> JobView:
         """Where ``job`` is now; the first look after it finished fixes its outcome for good."""
         generation_s = max(0.0, self.config.generation_time_s)

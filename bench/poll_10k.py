@@ -1,0 +1,217 @@
+"""Upstream polling benchmark: 10,000 video tasks in flight at once against the mock xAI upstream.
+
+One worker process (this one) submits, polls, collects and settles every task; the mock xAI API
+runs in a child process (``--serve-mock``) with a 60 s generation time and serves one small MP4 for
+every result. Reported: peak RSS of this process, poll lag (actual minus scheduled start of each
+poll), upstream requests per task, wall time, and a check that every task settled exactly once.
+
+    python bench/poll_10k.py [--tasks 10000] [--generation-s 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from imagine_gateway.api.app import Overrides, build_context
+from imagine_gateway.catalog.validation import validate_generation
+from imagine_gateway.cli import admin
+from imagine_gateway.media.render import render_video
+from imagine_gateway.services.principal import ALL_SCOPES, Principal
+from imagine_gateway.settings import load_settings
+from imagine_gateway.store.migrate import upgrade
+from imagine_gateway.store.tables import ledger, tasks
+
+KEY = "bench-key"
+
+
+def serve_mock(port: int, generation_s: float, media_file: Path, stats_file: Path) -> None:
+    """Child process: the mock xAI API until SIGINT, then its request counts as JSON."""
+    import uvicorn
+
+    from imagine_gateway.testing.mock_upstreams import MockConfig, create_mock_app
+
+    config = MockConfig(api_key=KEY, generation_time_s=generation_s, media_file=media_file)
+    app = create_mock_app("xai", config)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, backlog=16384, lifespan="off", log_level="warning")
+    )
+    try:
+        server.run()
+    finally:
+        stats = app.state.mock.stats
+        per_job = list(stats.by_job.values())
+        stats_file.write_text(
+            json.dumps({"by_endpoint": dict(stats.by_endpoint), "per_job": per_job, "jobs": len(per_job)})
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/v1/videos/x", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("mock upstream did not start")
+
+
+def percentile(values: list[int], share: float) -> float:
+    ordered = sorted(values)
+    return float(ordered[min(len(ordered) - 1, int(share * len(ordered)))])
+
+
+async def run(args: argparse.Namespace, home: Path, base_url: str) -> dict[str, Any]:
+    settings = load_settings(
+        home=home,
+        XAI_API_KEY=KEY,
+        XAI_BASE_URL=base_url,
+        task_deadline_s=args.generation_s * 5,
+        lease_s=30.0,
+        worker_concurrency=args.concurrency,
+        worker_batch=500,
+        worker_idle_poll_s=0.1,
+    )
+    await asyncio.to_thread(upgrade, settings.resolved_database_url)
+    made = await admin.create_key(
+        settings,
+        name="bench",
+        account_ref=None,
+        credits=args.tasks * 10,
+        scopes=None,
+        expires_in_s=None,
+        rate_limit=None,
+    )
+    ctx = build_context(settings, Overrides(run_worker=True))
+    assert ctx.worker is not None
+    principal = Principal(account_id=made.account.id, api_key_id=made.key.id, scopes=frozenset(ALL_SCOPES))
+    request = validate_generation(
+        ctx.catalog, {"model": "grok-imagine-video", "prompt": "bench", "params": {"duration": 6}}
+    )
+    created_at = time.monotonic()
+    for _ in range(args.tasks):
+        await ctx.generations.create(principal, request)
+    create_s = time.monotonic() - created_at
+
+    lags: list[int] = []
+    ctx.worker.on_poll_lag = lags.append
+    stop = asyncio.Event()
+    started = time.monotonic()
+    worker = asyncio.create_task(ctx.worker.run(stop))
+    terminal = 0
+    while terminal < args.tasks:
+        await asyncio.sleep(1.0)
+        async with ctx.db.read() as conn:
+            terminal = (
+                await conn.execute(select(func.count()).where(tasks.c.next_run_at.is_(None)))
+            ).scalar_one()
+        print(f"  {time.monotonic() - started:5.0f} s: {terminal} settled, {len(lags)} polls", flush=True)
+    wall_s = time.monotonic() - started
+    stop.set()
+    await worker
+    async with ctx.db.read() as conn:
+        states = dict((await conn.execute(select(tasks.c.state, func.count()).group_by(tasks.c.state))).all())
+        kinds = dict((await conn.execute(select(ledger.c.kind, func.count()).group_by(ledger.c.kind))).all())
+        settled_per_task = (
+            await conn.execute(
+                select(func.count())
+                .select_from(
+                    select(ledger.c.task_id)
+                    .where(ledger.c.kind.in_(["capture", "release"]))
+                    .group_by(ledger.c.task_id)
+                    .having(func.count() == 1)
+                    .subquery()
+                )
+            )
+        ).scalar_one()
+    await ctx.router.aclose()
+    await ctx.storage.aclose()
+    await ctx.db.dispose()
+    return {
+        "create_s": create_s,
+        "wall_s": wall_s,
+        "lags": lags,
+        "states": states,
+        "ledger": kinds,
+        "settled_once": settled_per_task,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--generation-s", type=float, default=60.0)
+    parser.add_argument("--concurrency", type=int, default=1024, help="worker_concurrency (steps in flight)")
+    parser.add_argument("--serve-mock", nargs=3, metavar=("PORT", "MEDIA", "STATS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_mock:
+        port, media, stats = args.serve_mock
+        serve_mock(int(port), args.generation_s, Path(media), Path(stats))
+        return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        media = home / "result.mp4"
+        render_video("bench", 320, 180, 1.0, media, fps=4)
+        stats_file = home / "mock-stats.json"
+        port = free_port()
+        child = subprocess.Popen(
+            [sys.executable, __file__, "--generation-s", str(args.generation_s), "--serve-mock",
+             str(port), str(media), str(stats_file)],
+        )
+        try:
+            wait_for_port(port)
+            result = asyncio.run(run(args, home / "gateway", f"http://127.0.0.1:{port}"))
+        finally:
+            os.kill(child.pid, signal.SIGINT)
+            child.wait(30)
+        mock = json.loads(stats_file.read_text()) if stats_file.exists() else {}
+
+    lags = result["lags"]
+    total_requests = sum(mock["by_endpoint"].values())
+    print(
+        f"tasks: {args.tasks}, generation time {args.generation_s:g} s, one worker process (SQLite), "
+        f"worker_concurrency {args.concurrency}"
+    )
+    print(f"created in {result['create_s']:.1f} s; all settled {result['wall_s']:.1f} s after the worker started")
+    print(f"task states: {result['states']}; ledger rows: {result['ledger']}")
+    print(f"tasks settled exactly once (one capture or release each): {result['settled_once']}")
+    print(f"peak RSS: {result['peak_rss_mb']:.0f} MB")
+    print(
+        f"poll lag over {len(lags)} polls: p50 {percentile(lags, 0.5):.0f} ms, "
+        f"p99 {percentile(lags, 0.99):.0f} ms, max {max(lags):.0f} ms, mean {statistics.mean(lags):.0f} ms"
+    )
+    print(
+        f"upstream requests: {total_requests} for {mock['jobs']} jobs = {total_requests / args.tasks:.2f} per task "
+        f"({mock['by_endpoint']})"
+    )
+    per_job = mock["per_job"]
+    print(f"submit+poll requests per job: min {min(per_job)}, median {statistics.median(per_job)}, max {max(per_job)}")
+
+
+if __name__ == "__main__":
+    main()

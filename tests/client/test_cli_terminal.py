@@ -1,0 +1,118 @@
+"""`imagine generate` in a real terminal (tmux): the live progress line, and Ctrl-C offering to cancel."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.client.conftest import start_gateway
+from tests.conftest import Gateway, Key
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("tmux") is None, reason="tmux is not installed (apt-get install -y tmux)"
+)
+
+# e.g. "⠋ task_AbC... processing ━━━━━━━━━━━━━━━━━━━╸━━━━━━━━  40% 0:00:02"
+PROGRESS_LINE = re.compile(r"task_\S{20} (queued|processing) .*\d+% \d:\d\d:\d\d")
+
+
+class Terminal:
+    """A detached tmux session running one command, read by capturing its pane."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.name = f"imagine-test-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        script = f"{exports} {shlex.join(command)}; echo EXIT=$?; sleep 60"
+        subprocess.run(
+            ["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "30", script], check=True
+        )
+
+    def screen(self) -> str:
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.name], check=True, capture_output=True, text=True
+        ).stdout
+
+    def wait_for(self, pattern: str | re.Pattern[str], timeout_s: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            screen = self.screen()
+            if re.search(pattern, screen):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{pattern!r} never appeared; the screen shows:\n{screen}")
+            time.sleep(0.05)
+
+    def send(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], check=False, capture_output=True)
+
+
+@pytest.fixture
+def terminal() -> Iterator[list[Terminal]]:
+    opened: list[Terminal] = []
+    yield opened
+    for term in opened:
+        term.close()
+
+
+@pytest.fixture(scope="module")
+def visible_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """Generations take ~2.5 s (the first poll comes after 2 s): long enough to watch the bar."""
+    gateway = start_gateway(tmp_path_factory.mktemp("visible"), sandbox_latency_s=1.5)
+    yield gateway
+    gateway.http.close()
+    gateway.server.stop()
+
+
+@pytest.fixture
+def key(visible_gateway: Gateway) -> Key:
+    return visible_gateway.key(credits=100)
+
+
+def imagine(*args: str) -> list[str]:
+    return [sys.executable, "-m", "imagine_gateway.cli.main", *args]
+
+
+def test_generate_shows_status_progress_and_elapsed_time_then_the_path(
+    visible_gateway: Gateway, key: Key, terminal: list[Terminal], tmp_path: Path
+) -> None:
+    env = {"IMAGINE_BASE_URL": visible_gateway.base_url, "IMAGINE_API_KEY": key.secret}
+    term = Terminal(imagine("generate", "video", "A paper boat", "-o", str(tmp_path)), env)
+    terminal.append(term)
+    during = term.wait_for(r"task_\S{20} processing .*\d+% 0:00:0[1-9]")  # status, bar and elapsed time
+    print("\n--- pane while running ---\n" + during.rstrip())
+    assert re.search(r"created task_\S{20} \(10 credits reserved\)", during)
+    after = term.wait_for(r"EXIT=\d+")
+    print("--- pane at the end ---\n" + after.rstrip())
+    assert "EXIT=0" in after
+    saved = list(tmp_path.glob("task_*.mp4"))
+    assert len(saved) == 1 and str(saved[0]) in after.replace("\n", "")
+
+
+def test_ctrl_c_offers_to_cancel_and_cancels_the_task(
+    slow_gateway: Gateway, terminal: list[Terminal]
+) -> None:
+    key = slow_gateway.key(credits=100)
+    env = {"IMAGINE_BASE_URL": slow_gateway.base_url, "IMAGINE_API_KEY": key.secret}
+    term = Terminal(imagine("generate", "video", "Too slow"), env)
+    terminal.append(term)
+    term.wait_for(PROGRESS_LINE)
+    term.send("C-c")
+    prompt = term.wait_for(r"Cancel task task_\S{20}\?")
+    task_id = re.search(r"Cancel task (task_\S{20})\?", prompt).group(1)  # type: ignore[union-attr]
+    term.send("y", "Enter")
+    end = term.wait_for(r"EXIT=\d+")
+    assert f"canceled {task_id}; its credits were released" in end and "EXIT=130" in end
+    task = slow_gateway.http.get(f"/api/v1/generations/{task_id}", headers=key.headers).json()
+    assert task["status"] == "canceled"
