@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     media_url_ttl_s: float = 86_400.0
     result_retention_s: float = 7 * 86_400.0
     upload_retention_s: float = 86_400.0
+    sweep_interval_s: float = Field(default=60.0, description="How often expired media is removed")
     collect_max_bytes: int = 512 * 1024 * 1024
     collect_attempts: int = 5
     sync_wait_timeout_s: float = Field(
@@ -70,6 +71,9 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("XAI_BASE_URL", "IMAGINE_XAI_BASE_URL"),
     )
     providers_file: Path | None = Field(default=None, description="TOML file of upstream providers")
+    catalog_file: Path | None = Field(
+        default=None, description="Operator's model catalog (TOML) layered over the shipped one"
+    )
     upstream_timeout_s: float = Field(
         default=30.0,
         gt=0,

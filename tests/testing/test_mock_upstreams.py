@@ -26,6 +26,8 @@ from imagine_gateway.testing.mock_upstreams import (
 GENERATION_S = 0.2
 # Long enough after a submit that a GENERATION_S job has finished.
 SETTLE_S = GENERATION_S + 0.1
+# A generation time no test outlives: its jobs stay pending until ``finish_now``.
+SLOW_S = 60.0
 KEY = "test-key"
 UUID = Matches(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -72,6 +74,11 @@ def client() -> Iterator[Callable[..., httpx.Client]]:
         made.close()
 
 
+def finish_now(upstream: RunningMock) -> None:
+    """Every running job finishes at its next poll (status follows the current generation time)."""
+    upstream.mock.config.generation_time_s = 0
+
+
 def decode_video(data: bytes) -> tuple[int, int, int]:
     """(width, height, frames) of an MP4, decoding every frame."""
     with av.open(io.BytesIO(data), mode="r") as container:
@@ -98,13 +105,13 @@ def png_data_url(color: tuple[int, int, int]) -> str:
 def test_xai_video_is_pending_then_done_with_a_playable_mp4(
     serve: Serve, client: Callable[..., httpx.Client]
 ) -> None:
-    upstream = serve("xai")
+    upstream = serve("xai", generation_time_s=SLOW_S)
     api = client(upstream)
 
     submitted = api.post("/v1/videos/generations", json={"prompt": "a red fox", "duration": 1})
     request_id = submitted.json()["request_id"]
     pending = api.get(f"/v1/videos/{request_id}")
-    time.sleep(SETTLE_S)
+    finish_now(upstream)
     done = api.get(f"/v1/videos/{request_id}")
 
     assert (submitted.status_code, submitted.json()) == (200, {"request_id": UUID})
@@ -133,7 +140,7 @@ def test_xai_video_is_pending_then_done_with_a_playable_mp4(
 def test_xai_pending_poll_has_no_body_when_configured(
     serve: Serve, client: Callable[..., httpx.Client]
 ) -> None:
-    upstream = serve("xai", pending_body=False)
+    upstream = serve("xai", pending_body=False, generation_time_s=SLOW_S)
     api = client(upstream)
     request_id = api.post("/v1/videos/generations", json={"prompt": "p"}).json()["request_id"]
 
@@ -238,14 +245,14 @@ def test_xai_b64_json_images_are_bare_base64_pngs(serve: Serve, client: Callable
 
 
 def test_xai_deferred_images_are_polled_until_done(serve: Serve, client: Callable[..., httpx.Client]) -> None:
-    upstream = serve("xai")
+    upstream = serve("xai", generation_time_s=SLOW_S)
     api = client(upstream)
     request_id = api.post("/v1/images/generations", json={"prompt": "p", "deferred": True}).json()[
         "request_id"
     ]
 
     pending = api.get(f"/v1/images/{request_id}")
-    time.sleep(SETTLE_S)
+    finish_now(upstream)
     done = api.get(f"/v1/images/{request_id}")
 
     assert (pending.status_code, pending.json()) == (202, {"request_id": request_id, "status": "pending"})
@@ -531,7 +538,7 @@ def test_fail_times_limits_outcome_failures_to_the_first_jobs(
 def test_poll_failures_flipped_mid_run_hit_polls_only(
     serve: Serve, client: Callable[..., httpx.Client]
 ) -> None:
-    upstream = serve("xai")
+    upstream = serve("xai", generation_time_s=SLOW_S)
     api = client(upstream)
     request_id = api.post("/v1/videos/generations", json={"prompt": "p"}).json()["request_id"]
 
@@ -614,7 +621,7 @@ def test_share_media_renders_one_video_for_all_jobs_of_a_size(
 
 
 def test_relay_passes_xai_bodies_through(serve: Serve, client: Callable[..., httpx.Client]) -> None:
-    upstream = serve("xai_compatible")
+    upstream = serve("xai_compatible", generation_time_s=SLOW_S)
     api = client(upstream)
     body = {
         "model": "grok-imagine-video",
@@ -627,7 +634,7 @@ def test_relay_passes_xai_bodies_through(serve: Serve, client: Callable[..., htt
     submitted = api.post("/v1/videos/generations", json=body)
     request_id = submitted.json()["request_id"]
     pending = api.get(f"/v1/videos/{request_id}")
-    time.sleep(SETTLE_S)
+    finish_now(upstream)
     done = api.get(f"/v1/videos/{request_id}")
 
     assert submitted.json() == {"request_id": Matches(r"grok_video_[0-9a-f]{32}")}
@@ -651,7 +658,7 @@ def test_relay_passes_xai_bodies_through(serve: Serve, client: Callable[..., htt
 def test_dubrify_style_has_no_status_when_done_and_string_fields(
     serve: Serve, client: Callable[..., httpx.Client]
 ) -> None:
-    upstream = serve("xai_compatible", dubrify_style=True)
+    upstream = serve("xai_compatible", dubrify_style=True, generation_time_s=SLOW_S)
     api = client(upstream)
     body = {
         "model": "grok-imagine-video",
@@ -663,7 +670,7 @@ def test_dubrify_style_has_no_status_when_done_and_string_fields(
 
     request_id = api.post("/v1/videos", json=body).json()["request_id"]
     pending = api.get(f"/v1/videos/{request_id}")
-    time.sleep(SETTLE_S)
+    finish_now(upstream)
     done = api.get(f"/v1/videos/{request_id}")
 
     assert pending.json() == {"status": "pending"}
@@ -742,17 +749,17 @@ def test_relay_rejects_a_wrong_key(serve: Serve, client: Callable[..., httpx.Cli
 def test_grokimagineapi_task_goes_pending_processing_completed(
     serve: Serve, client: Callable[..., httpx.Client]
 ) -> None:
-    # Pending for the first fifth of the generation time, then processing.
-    upstream = serve("grokimagineapi", generation_time_s=0.5)
+    # Pending for the first fifth of the generation time (0.4 s), then processing.
+    upstream = serve("grokimagineapi", generation_time_s=2.0)
     api = client(upstream)
     body = {"mode": "fun", "prompt": "mountains", "ratio": "2:3"}
 
     submitted = api.post("/v1/generate", json=body)
     task_id = submitted.json()["data"]["task_id"]
     statuses = [api.get("/v1/status", params={"task_id": task_id}).json()["data"]["status"]]
-    time.sleep(0.25)
+    time.sleep(0.5)
     statuses.append(api.get("/v1/status", params={"task_id": task_id}).json()["data"]["status"])
-    time.sleep(0.35)
+    finish_now(upstream)
     completed = api.get("/v1/status", params={"task_id": task_id})
 
     assert submitted.json() == {
@@ -866,8 +873,8 @@ ISO_MS = Matches(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 def test_rivya_task_goes_queued_processing_succeeded(
     serve: Serve, client: Callable[..., httpx.Client]
 ) -> None:
-    # Queued for the first fifth of the generation time, then processing.
-    upstream = serve("rivya", generation_time_s=0.5)
+    # Queued for the first fifth of the generation time (0.4 s), then processing.
+    upstream = serve("rivya", generation_time_s=2.0)
     api = client(upstream)
     body = {
         "model": "grok-imagine",
@@ -877,9 +884,9 @@ def test_rivya_task_goes_queued_processing_succeeded(
 
     created = api.post("/api/v1/generations", json=body)
     task_id = created.json()["id"]
-    time.sleep(0.25)
+    time.sleep(0.5)
     processing = api.get(f"/api/v1/generations/{task_id}")
-    time.sleep(0.35)
+    finish_now(upstream)
     succeeded = api.get(f"/api/v1/generations/{task_id}")
 
     common = {

@@ -62,7 +62,7 @@ def build_context(settings: Settings, overrides: Overrides | None = None) -> App
     """Wire every part from the settings (no I/O beyond opening pools)."""
     overrides = overrides or Overrides()
     settings.home.mkdir(parents=True, exist_ok=True)  # scratch space for renders and downloads
-    catalog = load_catalog()
+    catalog = load_catalog(settings.catalog_file)
     clock = overrides.clock or SystemClock()
     db = Database(settings.resolved_database_url)
     storage = open_storage(settings.resolved_storage_url)
@@ -128,7 +128,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
         webhooks = webhook_routes.build_dispatcher(ctx) if settings.webhook_delivery_enabled else None
         webhook_task = asyncio.create_task(webhooks.run(stop)) if webhooks else None
         # Retention runs beside the worker loop; several processes sweeping at once is harmless.
-        sweeper = Sweeper(db=ctx.db, storage=ctx.storage, clock=ctx.clock)
+        sweeper = Sweeper(db=ctx.db, storage=ctx.storage, clock=ctx.clock, interval_s=settings.sweep_interval_s)
         sweep_task = asyncio.create_task(sweeper.run(stop)) if ctx.worker else None
         try:
             yield

@@ -28,8 +28,13 @@ async def run_worker_process(settings: Settings, *, stop: asyncio.Event | None =
     if isinstance(ctx.events, RedisEventBus):
         await ctx.events.start()
     log.info("worker %s started", ctx.worker.owner)
+    from imagine_gateway.worker.sweeper import Sweeper
+
+    sweeper = Sweeper(db=ctx.db, storage=ctx.storage, clock=ctx.clock, interval_s=settings.sweep_interval_s)
+    sweep_task = asyncio.create_task(sweeper.run(stop))
     try:
         await ctx.worker.run(stop)
+        await sweep_task
     finally:
         await ctx.router.aclose()
         await ctx.events.aclose()
