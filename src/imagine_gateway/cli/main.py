@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from imagine_gateway.cli import client_commands
 from imagine_gateway.core.errors import GatewayError
 from imagine_gateway.core.timefmt import iso_ms
 from imagine_gateway.settings import Settings, load_settings
@@ -226,8 +227,7 @@ def mock_upstream(
     )
 
 
-from imagine_gateway.cli import client_commands  # noqa: E402 (client side: models, generate, tasks, files)
-
+# Client side (models, generate, tasks, files): talks to a running gateway through the SDK.
 client_commands.register(app)
 
 
