@@ -264,3 +264,12 @@ def test_every_response_carries_a_request_id(gateway: Gateway) -> None:
     ids = {gateway.http.get("/api/v1/models").headers["x-request-id"] for _ in range(3)}
     assert len(ids) == 3
     assert all(i == REQUEST_ID for i in ids)
+
+
+def test_webhook_url_to_a_private_address_is_rejected_and_creates_nothing(gateway: Gateway) -> None:
+    key = gateway.key(credits=50)
+    response = gateway.http.post("/api/v1/generations", headers=key.headers,
+                                 json={"model": "grok-imagine", "prompt": "x", "webhook_url": "https://127.0.0.1/hook"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "webhook_url_rejected"
+    assert_nothing_changed(gateway, key, 50)

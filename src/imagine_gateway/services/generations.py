@@ -22,6 +22,7 @@ from imagine_gateway.core.ids import new_task_id
 from imagine_gateway.core.pricing import price_credits
 from imagine_gateway.core.states import ACTIVE, CreditsState, TaskState, internal_states_for
 from imagine_gateway.delivery.events import EventBus, TaskEvent
+from imagine_gateway.delivery.webhooks import check_webhook_url
 from imagine_gateway.providers.router import Router
 from imagine_gateway.services.principal import Principal
 from imagine_gateway.services.references import ReferenceResolver
@@ -89,6 +90,8 @@ class GenerationService:
         """Reserve credits and insert the task in one transaction; replay on a known key."""
         if idempotency_key is not None and not (0 < len(idempotency_key) <= IDEMPOTENCY_KEY_MAX):
             raise invalid("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
+        if request.webhook_url is not None:
+            await check_webhook_url(request.webhook_url, allow_private=self.settings.webhook_allow_private)
         self.router.check(request.model, request.params)
         await self.references.check(principal.account_id, request.model, request.references)
         price = price_credits(request.model, request.params)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import time
 import uuid
@@ -85,6 +86,9 @@ class Worker:
         self._running: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._batcher = WriteBatcher(db)
+        # Collecting is CPU work (probe, poster); more of it at once than cores only starves polls.
+        self._collect_slots = asyncio.Semaphore(max(2, os.cpu_count() or 2))
+        self._collect_waiting = 0
         self._next_probe_s = 0.0
         self._probing: asyncio.Task[dict[str, bool]] | None = None
         # Called with each poll's lateness (actual minus scheduled start, ms); benchmarks listen here.
@@ -124,7 +128,9 @@ class Worker:
         self._probing = asyncio.create_task(self.router.probe_due())
 
     async def claim_and_start(self) -> int:
-        free = self.settings.worker_concurrency - len(self._running)
+        # Steps queued for a collect slot do not count: they must not keep polls from being claimed.
+        parked = min(self._collect_waiting, self.settings.worker_concurrency)
+        free = self.settings.worker_concurrency - (len(self._running) - parked)
         if free <= 0:
             await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
             return 1
@@ -189,7 +195,15 @@ class Worker:
                 self.on_poll_lag(now - task.next_run_at)
             await self._poll(task)
         elif state is TaskState.COLLECTING:
-            await self._collect(task)
+            self._collect_waiting += 1
+            try:
+                await self._collect_slots.acquire()
+            finally:
+                self._collect_waiting -= 1
+            try:
+                await self._collect(task)
+            finally:
+                self._collect_slots.release()
 
     async def _job(self, task: Task) -> Job:
         model = self.catalog.get(task.model)
