@@ -84,8 +84,8 @@ def event_envelope(
     }
 
 
-def _rejected(issue: str) -> WebhookUrlRejected:
-    return WebhookUrlRejected(f"url: {issue}", [FieldError("url", issue)])
+def _rejected(issue: str, field_name: str = "url") -> WebhookUrlRejected:
+    return WebhookUrlRejected(f"{field_name}: {issue}", [FieldError(field_name, issue)])
 
 
 def check_url_shape(raw: str, *, allow_private: bool, field_name: str = "url") -> httpx.URL:
@@ -94,43 +94,45 @@ def check_url_shape(raw: str, *, allow_private: bool, field_name: str = "url") -
     try:
         url = httpx.URL(raw)
     except (httpx.InvalidURL, TypeError) as exc:
-        raise _rejected("is not a valid URL") from exc
+        raise _rejected("is not a valid URL", field_name) from exc
     allowed = ("https", "http") if allow_private else ("https",)
     if url.scheme not in allowed:
         raise WebhookUrlRejected(
             f"{field_name}: must use https", [FieldError(field_name, "must use https", list(allowed))]
         )
     if not url.host:
-        raise _rejected("has no host")
+        raise _rejected("has no host", field_name)
     if url.userinfo:
-        raise _rejected("must not contain credentials")
+        raise _rejected("must not contain credentials", field_name)
     if url.fragment:
-        raise _rejected("must not contain a fragment")
+        raise _rejected("must not contain a fragment", field_name)
     if len(raw) > 2000:
-        raise _rejected("is longer than 2000 characters")
+        raise _rejected("is longer than 2000 characters", field_name)
     if allow_private:
         return url
     host = url.host.lower().rstrip(".")
     if host in _LOCAL_NAMES or host.endswith(_LOCAL_SUFFIXES):
-        raise _rejected("must not point at a local host name")
+        raise _rejected("must not point at a local host name", field_name)
     if _is_ip_literal(host) and not is_public_ip(host):
-        raise _rejected("must not point at a private, loopback or reserved address")
+        raise _rejected("must not point at a private, loopback or reserved address", field_name)
     return url
 
 
-async def check_webhook_url(raw: str, *, allow_private: bool, resolver: Resolver | None = None) -> str:
+async def check_webhook_url(
+    raw: str, *, allow_private: bool, resolver: Resolver | None = None, field_name: str = "url"
+) -> str:
     """``raw`` if it is an acceptable webhook target, else ``WebhookUrlRejected`` (HTTP 400).
 
     Beyond :func:`check_url_shape`, a host name must resolve, and only to public addresses.
     The same check runs again before every delivery, so a later DNS change cannot aim it inward.
     """
-    url = check_url_shape(raw, allow_private=allow_private)
+    url = check_url_shape(raw, allow_private=allow_private, field_name=field_name)
     if not allow_private:
-        await _public_addresses(url, resolver or SystemResolver())
+        await _public_addresses(url, resolver or SystemResolver(), field_name)
     return raw
 
 
-async def _public_addresses(url: httpx.URL, resolver: Resolver) -> list[str]:
+async def _public_addresses(url: httpx.URL, resolver: Resolver, field_name: str = "url") -> list[str]:
     host = url.host
     if _is_ip_literal(host):
         ips = [host]
@@ -138,11 +140,11 @@ async def _public_addresses(url: httpx.URL, resolver: Resolver) -> list[str]:
         try:
             ips = await resolver.resolve(url.raw_host.decode("ascii"), _port(url))
         except OSError as exc:
-            raise _rejected("host could not be resolved") from exc
+            raise _rejected("host could not be resolved", field_name) from exc
     if not ips:
-        raise _rejected("host could not be resolved")
+        raise _rejected("host could not be resolved", field_name)
     if not all(is_public_ip(ip) for ip in ips):
-        raise _rejected("host is not a public internet address")
+        raise _rejected("host is not a public internet address", field_name)
     return ips
 
 

@@ -91,7 +91,9 @@ class GenerationService:
         if idempotency_key is not None and not (0 < len(idempotency_key) <= IDEMPOTENCY_KEY_MAX):
             raise invalid("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
         if request.webhook_url is not None:
-            await check_webhook_url(request.webhook_url, allow_private=self.settings.webhook_allow_private)
+            await check_webhook_url(
+                request.webhook_url, allow_private=self.settings.webhook_allow_private, field_name="webhook_url"
+            )
         self.router.check(request.model, request.params)
         await self.references.check(principal.account_id, request.model, request.references)
         price = price_credits(request.model, request.params)
