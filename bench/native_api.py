@@ -50,29 +50,57 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         server = LoopbackServer()
-        settings = load_settings(home=home, public_base_url=server.base_url, rate_limit="1000000/minute",
-                                 sandbox_latency_s=3.0, worker_idle_poll_s=0.05)
+        settings = load_settings(
+            home=home,
+            public_base_url=server.base_url,
+            rate_limit="1000000/minute",
+            sandbox_latency_s=3.0,
+            worker_idle_poll_s=0.05,
+        )
         server.app = create_app(settings)
-        made = asyncio.run(admin.create_key(settings, name="bench", account_ref=None, credits=10_000,
-                                            scopes=None, expires_in_s=None, rate_limit=None))
+        made = asyncio.run(
+            admin.create_key(
+                settings,
+                name="bench",
+                account_ref=None,
+                credits=10_000,
+                scopes=None,
+                expires_in_s=None,
+                rate_limit=None,
+            )
+        )
         headers = {"Authorization": f"Bearer {made.secret}"}
         with server, httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as http:
-            for model, params in (("grok-imagine", {}), ("grok-imagine-video", {"duration": 6}),
-                                  ("grok-imagine-video", {"duration": 30, "resolution": "720p"})):
+            for model, params in (
+                ("grok-imagine", {}),
+                ("grok-imagine-video", {"duration": 6}),
+                ("grok-imagine-video", {"duration": 30, "resolution": "720p"}),
+            ):
                 times = []
                 for _ in range(args.runs):
                     start = time.perf_counter()
-                    task = http.post("/api/v1/generations", json={"model": model, "prompt": "bench",
-                                                                  "params": params}).json()
+                    task = http.post(
+                        "/api/v1/generations", json={"model": model, "prompt": "bench", "params": params}
+                    ).json()
                     while (body := http.get(f"/api/v1/generations/{task['id']}").json())["status"] not in (
-                            "succeeded", "failed"):
+                        "succeeded",
+                        "failed",
+                    ):
                         time.sleep(0.02)
                     assert body["status"] == "succeeded"
                     times.append(time.perf_counter() - start)
-                print(f"create->succeeded {model} {params}: median {statistics.median(times):.2f} s "
-                      f"(simulated latency 3.00 s; min {min(times):.2f}, max {max(times):.2f}, n={args.runs})")
-            ours = asyncio.run(hammer(f"{server.base_url}/api/v1/generations/{task['id']}", headers,
-                                      args.requests, args.concurrency))
+                print(
+                    f"create->succeeded {model} {params}: median {statistics.median(times):.2f} s "
+                    f"(simulated latency 3.00 s; min {min(times):.2f}, max {max(times):.2f}, n={args.runs})"
+                )
+            ours = asyncio.run(
+                hammer(
+                    f"{server.base_url}/api/v1/generations/{task['id']}",
+                    headers,
+                    args.requests,
+                    args.concurrency,
+                )
+            )
         sample = body
 
     async def bare(_request: object) -> JSONResponse:
@@ -80,9 +108,11 @@ def main() -> None:
 
     with LoopbackServer(Starlette(routes=[Route("/t", bare)])) as baseline:
         base = asyncio.run(hammer(f"{baseline.base_url}/t", {}, args.requests, args.concurrency))
-    print(f"GET /api/v1/generations/{{id}}: {ours:.0f} req/s; bare Starlette same body: {base:.0f} req/s "
-          f"({ours / base:.0%} of baseline; {args.requests} requests, concurrency {args.concurrency}, "
-          "client in the same process)")
+    print(
+        f"GET /api/v1/generations/{{id}}: {ours:.0f} req/s; bare Starlette same body: {base:.0f} req/s "
+        f"({ours / base:.0%} of baseline; {args.requests} requests, concurrency {args.concurrency}, "
+        "client in the same process)"
+    )
 
 
 if __name__ == "__main__":

@@ -268,10 +268,14 @@ def test_every_response_carries_a_request_id(gateway: Gateway) -> None:
 
 def test_webhook_url_to_a_private_address_is_rejected_and_creates_nothing(gateway: Gateway) -> None:
     key = gateway.key(credits=50)
-    response = gateway.http.post("/api/v1/generations", headers=key.headers,
-                                 json={"model": "grok-imagine", "prompt": "x", "webhook_url": "https://127.0.0.1/hook"})
+    response = gateway.http.post(
+        "/api/v1/generations",
+        headers=key.headers,
+        json={"model": "grok-imagine", "prompt": "x", "webhook_url": "https://127.0.0.1/hook"},
+    )
     assert response.status_code == 400
     issue = "must not point at a private, loopback or reserved address"
-    assert response.json() == error_body("webhook_url_rejected", f"webhook_url: {issue}",
-                                         [{"field": "webhook_url", "issue": issue}])
+    assert response.json() == error_body(
+        "webhook_url_rejected", f"webhook_url: {issue}", [{"field": "webhook_url", "issue": issue}]
+    )
     assert_nothing_changed(gateway, key, 50)

@@ -26,15 +26,29 @@ def test_console_page_and_assets_are_served(gateway: Gateway) -> None:
 def test_console_renders_tasks_in_a_headless_browser(gateway: Gateway, tmp_path: Path) -> None:
     """Chromium loads the console with a key in sessionStorage and shows the account's task."""
     key = gateway.key(credits=10)
-    task = gateway.http.post("/api/v1/generations", headers=key.headers,
-                             json={"model": "grok-imagine", "prompt": "console"}).json()
+    task = gateway.http.post(
+        "/api/v1/generations", headers=key.headers, json={"model": "grok-imagine", "prompt": "console"}
+    ).json()
     gateway.wait_for(task["id"], key)
     dump = subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=8000", "--dump-dom",
-         f"{gateway.base_url}/console#key={key.secret}"],
-        capture_output=True, text=True, timeout=60,
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=8000",
+            "--dump-dom",
+            f"{gateway.base_url}/console#key={key.secret}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert task["id"] in dump.stdout
     assert "succeeded" in dump.stdout

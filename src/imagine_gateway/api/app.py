@@ -128,7 +128,9 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
         webhooks = webhook_routes.build_dispatcher(ctx) if settings.webhook_delivery_enabled else None
         webhook_task = asyncio.create_task(webhooks.run(stop)) if webhooks else None
         # Retention runs beside the worker loop; several processes sweeping at once is harmless.
-        sweeper = Sweeper(db=ctx.db, storage=ctx.storage, clock=ctx.clock, interval_s=settings.sweep_interval_s)
+        sweeper = Sweeper(
+            db=ctx.db, storage=ctx.storage, clock=ctx.clock, interval_s=settings.sweep_interval_s
+        )
         sweep_task = asyncio.create_task(sweeper.run(stop)) if ctx.worker else None
         try:
             yield

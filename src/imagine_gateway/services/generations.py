@@ -92,7 +92,9 @@ class GenerationService:
             raise invalid("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
         if request.webhook_url is not None:
             await check_webhook_url(
-                request.webhook_url, allow_private=self.settings.webhook_allow_private, field_name="webhook_url"
+                request.webhook_url,
+                allow_private=self.settings.webhook_allow_private,
+                field_name="webhook_url",
             )
         self.router.check(request.model, request.params)
         await self.references.check(principal.account_id, request.model, request.references)
