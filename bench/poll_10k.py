@@ -137,8 +137,7 @@ async def run(args: argparse.Namespace, home: Path, base_url: str) -> dict[str, 
         kinds = dict((await conn.execute(select(ledger.c.kind, func.count()).group_by(ledger.c.kind))).all())
         settled_per_task = (
             await conn.execute(
-                select(func.count())
-                .select_from(
+                select(func.count()).select_from(
                     select(ledger.c.task_id)
                     .where(ledger.c.kind.in_(["capture", "release"]))
                     .group_by(ledger.c.task_id)
@@ -180,8 +179,16 @@ def main() -> None:
         stats_file = home / "mock-stats.json"
         port = free_port()
         child = subprocess.Popen(
-            [sys.executable, __file__, "--generation-s", str(args.generation_s), "--serve-mock",
-             str(port), str(media), str(stats_file)],
+            [
+                sys.executable,
+                __file__,
+                "--generation-s",
+                str(args.generation_s),
+                "--serve-mock",
+                str(port),
+                str(media),
+                str(stats_file),
+            ],
         )
         try:
             wait_for_port(port)
@@ -197,7 +204,10 @@ def main() -> None:
         f"tasks: {args.tasks}, generation time {args.generation_s:g} s, one worker process (SQLite), "
         f"worker_concurrency {args.concurrency}"
     )
-    print(f"created in {result['create_s']:.1f} s; all settled {result['wall_s']:.1f} s after the worker started")
+    print(
+        f"created in {result['create_s']:.1f} s; "
+        f"all settled {result['wall_s']:.1f} s after the worker started"
+    )
     print(f"task states: {result['states']}; ledger rows: {result['ledger']}")
     print(f"tasks settled exactly once (one capture or release each): {result['settled_once']}")
     print(f"peak RSS: {result['peak_rss_mb']:.0f} MB")
@@ -206,11 +216,14 @@ def main() -> None:
         f"p99 {percentile(lags, 0.99):.0f} ms, max {max(lags):.0f} ms, mean {statistics.mean(lags):.0f} ms"
     )
     print(
-        f"upstream requests: {total_requests} for {mock['jobs']} jobs = {total_requests / args.tasks:.2f} per task "
-        f"({mock['by_endpoint']})"
+        f"upstream requests: {total_requests} for {mock['jobs']} jobs = "
+        f"{total_requests / args.tasks:.2f} per task ({mock['by_endpoint']})"
     )
     per_job = mock["per_job"]
-    print(f"submit+poll requests per job: min {min(per_job)}, median {statistics.median(per_job)}, max {max(per_job)}")
+    print(
+        f"submit+poll requests per job: min {min(per_job)}, "
+        f"median {statistics.median(per_job)}, max {max(per_job)}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import Gateway, Key
 
 from imagine_gateway.media.render import render_video
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.records import Task
 from imagine_gateway.testing.mock_upstreams import MockConfig, RunningMock, start_mock
+from tests.conftest import Gateway, Key
 
 UPSTREAM_KEY = "test-key"
 GENERATION_S = 0.3

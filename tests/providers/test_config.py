@@ -101,21 +101,35 @@ def test_a_file_entry_narrows_the_kind_defaults_without_dropping_them() -> None:
 @pytest.mark.parametrize(
     ("entry", "error"),
     [
-        ('name = "a"\nkind = "sora"\nbase_url = "http://x"\napi_key = "k"',
-         "provider 'a'.kind: must be one of xai, xai_compatible, grokimagineapi, rivya; got 'sora'"),
-        ('name = "a"\nkind = "xai"\nbase_url = "http://x"\napi_key_env = "IMAGINE_TEST_UNSET_KEY"',
-         "provider 'a': environment variable IMAGINE_TEST_UNSET_KEY is not set"),
-        ('name = "a"\nkind = "xai"\nbase_url = "http://x"',
-         "provider 'a': set api_key, api_keys, api_key_env or api_key_envs"),
-        ('name = "a"\nkind = "xai"\nbase_url = "http://x"\napi_key = "k"\nrate_limit = "fast"',
-         "provider 'a'.rate_limit: expected '<n>/second|minute|hour', got 'fast'"),
-        ('name = "a"\nkind = "xai"\nbase_url = "http://x"\napi_key = "k"\nmodels = { "sora-2" = {} }',
-         "provider 'a'.models: 'sora-2' is not in the catalog"),
-        ('name = "a"\nkind = "xai"\nbase_url = "http://x"\napi_key = "k"\n'
-         'models = { "grok-imagine" = { max_size = 3 } }',
-         "provider 'a'.models.grok-imagine.max_size: not understood"),
-        ('name = "a"\nkind = "xai"\nbase_url = "http://x"\napi_key = "k"\nretries = 3',
-         "providers[0]: unknown keys ['retries']"),
+        (
+            'name = "a"\nkind = "sora"\nbase_url = "http://x"\napi_key = "k"',
+            "provider 'a'.kind: must be one of xai, xai_compatible, grokimagineapi, rivya; got 'sora'",
+        ),
+        (
+            'name = "a"\nkind = "xai"\nbase_url = "http://x"\napi_key_env = "IMAGINE_TEST_UNSET_KEY"',
+            "provider 'a': environment variable IMAGINE_TEST_UNSET_KEY is not set",
+        ),
+        (
+            'name = "a"\nkind = "xai"\nbase_url = "http://x"',
+            "provider 'a': set api_key, api_keys, api_key_env or api_key_envs",
+        ),
+        (
+            'name = "a"\nkind = "xai"\nbase_url = "http://x"\napi_key = "k"\nrate_limit = "fast"',
+            "provider 'a'.rate_limit: expected '<n>/second|minute|hour', got 'fast'",
+        ),
+        (
+            'name = "a"\nkind = "xai"\nbase_url = "http://x"\napi_key = "k"\nmodels = { "sora-2" = {} }',
+            "provider 'a'.models: 'sora-2' is not in the catalog",
+        ),
+        (
+            'name = "a"\nkind = "xai"\nbase_url = "http://x"\napi_key = "k"\n'
+            'models = { "grok-imagine" = { max_size = 3 } }',
+            "provider 'a'.models.grok-imagine.max_size: not understood",
+        ),
+        (
+            'name = "a"\nkind = "xai"\nbase_url = "http://x"\napi_key = "k"\nretries = 3',
+            "providers[0]: unknown keys ['retries']",
+        ),
     ],
     ids=["kind", "env", "no-key", "rate", "model", "param", "unknown-key"],
 )

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from tests.conftest import Gateway
-from tests.providers.conftest import UPSTREAM_KEY, StartMock, create, task_row
 
 from imagine_gateway.catalog.loader import load_catalog
 from imagine_gateway.providers.base import Job, ReferenceInput
 from imagine_gateway.providers.config import ModelMapping
 from imagine_gateway.providers.http import UpstreamHttp
 from imagine_gateway.providers.xai import DEFAULT_MODELS, XaiProvider
+from tests.conftest import Gateway
+from tests.providers.conftest import UPSTREAM_KEY, StartMock, create, task_row
 
 
 def entry(kind: str, base_url: str, extra: str = "") -> str:
@@ -30,9 +30,7 @@ api_key = "{UPSTREAM_KEY}"
 """
 
 
-def run_one(
-    gateway: Gateway, model: str, params: dict[str, Any]
-) -> tuple[dict[str, Any], str]:
+def run_one(gateway: Gateway, model: str, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
     key = gateway.key(credits=100)
     task = create(gateway, key, model, params)
     done = gateway.wait_for(task["id"], key)
@@ -43,7 +41,9 @@ def test_another_rivya_gateway_serves_as_an_upstream_with_params_passed_through(
     upstream: StartMock, routed_gateway: Callable[..., Gateway]
 ) -> None:
     mock = upstream("rivya")
-    gateway = routed_gateway(entry("rivya", mock.base_url + "/api/v1", 'models = { "grok-imagine-video" = {} }'))
+    gateway = routed_gateway(
+        entry("rivya", mock.base_url + "/api/v1", 'models = { "grok-imagine-video" = {} }')
+    )
 
     done, task_id = run_one(gateway, "grok-imagine-video", {"duration": 20, "mode": "spicy"})
 
@@ -154,7 +154,9 @@ async def test_xai_sends_a_reference_image_as_a_data_url_for_image_to_video(upst
     png = buffer.getvalue()
     catalog = load_catalog()
     models: dict[str, ModelMapping] = dict(DEFAULT_MODELS)
-    http = UpstreamHttp(name="xai", base_url=mock.base_url, api_key=UPSTREAM_KEY, timeout_s=5, max_concurrency=4)
+    http = UpstreamHttp(
+        name="xai", base_url=mock.base_url, api_key=UPSTREAM_KEY, timeout_s=5, max_concurrency=4
+    )
     provider = XaiProvider(name="xai", http=http, models=models)
     job = Job(
         task_id="task_1",

@@ -7,12 +7,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.conftest import Gateway
-from tests.providers.conftest import StartMock, balance, create, task_row, wait_until
-
 from imagine_gateway.providers.health import Breaker
 from imagine_gateway.providers.routing import Lane, order
 from imagine_gateway.providers.sandbox import SandboxProvider
+from tests.conftest import Gateway
+from tests.providers.conftest import StartMock, balance, create, task_row, wait_until
 
 VIDEO = "grok-imagine-video"
 SUBMIT = "POST /v1/videos/generations"

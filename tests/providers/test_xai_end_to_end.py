@@ -6,13 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from imagine_gateway.catalog.loader import load_catalog
 from tests.conftest import Gateway
 from tests.matchers import media_url
 from tests.providers.conftest import UPSTREAM_KEY, StartMock, balance, create, task_row
-
-from imagine_gateway.catalog.loader import load_catalog
-
-VIDEO_DEFAULTS = {"mode": "normal", "duration": 6, "resolution": "480p"}
 
 
 @pytest.mark.parametrize(
@@ -22,32 +20,52 @@ VIDEO_DEFAULTS = {"mode": "normal", "duration": 6, "resolution": "480p"}
             "grok-imagine",
             {},
             "POST /v1/images/generations",
-            {"model": "grok-imagine-image", "prompt": "A lighthouse at dusk", "n": 1, "deferred": True,
-             "aspect_ratio": "1:1"},
+            {
+                "model": "grok-imagine-image",
+                "prompt": "A lighthouse at dusk",
+                "n": 1,
+                "deferred": True,
+                "aspect_ratio": "1:1",
+            },
             200_000_000,
         ),
         (
             "grok-imagine",
             {"enable_pro": "true", "aspect_ratio": "16:9"},
             "POST /v1/images/generations",
-            {"model": "grok-imagine-image-quality", "prompt": "A lighthouse at dusk", "n": 1,
-             "deferred": True, "aspect_ratio": "16:9"},
+            {
+                "model": "grok-imagine-image-quality",
+                "prompt": "A lighthouse at dusk",
+                "n": 1,
+                "deferred": True,
+                "aspect_ratio": "16:9",
+            },
             200_000_000,
         ),
         (
             "grok-imagine-video",
             {"duration": 6},
             "POST /v1/videos/generations",
-            {"model": "grok-imagine-video", "prompt": "A lighthouse at dusk", "duration": 6,
-             "aspect_ratio": "2:3", "resolution": "480p"},
+            {
+                "model": "grok-imagine-video",
+                "prompt": "A lighthouse at dusk",
+                "duration": 6,
+                "aspect_ratio": "2:3",
+                "resolution": "480p",
+            },
             3_000_000_000,
         ),
         (
             "grok-imagine-video-1.5-preview",
             {"duration": 2, "resolution": "720p", "aspect_ratio": "9:16"},
             "POST /v1/videos/generations",
-            {"model": "grok-imagine-video-1.5-preview", "prompt": "A lighthouse at dusk", "duration": 2,
-             "aspect_ratio": "9:16", "resolution": "720p"},
+            {
+                "model": "grok-imagine-video-1.5-preview",
+                "prompt": "A lighthouse at dusk",
+                "duration": 2,
+                "aspect_ratio": "9:16",
+                "resolution": "720p",
+            },
             2_800_000_000,
         ),
     ],
@@ -83,7 +101,11 @@ def test_catalog_model_succeeds_through_xai_with_the_exact_upstream_request(
 
 
 def test_every_catalog_model_is_covered_above() -> None:
-    assert {m.id for m in load_catalog()} == {"grok-imagine", "grok-imagine-video", "grok-imagine-video-1.5-preview"}
+    assert {m.id for m in load_catalog()} == {
+        "grok-imagine",
+        "grok-imagine-video",
+        "grok-imagine-video-1.5-preview",
+    }
 
 
 def test_params_xai_cannot_serve_fail_validation_saying_what_it_serves(

@@ -107,7 +107,10 @@ def test_an_expired_result_fails_the_task_and_releases_the_credits(
     task = create(gateway, key, VIDEO)
 
     assert_failed_and_refunded(
-        gateway, task["id"], key, "upstream_expired",
+        gateway,
+        task["id"],
+        key,
+        "upstream_expired",
         "xai reports the result as expired before it could be collected.",
     )
 
@@ -121,7 +124,10 @@ def test_a_moderated_result_fails_as_content_moderated_and_releases_the_credits(
     task = create(gateway, key, VIDEO)
 
     assert_failed_and_refunded(
-        gateway, task["id"], key, "content_moderated",
+        gateway,
+        task["id"],
+        key,
+        "content_moderated",
         "xai withheld the result: it did not pass content moderation.",
     )
     # The upstream still charged for it: the operator's margin report sees the cost.
@@ -137,7 +143,10 @@ def test_a_moderated_image_fails_as_content_moderated(
     task = create(gateway, key, "grok-imagine")
 
     assert_failed_and_refunded(
-        gateway, task["id"], key, "content_moderated",
+        gateway,
+        task["id"],
+        key,
+        "content_moderated",
         "xai withheld the result: it did not pass content moderation.",
     )
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import ipaddress
 import json
 import logging
 import secrets
@@ -32,7 +31,13 @@ from imagine_gateway.core.clock import Clock
 from imagine_gateway.core.errors import FieldError, WebhookUrlRejected
 from imagine_gateway.core.ids import new_id
 from imagine_gateway.core.timefmt import iso_ms
-from imagine_gateway.media.fetch import Resolver, SystemResolver, is_public_ip
+from imagine_gateway.media.fetch import (
+    Resolver,
+    SystemResolver,
+    default_port,
+    is_ip_literal,
+    is_public_ip,
+)
 from imagine_gateway.settings import Settings
 from imagine_gateway.store import webhooks as store
 from imagine_gateway.store.db import Database
@@ -113,7 +118,7 @@ def check_url_shape(raw: str, *, allow_private: bool, field_name: str = "url") -
     host = url.host.lower().rstrip(".")
     if host in _LOCAL_NAMES or host.endswith(_LOCAL_SUFFIXES):
         raise _rejected("must not point at a local host name", field_name)
-    if _is_ip_literal(host) and not is_public_ip(host):
+    if is_ip_literal(host) and not is_public_ip(host):
         raise _rejected("must not point at a private, loopback or reserved address", field_name)
     return url
 
@@ -134,11 +139,11 @@ async def check_webhook_url(
 
 async def _public_addresses(url: httpx.URL, resolver: Resolver, field_name: str = "url") -> list[str]:
     host = url.host
-    if _is_ip_literal(host):
+    if is_ip_literal(host):
         ips = [host]
     else:
         try:
-            ips = await resolver.resolve(url.raw_host.decode("ascii"), _port(url))
+            ips = await resolver.resolve(url.raw_host.decode("ascii"), default_port(url))
         except OSError as exc:
             raise _rejected("host could not be resolved", field_name) from exc
     if not ips:
@@ -374,8 +379,8 @@ class WebhookDispatcher:
             if allow_private:
                 ips = (
                     [url.host]
-                    if _is_ip_literal(url.host)
-                    else await self.resolver.resolve(url.host, _port(url))
+                    if is_ip_literal(url.host)
+                    else await self.resolver.resolve(url.host, default_port(url))
                 )
             else:
                 ips = await _public_addresses(url, self.resolver)
@@ -386,7 +391,7 @@ class WebhookDispatcher:
         except OSError:
             return Outcome(False, error="url rejected: host could not be resolved")
         extensions: dict[str, Any] = {"timeout": httpx.Timeout(self.settings.webhook_timeout_s).as_dict()}
-        if url.scheme == "https" and not _is_ip_literal(url.host):
+        if url.scheme == "https" and not is_ip_literal(url.host):
             extensions["sni_hostname"] = url.raw_host.decode("ascii")
         failure = "connection failed"
         for ip in ips:
@@ -429,17 +434,3 @@ class WebhookDispatcher:
             )
             if delivery.endpoint_id is not None:
                 await store.record_outcome(conn, delivery.endpoint_id, ok=outcome.ok, now_ms=now)
-
-
-def _port(url: httpx.URL) -> int:
-    if url.port is not None:
-        return url.port
-    return 443 if url.scheme == "https" else 80
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

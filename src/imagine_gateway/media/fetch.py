@@ -238,7 +238,7 @@ async def _vetted_ips(
         ips = [str(ipaddress.ip_address(url.host))]
     except ValueError:
         try:
-            ips = await resolver.resolve(host, _port(url))
+            ips = await resolver.resolve(host, default_port(url))
         except OSError as exc:
             raise invalid(field, f"{what} host could not be resolved") from exc
     if not ips:
@@ -259,7 +259,7 @@ async def _send(
         "User-Agent": "imagine-gateway",
     }
     extensions: dict[str, object] = {"timeout": httpx.Timeout(policy.timeout_s).as_dict()}
-    if url.scheme == "https" and not _is_ip_literal(url.host):
+    if url.scheme == "https" and not is_ip_literal(url.host):
         extensions["sni_hostname"] = url.raw_host.decode("ascii")
     failure: Exception | None = None
     for ip in ips:
@@ -298,13 +298,15 @@ async def _read_capped(response: httpx.Response, policy: FetchPolicy, field: str
     return b"".join(chunks)
 
 
-def _port(url: httpx.URL) -> int:
+def default_port(url: httpx.URL) -> int:
+    """The URL's port, or its scheme's default."""
     if url.port is not None:
         return url.port
     return 443 if url.scheme == "https" else 80
 
 
-def _is_ip_literal(host: str) -> bool:
+def is_ip_literal(host: str) -> bool:
+    """True when ``host`` is an IP address rather than a name."""
     try:
         ipaddress.ip_address(host)
     except ValueError:
