@@ -17,7 +17,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Everything the gateway reads from its environment."""
 
-    model_config = SettingsConfigDict(env_prefix="IMAGINE_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="IMAGINE_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     home: Path = Field(default=Path(".imagine"), description="State directory of the embedded default")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under home")

@@ -129,8 +129,8 @@ class Worker:
 
     async def claim_and_start(self) -> int:
         # Steps queued for a collect slot do not count: they must not keep polls from being claimed.
-        parked = min(self._collect_waiting, self.settings.worker_concurrency)
-        free = self.settings.worker_concurrency - (len(self._running) - parked)
+        # (They are bounded by the tasks in 'collecting', each a small record and a sleeping coroutine.)
+        free = self.settings.worker_concurrency - (len(self._running) - self._collect_waiting)
         if free <= 0:
             await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
             return 1
@@ -172,9 +172,10 @@ class Worker:
     async def _keep_lease(self, task: Task) -> None:
         while True:
             await asyncio.sleep(self.settings.lease_s / 3)
-            async with self.db.write() as conn:
-                if not await task_store.renew_lease(conn, task, until_ms=self.clock.now_ms() + self.lease_ms):
-                    return
+            # Batched: thousands of steps may be waiting (parked collects) and renewing at once.
+            renewed = {"lease_expires_at": self.clock.now_ms() + self.lease_ms}
+            if not await self._batcher.write(task, renewed):
+                return
 
     async def step(self, task: Task) -> None:
         now = self.clock.now_ms()
