@@ -31,8 +31,14 @@ class ReferenceItem:
     @classmethod
     def from_public(cls, item: dict[str, Any]) -> ReferenceItem:
         """Rebuild an item stored on a task (it was checked when the task was created)."""
-        return cls(url=item["url"], kind=item["kind"], name=item.get("name"), mime_type=item.get("mimeType"),
-                   duration_s=item.get("durationSeconds"), duration_token=item.get("durationToken"))
+        return cls(
+            url=item["url"],
+            kind=item["kind"],
+            name=item.get("name"),
+            mime_type=item.get("mimeType"),
+            duration_s=item.get("durationSeconds"),
+            duration_token=item.get("durationToken"),
+        )
 
     def as_public(self) -> dict[str, Any]:
         out: dict[str, Any] = {"url": self.url, "kind": self.kind}

@@ -54,8 +54,10 @@ class SandboxProvider:
 
     async def submit(self, job: Job) -> Submitted:
         # The id carries the ready time, so polling needs no state beyond the task row.
-        return Submitted(upstream_id=f"sbx_{job.task_id}_{job.now_ms + self.latency_ms}",
-                         first_poll_s=self.latency_ms / 1000)
+        return Submitted(
+            upstream_id=f"sbx_{job.task_id}_{job.now_ms + self.latency_ms}",
+            first_poll_s=self.latency_ms / 1000,
+        )
 
     async def reconcile(self, job: Job) -> Submitted | None:
         return await self.submit(job)
