@@ -1,16 +1,21 @@
 """Native API benchmark: create -> succeeded time on the sandbox engine, and GET task throughput.
 
 Baseline in the same run: a bare Starlette app on the same uvicorn returning a task-sized JSON body,
-so the number shows what auth + rate limit + the SQLite read add per request.
+so the number shows what auth + rate limit + the SQLite reads add per request. The load comes from
+`wrk` (Debian package) in its own process when it is installed, since an in-process httpx client
+with many connections measures itself more than the server; otherwise from httpx.
 
-    python bench/native_api.py [--requests 3000] [--concurrency 32]
+    python bench/native_api.py [--requests 3000] [--concurrency 32] [--seconds 10]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
+import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -41,11 +46,31 @@ async def hammer(url: str, headers: dict[str, str], n: int, concurrency: int) ->
         return n / (time.perf_counter() - start)
 
 
+def wrk(url: str, headers: dict[str, str], concurrency: int, seconds: int) -> float:
+    """Requests per second measured by wrk (2 threads)."""
+    args = ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", url]
+    for name, value in headers.items():
+        args[1:1] = ["-H", f"{name}: {value}"]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out:
+        raise AssertionError(out)
+    match = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+    assert match, out
+    return float(match.group(1))
+
+
+def load(url: str, headers: dict[str, str], args: argparse.Namespace) -> float:
+    if shutil.which("wrk"):
+        return wrk(url, headers, args.concurrency, args.seconds)
+    return asyncio.run(hammer(url, headers, args.requests, args.concurrency))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -93,25 +118,18 @@ def main() -> None:
                     f"create->succeeded {model} {params}: median {statistics.median(times):.2f} s "
                     f"(simulated latency 3.00 s; min {min(times):.2f}, max {max(times):.2f}, n={args.runs})"
                 )
-            ours = asyncio.run(
-                hammer(
-                    f"{server.base_url}/api/v1/generations/{task['id']}",
-                    headers,
-                    args.requests,
-                    args.concurrency,
-                )
-            )
+            ours = load(f"{server.base_url}/api/v1/generations/{task['id']}", headers, args)
         sample = body
 
     async def bare(_request: object) -> JSONResponse:
         return JSONResponse(sample)
 
     with LoopbackServer(Starlette(routes=[Route("/t", bare)])) as baseline:
-        base = asyncio.run(hammer(f"{baseline.base_url}/t", {}, args.requests, args.concurrency))
+        base = load(f"{baseline.base_url}/t", {}, args)
     print(
         f"GET /api/v1/generations/{{id}}: {ours:.0f} req/s; bare Starlette same body: {base:.0f} req/s "
-        f"({ours / base:.0%} of baseline; {args.requests} requests, concurrency {args.concurrency}, "
-        "client in the same process)"
+        f"({ours / base:.0%} of baseline; concurrency {args.concurrency}, "
+        f"load from {'wrk, ' + str(args.seconds) + ' s' if shutil.which('wrk') else 'httpx in this process'})"
     )
 
 

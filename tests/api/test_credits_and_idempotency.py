@@ -19,7 +19,7 @@ from tests.matchers import error_body
 async def _ledger_facts(gateway: Gateway, account_id: str) -> dict[str, Any]:
     db = Database(gateway.settings.resolved_database_url)
     try:
-        async with db.read() as conn:
+        async with db.read(snapshot=True) as conn:
             balance, reserved = (
                 await conn.execute(
                     select(accounts.c.balance, accounts.c.reserved).where(accounts.c.id == account_id)

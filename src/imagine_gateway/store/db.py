@@ -51,9 +51,15 @@ class Database:
                 yield conn
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only snapshot."""
+    async def read(self, *, snapshot: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A read-only connection; ``snapshot`` when several statements must see one state.
+
+        On SQLite a plain read runs each statement on its own (no BEGIN/ROLLBACK round trips,
+        which cost as much as the query itself through aiosqlite's thread hops).
+        """
         async with self.engine.connect() as conn:
+            if self.is_sqlite and not snapshot:
+                await conn.execution_options(sqlite_begin="NONE")
             yield conn
             await conn.rollback()
 
@@ -77,7 +83,8 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Any) -> None:
         # Writers take the lock up front (IMMEDIATE); readers use a deferred snapshot.
         mode = conn.get_execution_options().get("sqlite_begin", "")
-        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+        if mode != "NONE":
+            conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
 def sync_url(url: str) -> str:
