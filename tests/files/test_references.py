@@ -25,7 +25,8 @@ from imagine_gateway.core.errors import FieldError, ValidationFailed
 from imagine_gateway.media.fetch import FetchPolicy
 from imagine_gateway.media.storage import LocalStorage
 from imagine_gateway.providers.base import ReferenceInput
-from imagine_gateway.services.files import FileReferenceResolver, FileService
+from imagine_gateway.services.file_references import FileReferenceResolver
+from imagine_gateway.services.files import FileService
 from imagine_gateway.services.principal import Principal
 from imagine_gateway.store.db import Database
 from imagine_gateway.testing.loopback import LoopbackServer

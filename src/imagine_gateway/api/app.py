@@ -29,7 +29,8 @@ from imagine_gateway.delivery.redis_events import RedisEventBus
 from imagine_gateway.media.storage import open_storage
 from imagine_gateway.providers.registry import build_router, uses_sandbox
 from imagine_gateway.providers.router import Router
-from imagine_gateway.services.files import FileReferenceResolver, FileService
+from imagine_gateway.services.file_references import FileReferenceResolver
+from imagine_gateway.services.files import FileService
 from imagine_gateway.services.generations import GenerationService
 from imagine_gateway.settings import Settings
 from imagine_gateway.store.db import Database
