@@ -46,3 +46,9 @@ def test_unknown_account_is_one_line_error_and_nonzero_exit(runner: CliRunner) -
     result = runner.invoke(app, ["credits", "topup", "nobody", "5"])
     assert result.exit_code == 1
     assert result.stderr.strip() == "error not_found: No single account is called 'nobody'."
+
+
+def test_mock_upstream_refuses_an_unknown_failure_mode_before_starting(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["mock-upstream", "xai", "--failure", "nope"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error validation_failed: --failure is one of none, http_500")

@@ -218,13 +218,33 @@ def mock_upstream(
     port: Annotated[int, typer.Option()] = 9100,
     generation_time_s: Annotated[float, typer.Option(help="Simulated generation time")] = 5.0,
     api_key: Annotated[str, typer.Option(help="Bearer key the mock accepts")] = "test-key",
+    failure: Annotated[
+        str, typer.Option(help="none|http_500|http_429|timeout|garbage_json|expired|moderation|failed|reset")
+    ] = "none",
+    failure_on: Annotated[str, typer.Option(help="submit|poll|both")] = "submit",
+    fail_times: Annotated[int | None, typer.Option(help="Fail only the first N, then recover")] = None,
 ) -> None:
     """Run a mock upstream (for trying providers and failover by hand)."""
-    from imagine_gateway.testing.mock_upstreams import MockConfig, run_mock
+    from typing import get_args
 
-    run_mock(
-        kind, host=host, port=port, config=MockConfig(api_key=api_key, generation_time_s=generation_time_s)
+    from imagine_gateway.testing.mock_upstreams import MockConfig, run_mock
+    from imagine_gateway.testing.mock_upstreams.config import FailOn, FailureMode
+
+    if failure not in get_args(FailureMode) or failure_on not in get_args(FailOn):
+        err.print(
+            f"error validation_failed: --failure is one of {', '.join(get_args(FailureMode))}; "
+            f"--failure-on one of {', '.join(get_args(FailOn))}",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    config = MockConfig(
+        api_key=api_key,
+        generation_time_s=generation_time_s,
+        failure=failure,  # type: ignore[arg-type]  # checked against the Literal above
+        failure_on=failure_on,  # type: ignore[arg-type]
+        fail_times=fail_times,
     )
+    run_mock(kind, host=host, port=port, config=config)
 
 
 # Client side (models, generate, tasks, files): talks to a running gateway through the SDK.
