@@ -11,11 +11,11 @@ from typing import Any
 from imagine_gateway.catalog.loader import Catalog
 from imagine_gateway.catalog.validation import GenerationRequest
 from imagine_gateway.core.clock import Clock
+from imagine_gateway.core.cursor import decode_cursor, encode_cursor
 from imagine_gateway.core.errors import (
     IdempotencyConflict,
     NotFound,
     TaskStateConflict,
-    ValidationFailed,
     invalid,
 )
 from imagine_gateway.core.ids import new_task_id
@@ -213,7 +213,7 @@ class GenerationService:
             )
         more = len(items) > limit
         items = items[:limit]
-        next_cursor = encode_cursor(items[-1]) if more and items else None
+        next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more and items else None
         return Page(items=items, next_cursor=next_cursor)
 
     async def cancel(self, principal: Principal, task_id: str) -> Task:
@@ -263,23 +263,3 @@ class GenerationService:
                     await provider.cancel(task.upstream_id)
         await self.events.publish(TaskEvent("generation.canceled", task_id, task.account_id))
         return final
-
-
-def encode_cursor(task: Task) -> str:
-    import base64
-
-    return base64.urlsafe_b64encode(f"{task.created_at}:{task.id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[int, str]:
-    import base64
-
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, task_id = raw.split(":", 1)
-        return int(created), task_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed(
-            "cursor: not a cursor this API returned",
-            [invalid("cursor", "not a cursor this API returned").details[0]],
-        ) from exc

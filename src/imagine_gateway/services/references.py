@@ -20,4 +20,3 @@ class ReferenceResolver(Protocol):
     async def load(self, account_id: str, items: tuple[ReferenceItem, ...]) -> tuple[ReferenceInput, ...]:
         """The items' bytes (or upstream-fetchable URLs) for a provider."""
         ...
-

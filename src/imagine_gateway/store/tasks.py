@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from imagine_gateway.core.states import ACTIVE, TaskState
+from imagine_gateway.store.pagination import keyset_page
 from imagine_gateway.store.records import Task
 from imagine_gateway.store.tables import tasks
 
@@ -48,21 +49,8 @@ async def list_tasks(
         query = query.where(tasks.c.model == model)
     if dialect:
         query = query.where(tasks.c.dialect == dialect)
-    if before is not None:
-        created, tid = before
-        query = query.where(
-            or_(tasks.c.created_at < created, and_(tasks.c.created_at == created, tasks.c.id < tid))
-        )
-    if after is not None:
-        created, tid = after
-        query = query.where(
-            or_(tasks.c.created_at > created, and_(tasks.c.created_at == created, tasks.c.id > tid))
-        )
-    if newest_first:
-        query = query.order_by(tasks.c.created_at.desc(), tasks.c.id.desc())
-    else:
-        query = query.order_by(tasks.c.created_at.asc(), tasks.c.id.asc())
-    rows = await conn.execute(query.limit(limit))
+    query = keyset_page(query, tasks, before=before, after=after, newest_first=newest_first, limit=limit)
+    rows = await conn.execute(query)
     return [Task.from_row(r) for r in rows.mappings()]
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from imagine_gateway.store.pagination import keyset_page
 from imagine_gateway.store.records import Task, _FromRow
 from imagine_gateway.store.tables import metadata, tasks
 
@@ -300,17 +301,7 @@ async def list_events(
     conn: AsyncConnection, account_id: str, *, before: tuple[int, str] | None, limit: int
 ) -> list[Event]:
     query = select(webhook_events).where(webhook_events.c.account_id == account_id)
-    if before is not None:
-        created, event_id = before
-        query = query.where(
-            or_(
-                webhook_events.c.created_at < created,
-                and_(webhook_events.c.created_at == created, webhook_events.c.id < event_id),
-            )
-        )
-    rows = await conn.execute(
-        query.order_by(webhook_events.c.created_at.desc(), webhook_events.c.id.desc()).limit(limit)
-    )
+    rows = await conn.execute(keyset_page(query, webhook_events, before=before, limit=limit))
     return [Event.from_row(r) for r in rows.mappings()]
 
 
@@ -391,17 +382,7 @@ async def list_deliveries(
     conn: AsyncConnection, endpoint_id: str, *, before: tuple[int, str] | None, limit: int
 ) -> list[Delivery]:
     query = select(webhook_deliveries).where(webhook_deliveries.c.endpoint_id == endpoint_id)
-    if before is not None:
-        created, delivery_id = before
-        query = query.where(
-            or_(
-                webhook_deliveries.c.created_at < created,
-                and_(webhook_deliveries.c.created_at == created, webhook_deliveries.c.id < delivery_id),
-            )
-        )
-    rows = await conn.execute(
-        query.order_by(webhook_deliveries.c.created_at.desc(), webhook_deliveries.c.id.desc()).limit(limit)
-    )
+    rows = await conn.execute(keyset_page(query, webhook_deliveries, before=before, limit=limit))
     return [Delivery.from_row(r) for r in rows.mappings()]
 
 

@@ -52,11 +52,11 @@ from imagine_gateway.api.dialects.common import (
 )
 from imagine_gateway.catalog.contract import ModelContract
 from imagine_gateway.catalog.validation import GenerationRequest, ReferenceItem
+from imagine_gateway.core.cursor import encode_cursor
 from imagine_gateway.core.errors import NotFound, TaskStateConflict, invalid
 from imagine_gateway.core.states import TaskState
 from imagine_gateway.media.dimensions import VIDEO_DIMENSIONS
 from imagine_gateway.media.serving import blob_response
-from imagine_gateway.services.generations import encode_cursor
 from imagine_gateway.services.principal import Principal
 from imagine_gateway.store import files as file_store
 from imagine_gateway.store.records import Task
@@ -251,7 +251,10 @@ async def list_videos(
     limit: Annotated[int, Query(ge=1, le=LIST_MAX)] = 20,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
 ) -> dict[str, Any]:
-    cursor = encode_cursor(await read_task(ctx, principal, after, output="video")) if after else None
+    cursor = None
+    if after:
+        anchor = await read_task(ctx, principal, after, output="video")
+        cursor = encode_cursor(anchor.created_at, anchor.id)
     found: list[Task] = []
     # The list holds video tasks only: page through all tasks, keeping the videos.
     while len(found) <= limit:

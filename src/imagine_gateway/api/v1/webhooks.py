@@ -6,7 +6,6 @@ rotate-secret; every other answer shows ``secret_preview``.
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -15,6 +14,7 @@ from fastapi.responses import JSONResponse
 from imagine_gateway.api.context import AppContext
 from imagine_gateway.api.deps import CanManageWebhooks, Ctx, read_json
 from imagine_gateway.api.v1.views import task_view
+from imagine_gateway.core.cursor import decode_cursor, encode_cursor
 from imagine_gateway.core.errors import FieldError, NotFound, ValidationFailed, invalid
 from imagine_gateway.core.ids import new_id
 from imagine_gateway.core.timefmt import iso_ms
@@ -191,7 +191,7 @@ async def list_deliveries(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
-    position = _decode_cursor(cursor) if cursor else None
+    position = decode_cursor(cursor) if cursor else None
     async with ctx.db.read() as conn:
         await _owned(conn, endpoint_id, principal.account_id, live=False)
         rows = await store.list_deliveries(conn, endpoint_id, before=position, limit=limit + 1)
@@ -201,7 +201,7 @@ async def list_deliveries(
         "object": "list",
         "data": [delivery_view(d) for d in rows],
         "has_more": more,
-        "next_cursor": _encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None,
+        "next_cursor": encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None,
     }
 
 
@@ -249,7 +249,7 @@ async def list_events(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
-    position = _decode_cursor(cursor) if cursor else None
+    position = decode_cursor(cursor) if cursor else None
     async with ctx.db.read() as conn:
         rows = await store.list_events(conn, principal.account_id, before=position, limit=limit + 1)
     more = len(rows) > limit
@@ -258,7 +258,7 @@ async def list_events(
         "object": "list",
         "data": [e.payload for e in rows],
         "has_more": more,
-        "next_cursor": _encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None,
+        "next_cursor": encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None,
     }
 
 
@@ -297,16 +297,3 @@ def _event_types(value: Any) -> list[str]:
     if bad:
         raise invalid("event_types", f"unknown event type {bad[0]!r}", list(EVENT_TYPES))
     return sorted(set(value), key=EVENT_TYPES.index)
-
-
-def _encode_cursor(created_at: int, item_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{created_at}:{item_id}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, item_id = raw.split(":", 1)
-        return int(created), item_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise invalid("cursor", "not a cursor this API returned") from exc
