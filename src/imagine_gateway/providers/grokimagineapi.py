@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from imagine_gateway.providers.base import (
     Job,
     PollOutcome,
@@ -28,7 +26,7 @@ from imagine_gateway.providers.base import (
     Submitted,
 )
 from imagine_gateway.providers.config import ModelMapping, ParamRule
-from imagine_gateway.providers.http import HttpProvider, Role, data_url, json_body
+from imagine_gateway.providers.http import HttpProvider, Role, UpstreamResponse, data_url, json_body
 
 DEFAULT_MODELS: Mapping[str, ModelMapping] = {
     "grok-imagine-video": ModelMapping(
@@ -91,7 +89,7 @@ class GrokImagineApiProvider(HttpProvider):
         assets = tuple(ResultAsset(url=u, kind="video", mime_type="video/mp4") for u in urls[:1])
         return PollOutcome(state="done", progress=100, assets=assets, raw=data)
 
-    def _data(self, response: httpx.Response, *, role: Role) -> dict[str, Any]:
+    def _data(self, response: UpstreamResponse, *, role: Role) -> dict[str, Any]:
         self.http.fail_for_status(response, role=role)
         envelope = json_body(self.name, response, role=role)
         code = envelope.get("code")

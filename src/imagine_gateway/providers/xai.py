@@ -22,11 +22,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from imagine_gateway.providers.base import Job, PollOutcome, ResultAsset, SubmitAmbiguous, Submitted
 from imagine_gateway.providers.config import ModelMapping, ParamRule
-from imagine_gateway.providers.http import HttpProvider, UpstreamHttp, data_url, json_body
+from imagine_gateway.providers.http import HttpProvider, UpstreamHttp, UpstreamResponse, data_url, json_body
 
 VIDEO_RULES: Mapping[str, ParamRule] = {
     "duration": ParamRule(min=1, max=15),
@@ -217,7 +215,7 @@ def _float(value: Any) -> float | None:
         return None
 
 
-def _optional_json(response: httpx.Response) -> dict[str, Any] | None:
+def _optional_json(response: UpstreamResponse) -> dict[str, Any] | None:
     if not response.content:
         return None
     try:
