@@ -213,3 +213,21 @@ def test_a_task_the_upstream_never_finishes_ends_at_its_deadline_as_upstream_tim
     assert_failed_and_refunded(
         gateway, task["id"], key, "upstream_timeout", "The upstream did not finish within 1 s."
     )
+
+
+def test_a_poll_that_outlasts_the_lease_keeps_the_task_leased_and_its_answer_counts(
+    upstream: StartMock, xai_gateway: Callable[..., Gateway]
+) -> None:
+    mock = upstream("xai", failure="timeout", failure_on="poll", fail_times=1, hang_s=1.5)
+    gateway = xai_gateway(mock, lease_s=0.3, upstream_timeout_s=5.0)
+    key = gateway.key(credits=100)
+    task = create(gateway, key, VIDEO)
+    while mock.mock.stats.faults.get("timeout", 0) < 1:
+        time.sleep(0.02)
+
+    time.sleep(1.0)  # three lease lengths into the hanging poll
+    held = task_row(gateway, task["id"])
+
+    assert held.lease_expires_at is not None and held.lease_expires_at > time.time() * 1000
+    assert gateway.wait_for(task["id"], key)["status"] == "succeeded"
+    assert gateway.ctx.worker.stats.lost_writes == 0

@@ -83,25 +83,6 @@ async def claim_due(
     return [Task.from_row(r) for r in result.mappings()]
 
 
-async def write_back(conn: AsyncConnection, task: Task, values: dict[str, Any]) -> bool:
-    """Apply a step's outcome if this worker still holds the task (fence matches)."""
-    result = await conn.execute(
-        update(tasks)
-        .where(tasks.c.id == task.id, tasks.c.fence == task.fence, tasks.c.state.in_(_ACTIVE))
-        .values(**values)
-    )
-    return result.rowcount == 1
-
-
-async def renew_lease(conn: AsyncConnection, task: Task, *, until_ms: int) -> bool:
-    result = await conn.execute(
-        update(tasks)
-        .where(tasks.c.id == task.id, tasks.c.fence == task.fence)
-        .values(lease_expires_at=until_ms)
-    )
-    return result.rowcount == 1
-
-
 async def finish(
     conn: AsyncConnection,
     task_id: str,

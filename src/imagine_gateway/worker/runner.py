@@ -84,6 +84,9 @@ class Worker:
         self.stats = WorkerStats()
         self._slots = asyncio.Semaphore(settings.worker_concurrency)
         self._running: set[asyncio.Task[None]] = set()
+        # Tasks whose step runs here; one keeper renews all their leases (not a timer per step).
+        self._held: dict[str, Task] = {}
+        self._lease_keeper: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._batcher = WriteBatcher(db)
         # Collecting is CPU work (probe, poster); more of it at once than cores only starves polls.
@@ -116,6 +119,10 @@ class Worker:
     async def drain(self) -> None:
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
+        if self._lease_keeper is not None:
+            self._lease_keeper.cancel()
+            await asyncio.gather(self._lease_keeper, return_exceptions=True)
+            self._lease_keeper = None
         if self._probing is not None:
             await asyncio.gather(self._probing, return_exceptions=True)
 
@@ -146,6 +153,10 @@ class Worker:
             )
         self.stats.claims += len(claimed)
         for task in claimed:
+            self._held[task.id] = task
+        if claimed and (self._lease_keeper is None or self._lease_keeper.done()):
+            self._lease_keeper = asyncio.create_task(self._keep_leases())
+        for task in claimed:
             runner = asyncio.create_task(self._run_step(task))
             self._running.add(runner)
             runner.add_done_callback(self._running.discard)
@@ -159,7 +170,6 @@ class Worker:
             await self.drain()
 
     async def _run_step(self, task: Task) -> None:
-        renew = asyncio.create_task(self._keep_lease(task))
         try:
             self.stats.steps += 1
             await self.step(task)
@@ -167,15 +177,16 @@ class Worker:
             log.exception("step of task %s failed unexpectedly", task.id)
             await self._reschedule(task, delay_s=retry_delay_s(task.attempts), attempts=task.attempts + 1)
         finally:
-            renew.cancel()
+            self._held.pop(task.id, None)
 
-    async def _keep_lease(self, task: Task) -> None:
-        while True:
+    async def _keep_leases(self) -> None:
+        """Every third of a lease, extend the lease of every step still running here (one batch)."""
+        while self._held:
             await asyncio.sleep(self.settings.lease_s / 3)
-            # Batched: thousands of steps may be waiting (parked collects) and renewing at once.
             renewed = {"lease_expires_at": self.clock.now_ms() + self.lease_ms}
-            if not await self._batcher.write(task, renewed):
-                return
+            held = list(self._held.values())
+            # A lost lease needs no action here: the step's own write-back will find the fence moved.
+            await asyncio.gather(*(self._batcher.write(t, renewed) for t in held), return_exceptions=True)
 
     async def step(self, task: Task) -> None:
         now = self.clock.now_ms()
@@ -468,11 +479,7 @@ class Worker:
         await self._write(task, update)
 
     async def _write(self, task: Task, values: dict[str, Any]) -> bool:
-        if self._batcher.accepts(values):
-            ok = await self._batcher.write(task, values)
-        else:
-            async with self.db.write() as conn:
-                ok = await task_store.write_back(conn, task, values)
+        ok = await self._batcher.write(task, values)
         if not ok:
             self.stats.lost_writes += 1
             log.info("task %s moved on without this worker (lease lost or canceled)", task.id)

@@ -1,10 +1,12 @@
-"""Group commit for the worker's hot write-backs (schedule, state, provider, counters).
+"""Group commit for the worker's write-backs (schedule, state, provider, counters, results).
 
 Thousands of tasks in flight mean thousands of small fenced updates a second (every pending poll
 reschedules its task). One transaction each is bounded by the single SQLite writer and by the
 event-loop hops every statement costs, so write-backs that arrive within ``linger_s`` of each other
-are applied together: one transaction, one ``UPDATE ... CASE`` statement per set of columns, and
-``RETURNING id`` says which rows still matched their fence. Each caller gets its own answer.
+are applied together, in one transaction: one ``SELECT id, fence`` says which rows still hold the
+writer's fence (locked ``FOR UPDATE`` on PostgreSQL; SQLite's write transaction is exclusive
+already), then one ``executemany`` ``UPDATE`` per set of columns writes those rows. The statements
+have the same shape every time, so SQLAlchemy compiles them once. Each caller gets its own answer.
 """
 
 from __future__ import annotations
@@ -15,31 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, cast, literal, tuple_, update
+from sqlalchemy import bindparam, select, update
 
 from imagine_gateway.core.states import ACTIVE
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.records import Task
 from imagine_gateway.store.tables import tasks
 
-# Columns whose values are plain scalars, so a CASE over the row id can set them row by row.
-BATCHABLE = frozenset(
-    {
-        "state",
-        "provider",
-        "upstream_id",
-        "started_at",
-        "updated_at",
-        "next_run_at",
-        "lease_owner",
-        "lease_expires_at",
-        "polls",
-        "progress",
-        "attempts",
-        "submit_ambiguous",
-    }
-)
 _ACTIVE = [s.value for s in ACTIVE]
+_WRITABLE = frozenset(tasks.c.keys()) - {"id", "fence"}
 
 
 @dataclass
@@ -61,11 +47,10 @@ class WriteBatcher:
         self._flusher: asyncio.Task[None] | None = None
         self.flushes = 0
 
-    @staticmethod
-    def accepts(values: dict[str, Any]) -> bool:
-        return bool(values) and values.keys() <= BATCHABLE
-
     async def write(self, task: Task, values: dict[str, Any]) -> bool:
+        """Apply ``values`` to the task if it is live and still holds ``task.fence``."""
+        if not values or not values.keys() <= _WRITABLE:
+            raise ValueError(f"not writable task columns: {sorted(set(values) - _WRITABLE)}")
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(task.id, task.fence, values, done))
         if self._flusher is None or self._flusher.done():
@@ -94,33 +79,30 @@ class WriteBatcher:
         latest: dict[str, _Pending] = {}
         for item in batch:
             latest[item.task_id] = item
-        groups: dict[frozenset[str], list[_Pending]] = defaultdict(list)
-        for item in latest.values():
-            groups[frozenset(item.values)].append(item)
-        applied: set[tuple[str, int]] = set()
         async with self.db.write() as conn:
+            live = select(tasks.c.id, tasks.c.fence).where(
+                tasks.c.id.in_(list(latest)), tasks.c.state.in_(_ACTIVE)
+            )
+            if not self.db.is_sqlite:
+                live = live.with_for_update()
+            fences: dict[str, int] = {r[0]: r[1] for r in await conn.execute(live)}
+            groups: dict[frozenset[str], list[_Pending]] = defaultdict(list)
+            for item in latest.values():
+                if fences.get(item.task_id) == item.fence:
+                    groups[frozenset(item.values)].append(item)
             for columns, items in groups.items():
-                statement = _statement(columns, items).returning(tasks.c.id, tasks.c.fence)
-                # Each batch has its own shape; caching them would only fill memory.
-                result = await conn.execute(statement, execution_options={"compiled_cache": None})
-                applied.update((row[0], row[1]) for row in result)
+                await conn.execute(
+                    _update(columns),
+                    [{"w_id": i.task_id, **{f"w_{k}": v for k, v in i.values.items()}} for i in items],
+                )
         self.flushes += 1
-        return applied
+        return {(i.task_id, i.fence) for items in groups.values() for i in items}
 
 
-def _statement(columns: frozenset[str], items: Sequence[_Pending]) -> Any:
-    values: dict[str, Any] = {}
-    for name in sorted(columns):
-        column = tasks.c[name]
-        distinct = {repr(item.values[name]) for item in items}
-        if len(distinct) == 1:
-            values[name] = items[0].values[name]
-            continue
-        whens = {item.task_id: cast(literal(item.values[name], column.type), column.type) for item in items}
-        values[name] = case(whens, value=tasks.c.id, else_=column)
-    keys = [(item.task_id, item.fence) for item in items]
+def _update(columns: frozenset[str]) -> Any:
+    """``UPDATE tasks SET <columns> WHERE id = ?``, for executemany (rows were checked under lock)."""
     return (
         update(tasks)
-        .where(tuple_(tasks.c.id, tasks.c.fence).in_(keys), tasks.c.state.in_(_ACTIVE))
-        .values(**values)
+        .where(tasks.c.id == bindparam("w_id"))
+        .values({name: bindparam(f"w_{name}", type_=tasks.c[name].type) for name in sorted(columns)})
     )
