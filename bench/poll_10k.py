@@ -117,9 +117,15 @@ async def run(args: argparse.Namespace, home: Path, base_url: str) -> dict[str, 
     create_s = time.monotonic() - created_at
 
     lags: list[int] = []
-    ctx.worker.on_poll_lag = lags.append
+    lag_times: list[float] = []
     stop = asyncio.Event()
     started = time.monotonic()
+
+    def on_poll_lag(lag_ms: int) -> None:
+        lags.append(lag_ms)
+        lag_times.append(time.monotonic() - started)
+
+    ctx.worker.on_poll_lag = on_poll_lag
     worker = asyncio.create_task(ctx.worker.run(stop))
     terminal = 0
     while terminal < args.tasks:
@@ -153,6 +159,7 @@ async def run(args: argparse.Namespace, home: Path, base_url: str) -> dict[str, 
         "create_s": create_s,
         "wall_s": wall_s,
         "lags": lags,
+        "lag_times": lag_times,
         "states": states,
         "ledger": kinds,
         "settled_once": settled_per_task,
@@ -219,6 +226,15 @@ def main() -> None:
         f"upstream requests: {total_requests} for {mock['jobs']} jobs = "
         f"{total_requests / args.tasks:.2f} per task ({mock['by_endpoint']})"
     )
+    print("poll lag by when the poll ran (10 s windows after the worker started):")
+    windows: dict[int, list[int]] = {}
+    for at, lag in zip(result["lag_times"], lags, strict=True):
+        windows.setdefault(int(at // 10), []).append(lag)
+    for window, values in sorted(windows.items()):
+        print(
+            f"  {window * 10:4d}-{window * 10 + 10:<4d} s: {len(values):6d} polls, "
+            f"p50 {percentile(values, 0.5):6.0f} ms, p99 {percentile(values, 0.99):6.0f} ms"
+        )
     per_job = mock["per_job"]
     print(
         f"submit+poll requests per job: min {min(per_job)}, "

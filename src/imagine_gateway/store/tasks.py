@@ -57,7 +57,12 @@ async def list_tasks(
 async def claim_due(
     conn: AsyncConnection, *, owner: str, now_ms: int, lease_ms: int, limit: int, skip_locked: bool
 ) -> list[Task]:
-    """Take up to ``limit`` due tasks whose lease is free or expired; bumps each one's fence."""
+    """Take up to ``limit`` due tasks whose lease is free or expired; bumps each one's fence.
+
+    Jobs already at an upstream (polls, collects) come before new submissions, then the longest
+    due first: under more load than the worker can carry, work in flight keeps its schedule and new
+    work waits in ``queued`` (until its deadline), rather than every poll running late.
+    """
     due = (
         select(tasks.c.id)
         .where(
@@ -65,7 +70,7 @@ async def claim_due(
             tasks.c.state.in_(_ACTIVE),
             or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < now_ms),
         )
-        .order_by(tasks.c.next_run_at)
+        .order_by(tasks.c.state == TaskState.QUEUED.value, tasks.c.next_run_at)
         .limit(limit)
     )
     if skip_locked:

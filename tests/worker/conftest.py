@@ -1,0 +1,65 @@
+"""A gateway context on a real SQLite file, with the worker stopped, and tasks claimed by hand."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from imagine_gateway.api.app import Overrides, build_context
+from imagine_gateway.api.context import AppContext
+from imagine_gateway.catalog.validation import validate_generation
+from imagine_gateway.cli import admin
+from imagine_gateway.services.principal import ALL_SCOPES, Principal
+from imagine_gateway.settings import load_settings
+from imagine_gateway.store import tasks as task_store
+from imagine_gateway.store.migrate import upgrade
+from imagine_gateway.store.records import Task
+from imagine_gateway.store.tables import tasks
+
+
+@pytest.fixture
+async def ctx(tmp_path: Path) -> AsyncIterator[AppContext]:
+    settings = load_settings(home=tmp_path / "gateway")
+    await asyncio.to_thread(upgrade, settings.resolved_database_url)
+    context = build_context(settings, Overrides(run_worker=False))
+    yield context
+    await context.router.aclose()
+    await context.storage.aclose()
+    await context.db.dispose()
+
+
+async def create_tasks(ctx: AppContext, count: int) -> None:
+    """``count`` queued image tasks of a new account."""
+    made = await admin.create_key(
+        ctx.settings, name="t", account_ref=None, credits=100, scopes=None, expires_in_s=None, rate_limit=None
+    )
+    principal = Principal(account_id=made.account.id, api_key_id=made.key.id, scopes=frozenset(ALL_SCOPES))
+    request = validate_generation(ctx.catalog, {"model": "grok-imagine", "prompt": "a fox"})
+    for _ in range(count):
+        await ctx.generations.create(principal, request)
+
+
+async def claim(ctx: AppContext, limit: int, *, at_ms: int | None = None) -> list[Task]:
+    """What one worker claims now (or at ``at_ms``)."""
+    now = ctx.clock.now_ms() + 1000 if at_ms is None else at_ms
+    async with ctx.db.write() as conn:
+        return await task_store.claim_due(
+            conn, owner="w1", now_ms=now, lease_ms=30_000, limit=limit, skip_locked=not ctx.db.is_sqlite
+        )
+
+
+async def claimed_tasks(ctx: AppContext, count: int) -> list[Task]:
+    """``count`` new tasks, claimed by one worker."""
+    await create_tasks(ctx, count)
+    return await claim(ctx, count)
+
+
+async def row(ctx: AppContext, task_id: str) -> dict[str, object]:
+    """The task's stored row."""
+    async with ctx.db.read() as conn:
+        found = (await conn.execute(select(tasks).where(tasks.c.id == task_id))).mappings().one()
+    return dict(found)
