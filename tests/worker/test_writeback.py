@@ -28,11 +28,12 @@ async def test_concurrent_writes_land_in_one_transaction_and_each_caller_hears_i
         batcher.write(live, {"progress": 99, "polls": 3}),
     )
 
-    # The second write of ``live`` wins its row (last write in a batch); both of its callers hear True.
+    # Both writes of ``live`` land, in order, as if applied one by one; each caller hears True.
     assert list(outcomes) == [True, False, False, True]
     assert batcher.flushes == 1
     written = await row(ctx, live.id)
-    assert (written["state"], written["progress"], written["polls"]) == ("queued", 99, 3)
+    assert (written["state"], written["progress"], written["polls"]) == ("collecting", 99, 3)
+    assert written["upstream_result"] == {"assets": [{"url": "u"}]}
     assert (await row(ctx, stale.id))["state"] == "queued"
     assert (await row(ctx, ended.id))["state"] == "failed"
     assert (await row(ctx, ended.id))["next_run_at"] is None
@@ -60,3 +61,31 @@ async def test_unknown_or_fence_columns_are_refused_before_anything_is_queued(ct
             await batcher.write(task, values)
     assert batcher.flushes == 0
     assert (await row(ctx, task.id))["fence"] == task.fence
+
+
+async def test_a_renewal_never_leases_again_a_task_its_step_released(ctx: AppContext) -> None:
+    same_batch, later_batch = await claimed_tasks(ctx, 2)
+    batcher = WriteBatcher(ctx.db)
+    released = {"next_run_at": 5, "lease_owner": None, "lease_expires_at": None}
+    until = ctx.clock.now_ms() + 60_000
+
+    outcomes = await asyncio.gather(
+        batcher.write(same_batch, released),
+        batcher.renew(same_batch, until_ms=until),
+        batcher.write(later_batch, released),
+    )
+    late = await batcher.renew(later_batch, until_ms=until)
+
+    assert (list(outcomes), late) == ([True, False, True], False)
+    for task in (same_batch, later_batch):
+        stored = await row(ctx, task.id)
+        assert (stored["lease_owner"], stored["lease_expires_at"], stored["next_run_at"]) == (None, None, 5)
+
+
+async def test_a_renewal_extends_a_lease_still_held(ctx: AppContext) -> None:
+    (task,) = await claimed_tasks(ctx, 1)
+    until = ctx.clock.now_ms() + 60_000
+
+    assert await WriteBatcher(ctx.db).renew(task, until_ms=until)
+
+    assert (await row(ctx, task.id))["lease_expires_at"] == until

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import tempfile
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+from anyio import to_thread
 
 from imagine_gateway.core.errors import GatewayError, PayloadTooLarge
-from imagine_gateway.media.probe import poster_jpeg, probe_file
+from imagine_gateway.media.probe import probe_with_poster
 from imagine_gateway.media.sniff import ALLOWED_MIME, SNIFF_BYTES, kind_of, sniff_mime
 from imagine_gateway.media.storage import LocalStorage, Storage, StoredBlob
 from imagine_gateway.providers.base import Job, Provider, ProviderError, ResultAsset
@@ -81,39 +84,46 @@ async def collect_asset(
 
     One pass over the bytes: the type is sniffed from the first ones, which names the key, and the
     rest streams straight into storage (which hashes it). Probing needs a local file: the local
-    backend's own file when it has one, else a copy written beside the upload. A result that fails
-    the probe is deleted again. Raises ``CollectError`` (``retryable`` for transport failures).
+    backend's own file, else a work file in ``work_dir`` written beside the upload. A result that
+    fails the probe is deleted again. Raises ``CollectError`` (``retryable`` for transport failures).
     """
     source = _guarded(provider.open_result(asset, job), max_bytes=max_bytes)
     chunks = _prefetch(source, max_ahead_bytes=PREFETCH_BYTES)
+    work_file: _WorkFile | None = None
     try:
         head = await _peek(chunks, SNIFF_BYTES)
         mime = _accepted(head, asset)
         key = f"results/{job.task_id}/{index}.{EXTENSIONS.get(mime, 'bin')}"
-        with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
-            copy = None if isinstance(storage, LocalStorage) else Path(tmp) / "asset"
-            tee = _tee(head, chunks, copy)
-            try:
-                blob = await _put(storage, key, tee, mime, max_bytes)
-            finally:
-                await tee.aclose()
-            path = await storage.local_path(key) or copy
-            assert path is not None
-            try:
-                # Probe and poster each decode the first frame; on their own threads they overlap.
-                probing = asyncio.to_thread(probe_file, path, expected_kind=asset.kind, field="result")
-                if asset.kind == "video":
-                    info, poster = await asyncio.gather(probing, asyncio.to_thread(poster_jpeg, path))
-                else:
-                    info, poster = await probing, None
-            except GatewayError as exc:
-                await storage.delete(key)
-                raise CollectError(
-                    f"The upstream's result is not a valid {asset.kind}: {exc.message}", retryable=False
-                ) from exc
+        copy: BinaryIO | None = None
+        if isinstance(storage, LocalStorage):
+            # The blob's own file: no copy, and no look-up (the put below either stores it or raises).
+            path = storage.blob_path(key)
+        else:
+            work_file = _WorkFile(work_dir)
+            # anyio's, not asyncio's: on cancellation it waits for the thread, so ``remove`` below
+            # never runs before the file exists
+            copy = await to_thread.run_sync(work_file.open)
+            path = work_file.path
+        tee = _tee(head, chunks, copy)
+        try:
+            blob = await _put(storage, key, tee, mime, max_bytes)
+        finally:
+            await tee.aclose()
+        try:
+            # One thread hop, one open and one decode for the checks and the poster frame.
+            info, poster = await asyncio.to_thread(
+                probe_with_poster, path, expected_kind=asset.kind, field="result"
+            )
+        except GatewayError as exc:
+            await storage.delete(key)
+            raise CollectError(
+                f"The upstream's result is not a valid {asset.kind}: {exc.message}", retryable=False
+            ) from exc
     finally:
         await chunks.aclose()
         await source.aclose()
+        if work_file is not None:
+            work_file.remove()
     poster_key = None
     if poster is not None:
         poster_key = f"results/{job.task_id}/{index}.poster.jpg"
@@ -129,6 +139,24 @@ async def collect_asset(
         duration_s=info.duration_s,
         poster_key=poster_key,
     )
+
+
+class _WorkFile:
+    """A copy of the result for the probe, when the storage has no file of its own."""
+
+    def __init__(self, work_dir: Path | None) -> None:
+        self.path = Path(work_dir or tempfile.gettempdir()) / f"collect-{secrets.token_hex(16)}"
+        self._handle: BinaryIO | None = None
+
+    def open(self) -> BinaryIO:
+        """Create the file (blocking); ``remove`` closes the handle returned."""
+        self._handle = self.path.open("xb")
+        return self._handle
+
+    def remove(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        self.path.unlink(missing_ok=True)
 
 
 def _accepted(head: bytes, asset: ResultAsset) -> str:
@@ -229,26 +257,30 @@ async def _peek(chunks: AsyncIterator[bytes], want: int) -> bytes:
     return bytes(head)
 
 
-async def _tee(head: bytes, rest: AsyncIterator[bytes], copy: Path | None) -> AsyncGenerator[bytes, None]:
-    """``head`` then ``rest``; also written to ``copy`` (in ~1 MiB writes off the event loop) when given."""
+async def _tee(head: bytes, rest: AsyncIterator[bytes], copy: BinaryIO | None) -> AsyncGenerator[bytes, None]:
+    """``head`` then ``rest``; also written to ``copy`` (in ~1 MiB writes off the event loop) when given.
+
+    At the end ``copy`` is flushed, so the file holds everything for the probe.
+    """
     if copy is None:
         yield head
         async for chunk in rest:
             yield chunk
         return
-    handle = await asyncio.to_thread(copy.open, "xb")
-    try:
-        pending = bytearray(head)
-        yield head
-        async for chunk in rest:
-            pending += chunk
-            if len(pending) >= CHUNK_BYTES:
-                await asyncio.to_thread(handle.write, bytes(pending))
-                pending.clear()
-            yield chunk
-        await asyncio.to_thread(handle.write, bytes(pending))
-    finally:
-        handle.close()
+    pending = bytearray(head)
+    yield head
+    async for chunk in rest:
+        pending += chunk
+        if len(pending) >= CHUNK_BYTES:
+            await asyncio.to_thread(copy.write, bytes(pending))
+            pending.clear()
+        yield chunk
+    await asyncio.to_thread(_write_all, copy, bytes(pending))
+
+
+def _write_all(handle: BinaryIO, data: bytes) -> None:
+    handle.write(data)
+    handle.flush()
 
 
 async def _close(chunks: AsyncIterator[bytes]) -> None:

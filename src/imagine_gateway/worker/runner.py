@@ -183,10 +183,12 @@ class Worker:
         """Every third of a lease, extend the lease of every step still running here (one batch)."""
         while self._held:
             await asyncio.sleep(self.settings.lease_s / 3)
-            renewed = {"lease_expires_at": self.clock.now_ms() + self.lease_ms}
+            until = self.clock.now_ms() + self.lease_ms
             held = list(self._held.values())
             # A lost lease needs no action here: the step's own write-back will find the fence moved.
-            await asyncio.gather(*(self._batcher.write(t, renewed) for t in held), return_exceptions=True)
+            await asyncio.gather(
+                *(self._batcher.renew(t, until_ms=until) for t in held), return_exceptions=True
+            )
 
     async def step(self, task: Task) -> None:
         now = self.clock.now_ms()

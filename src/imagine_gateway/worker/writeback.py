@@ -34,6 +34,7 @@ class _Pending:
     fence: int
     values: dict[str, Any]
     done: asyncio.Future[bool]
+    renewal: bool = False
 
 
 class WriteBatcher:
@@ -51,11 +52,22 @@ class WriteBatcher:
         """Apply ``values`` to the task if it is live and still holds ``task.fence``."""
         if not values or not values.keys() <= _WRITABLE:
             raise ValueError(f"not writable task columns: {sorted(set(values) - _WRITABLE)}")
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(task.id, task.fence, values, done))
+        return await self._enqueue(_Pending(task.id, task.fence, values, self._future()))
+
+    async def renew(self, task: Task, *, until_ms: int) -> bool:
+        """Extend the task's lease, only while it is still leased: never after its step let it go."""
+        pending = _Pending(task.id, task.fence, {"lease_expires_at": until_ms}, self._future(), renewal=True)
+        return await self._enqueue(pending)
+
+    @staticmethod
+    def _future() -> asyncio.Future[bool]:
+        return asyncio.get_running_loop().create_future()
+
+    async def _enqueue(self, pending: _Pending) -> bool:
+        self._queue.append(pending)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_all())
-        return await done
+        return await pending.done
 
     async def _flush_all(self) -> None:
         while self._queue:
@@ -72,31 +84,46 @@ class WriteBatcher:
                 continue
             for item in batch:
                 if not item.done.done():
-                    item.done.set_result((item.task_id, item.fence) in applied)
+                    item.done.set_result(id(item) in applied)
 
-    async def _apply(self, batch: Sequence[_Pending]) -> set[tuple[str, int]]:
-        # A task written twice in one batch keeps its last write (the first would be overwritten).
-        latest: dict[str, _Pending] = {}
+    async def _apply(self, batch: Sequence[_Pending]) -> set[int]:
+        """Write the batch; the ``id()`` of each pending write that took effect."""
+        # Writes to one task (same claim) in one batch are merged in order, as if applied one by one.
+        merged: dict[tuple[str, int], dict[str, Any]] = {}
+        members: dict[tuple[str, int], list[_Pending]] = defaultdict(list)
         for item in batch:
-            latest[item.task_id] = item
+            key = (item.task_id, item.fence)
+            values = merged.setdefault(key, {})
+            if item.renewal and values.get("lease_owner", "") is None:
+                continue  # its step released the task earlier in this batch
+            values.update(item.values)
+            members[key].append(item)
         async with self.db.write() as conn:
-            live = select(tasks.c.id, tasks.c.fence).where(
-                tasks.c.id.in_(list(latest)), tasks.c.state.in_(_ACTIVE)
+            live = select(tasks.c.id, tasks.c.fence, tasks.c.lease_owner).where(
+                tasks.c.id.in_({task_id for task_id, _ in merged}), tasks.c.state.in_(_ACTIVE)
             )
             if not self.db.is_sqlite:
                 live = live.with_for_update()
-            fences: dict[str, int] = {r[0]: r[1] for r in await conn.execute(live)}
-            groups: dict[frozenset[str], list[_Pending]] = defaultdict(list)
-            for item in latest.values():
-                if fences.get(item.task_id) == item.fence:
-                    groups[frozenset(item.values)].append(item)
-            for columns, items in groups.items():
+            rows = {(r[0], r[1]): r[2] for r in await conn.execute(live)}
+            groups: dict[frozenset[str], list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+            applied: set[int] = set()
+            for key, items in members.items():
+                if key not in rows:
+                    continue  # ended, or claimed again by someone else (fence moved)
+                if all(i.renewal for i in items) and rows[key] is None:
+                    continue  # released in an earlier batch: a late renewal must not re-lease it
+                groups[frozenset(merged[key])].append((key[0], merged[key]))
+                applied.update(id(i) for i in items)
+            for columns, writes in groups.items():
                 await conn.execute(
                     _update(columns),
-                    [{"w_id": i.task_id, **{f"w_{k}": v for k, v in i.values.items()}} for i in items],
+                    [
+                        {"w_id": task_id, **{f"w_{k}": v for k, v in values.items()}}
+                        for task_id, values in writes
+                    ],
                 )
         self.flushes += 1
-        return {(i.task_id, i.fence) for items in groups.values() for i in items}
+        return applied
 
 
 def _update(columns: frozenset[str]) -> Any:
