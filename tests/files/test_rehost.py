@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import pytest
+from moto.server import ThreadedMotoServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -16,7 +20,7 @@ from starlette.routing import Route
 
 from imagine_gateway.api.app import Overrides
 from imagine_gateway.catalog.loader import load_catalog
-from imagine_gateway.media.storage import LocalStorage
+from imagine_gateway.media.storage import LocalStorage, open_storage
 from imagine_gateway.providers.base import Job, ProviderUnavailable, ResultAsset
 from imagine_gateway.providers.router import Router
 from imagine_gateway.providers.sandbox import SandboxProvider
@@ -33,7 +37,8 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 @pytest.fixture(scope="module")
 def upstream(video: bytes) -> Iterator[str]:
-    """An upstream's file server: a good MP4, one that breaks off half-way, and a text file."""
+    """An upstream's file server: a good MP4, one that breaks off half-way, a text file, and an MP4
+    that ends after its first 200 bytes (it sniffs as MP4 but fails the probe)."""
 
     async def ok(request: Request) -> Response:
         return Response(video, media_type="video/mp4")
@@ -48,7 +53,17 @@ def upstream(video: bytes) -> Iterator[str]:
     async def text(request: Request) -> Response:
         return Response(b"<html>this is an error page, not a video</html>\n" * 4, media_type="video/mp4")
 
-    app = Starlette(routes=[Route("/ok.mp4", ok), Route("/broken.mp4", broken), Route("/text.mp4", text)])
+    async def truncated(request: Request) -> Response:
+        return Response(video[:200], media_type="video/mp4")
+
+    app = Starlette(
+        routes=[
+            Route("/ok.mp4", ok),
+            Route("/broken.mp4", broken),
+            Route("/text.mp4", text),
+            Route("/truncated.mp4", truncated),
+        ]
+    )
     with LoopbackServer(app) as server:
         yield server.base_url
 
@@ -120,8 +135,9 @@ async def test_a_result_is_streamed_into_storage_probed_and_given_a_poster(
             "The upstream's result is not a valid video: detected text/plain.",
         ),
         ("/ok.mp4", 1000, False, "The result is larger than 1000 bytes."),
+        ("/truncated.mp4", 10 * samples.MIB, False, "The upstream's result is not a valid video: "),
     ],
-    ids=["broken off", "not a video", "too large"],
+    ids=["broken off", "not a video", "too large", "not decodable"],
 )
 async def test_a_result_that_cannot_be_taken_in_leaves_nothing(
     upstream: str, tmp_path: Path, path: str, max_bytes: int, retryable: bool, message: str
@@ -132,6 +148,60 @@ async def test_a_result_that_cannot_be_taken_in_leaves_nothing(
     assert failed.value.retryable is retryable
     assert str(failed.value).startswith(message)
     assert files_under(tmp_path) == []
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.mark.parametrize(
+    ("path", "stored"),
+    [
+        ("/ok.mp4", ["m/results/task_one/0.mp4", "m/results/task_one/0.poster.jpg"]),
+        ("/truncated.mp4", []),  # the probe fails: CollectError, and the blob is deleted again
+    ],
+    ids=["valid", "not decodable"],
+)
+async def test_without_a_local_file_the_probe_reads_a_work_file_that_is_removed_after(
+    upstream: str,
+    s3_endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+    stored: list[str],
+) -> None:
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    bucket = f"media-{secrets.token_hex(6)}"
+    storage = open_storage(f"s3://{bucket}?endpoint={s3_endpoint}&region=us-east-1&prefix=m/")
+    work = tmp_path / "work"
+    work.mkdir()
+    outcome = contextlib.nullcontext() if stored else pytest.raises(CollectError)
+    try:
+        with outcome:
+            await collect_asset(
+                storage,
+                HttpResults(),
+                job("task_one"),  # type: ignore[arg-type]
+                ResultAsset(url=f"{upstream}{path}", kind="video"),
+                0,
+                max_bytes=10 * samples.MIB,
+                work_dir=work,
+            )
+    finally:
+        await storage.aclose()
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    try:
+        listing = client.list_objects_v2(Bucket=bucket).get("Contents", [])
+    finally:
+        client.close()
+    assert (sorted(item["Key"] for item in listing), files_under(work)) == (stored, [])
 
 
 def files_under(root: Path) -> list[Path]:

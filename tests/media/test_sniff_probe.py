@@ -16,7 +16,13 @@ import pytest
 from PIL import Image
 
 from imagine_gateway.core.errors import FieldError, ValidationFailed
-from imagine_gateway.media.probe import MAX_IMAGE_PIXELS, MediaInfo, poster_jpeg, probe_file
+from imagine_gateway.media.probe import (
+    MAX_IMAGE_PIXELS,
+    MediaInfo,
+    poster_jpeg,
+    probe_file,
+    probe_with_poster,
+)
 from imagine_gateway.media.sniff import ALLOWED_MIME, kind_of, sniff_mime
 
 IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp"]
@@ -396,3 +402,40 @@ def test_poster_of_a_file_without_video_fails(samples: dict[str, Path]) -> None:
     with pytest.raises(ValidationFailed) as exc_info:
         poster_jpeg(samples["song.m4a"], field="video")
     assert failure(exc_info) == (ValidationFailed, [FieldError("video", "contains no video stream")])
+
+
+# --- probe_with_poster ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["clip.mp4", "clip.mov", "clip.webm"])
+def test_probe_with_poster_measures_a_video_like_probe_file_and_adds_its_poster(
+    samples: dict[str, Path], name: str
+) -> None:
+    info, poster = probe_with_poster(samples[name], expected_kind="video", max_side=32)
+    assert poster is not None
+    image = Image.open(io.BytesIO(poster))
+    red, green, blue = image.getpixel((16, 12))  # type: ignore[misc]
+    assert (info, image.format, image.size, red > 200, green < 60, blue < 60) == (
+        probe_file(samples[name], expected_kind="video"),
+        "JPEG",
+        (32, 24),
+        True,
+        True,
+        True,
+    )
+
+
+@pytest.mark.parametrize("name", ["photo.png", "song.m4a"])
+def test_probe_with_poster_has_no_poster_for_images_and_audio(samples: dict[str, Path], name: str) -> None:
+    assert probe_with_poster(samples[name]) == (probe_file(samples[name]), None)
+
+
+def test_probe_with_poster_rejects_what_probe_file_rejects(samples: dict[str, Path], tmp_path: Path) -> None:
+    truncated = tmp_path / "clip.mp4"
+    truncated.write_bytes(samples["clip.mp4"].read_bytes()[:200])
+    with pytest.raises(ValidationFailed) as exc_info:
+        probe_with_poster(truncated, expected_kind="video", field="result")
+    assert failure(exc_info) == (
+        ValidationFailed,
+        [FieldError("result", "could not be decoded as video/mp4")],
+    )

@@ -7,6 +7,7 @@ import hashlib
 import os
 import pathlib
 import secrets
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -294,6 +295,29 @@ async def test_local_layout_keeps_the_blob_at_its_key_with_metadata_beside(tmp_p
     assert (root / "results/task_abc/0.mp4").read_bytes() == b"video"
     assert files_under(root) == [".meta/results/task_abc/0.mp4.json", "results/task_abc/0.mp4"]
     assert await storage.local_path("results/task_abc/1.mp4") is None
+
+
+async def test_local_blob_path_names_the_file_without_looking(tmp_path: pathlib.Path) -> None:
+    root = tmp_path / "media"
+    storage = LocalStorage(root)
+    assert storage.blob_path("results/task_abc/0.mp4") == root / "results/task_abc/0.mp4"
+    await storage.put_bytes("results/task_abc/0.mp4", b"video", content_type="video/mp4")
+    assert storage.blob_path("results/task_abc/0.mp4") == await storage.local_path("results/task_abc/0.mp4")
+
+
+async def test_local_puts_recreate_directories_removed_behind_their_back(tmp_path: pathlib.Path) -> None:
+    root = tmp_path / "media"
+    storage = LocalStorage(root)
+    await storage.put_bytes("a/b.txt", b"first", content_type="text/plain")
+    for directory in (".tmp", ".meta", "a"):
+        shutil.rmtree(root / directory)
+
+    stored = await storage.put_stream(
+        "a/b.txt", chunks_of(b"second", 2), content_type="text/plain", max_bytes=100
+    )
+
+    assert (await storage.stat("a/b.txt"), await read_all(storage, "a/b.txt")) == (stored, b"second")
+    assert files_under(root) == [".meta/a/b.txt.json", "a/b.txt"]
 
 
 def test_local_storage_needs_an_absolute_root() -> None:

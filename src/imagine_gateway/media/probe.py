@@ -5,6 +5,8 @@ decoded. Everything here is synchronous and CPU-bound: async callers run it in a
 
     info = probe_file(Path("upload.bin"), expected_kind="image")
     # MediaInfo(mime_type='image/png', kind='image', width=1024, height=768, duration_s=None)
+    info, poster = probe_with_poster(Path("result.mp4"), expected_kind="video")
+    # the same checks, plus a JPEG of the first frame rendered from the frame the probe decoded
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ _DEMUXERS: dict[str, str] = {
 
 _POSTER_JPEG_QUALITY = 85
 
+POSTER_MAX_SIDE = 1280
+"""Default longest side of a poster frame, in pixels."""
+
 
 @dataclass(frozen=True)
 class MediaInfo:
@@ -63,18 +68,25 @@ def probe_file(
     Raises ``ValidationFailed`` naming ``field`` when the file is empty, of a type that is not
     accepted (or not ``expected_kind``), too large in pixels, or cannot be decoded.
     """
-    with path.open("rb") as handle:
-        head = handle.read(SNIFF_BYTES)
-    if not head:
-        raise invalid(field, "file is empty")
-    mime, kind = _accepted_type(sniff_mime(head), expected_kind, field)
-    if kind == "image":
-        width, height = _decode_image(path, mime, field)
-        return MediaInfo(mime, kind, width, height, None)
-    return _probe_timed(path, mime, kind, field)
+    return _probe(path, expected_kind, field, poster_max_side=None)[0]
 
 
-def poster_jpeg(path: pathlib.Path, *, max_side: int = 1280, field: str = "file") -> bytes:
+def probe_with_poster(
+    path: pathlib.Path,
+    *,
+    expected_kind: MediaKind | None = None,
+    field: str = "file",
+    max_side: int = POSTER_MAX_SIDE,
+) -> tuple[MediaInfo, bytes | None]:
+    """``probe_file`` plus, for a video, ``poster_jpeg`` of the frame the probe decoded.
+
+    One open and one decode instead of two: same checks and errors as ``probe_file``. The poster is
+    ``None`` for images and audio.
+    """
+    return _probe(path, expected_kind, field, poster_max_side=max_side)
+
+
+def poster_jpeg(path: pathlib.Path, *, max_side: int = POSTER_MAX_SIDE, field: str = "file") -> bytes:
     """Return a JPEG of the first decodable video frame at ``path``, scaled to fit ``max_side``.
 
     Raises ``ValidationFailed`` naming ``field`` when the file has no decodable video frame.
@@ -83,13 +95,49 @@ def poster_jpeg(path: pathlib.Path, *, max_side: int = 1280, field: str = "file"
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise invalid(field, "contains no video stream")
-            frame = next(container.decode(container.streams.video[0]), None)
+            frame = _first_frame(container, container.streams.video[0])
             if frame is None:
                 raise invalid(field, "contains no decodable video frame")
-            image: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]
+            image: Image.Image = _rgb_image(frame)
     except (av.FFmpegError, OSError) as exc:
         raise invalid(field, "could not be decoded as video") from exc
-    image = image.convert("RGB")
+    return _jpeg(image, max_side)
+
+
+def _probe(
+    path: pathlib.Path, expected_kind: MediaKind | None, field: str, *, poster_max_side: int | None
+) -> tuple[MediaInfo, bytes | None]:
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if not head:
+        raise invalid(field, "file is empty")
+    mime, kind = _accepted_type(sniff_mime(head), expected_kind, field)
+    if kind == "image":
+        width, height = _decode_image(path, mime, field)
+        return MediaInfo(mime, kind, width, height, None), None
+    return _probe_timed(path, mime, kind, field, poster_max_side)
+
+
+def _first_frame(container: Any, stream: Any) -> Any:
+    """The stream's first decodable frame, or ``None``.
+
+    One decoder thread: FFmpeg's default (one per core, plus one) starts a pool per open, which for a
+    single frame costs more CPU than it saves wall time (and the worker runs one collect per core).
+    """
+    stream.codec_context.thread_count = 1
+    return next(container.decode(stream), None)
+
+
+def _rgb_image(frame: Any) -> Image.Image:
+    # One scaler thread, for the reason ``_first_frame`` uses one decoder thread: swscale's default
+    # starts a pool per conversion, which for a single frame costs more than the conversion.
+    image: Image.Image = frame.to_image(threads=1)
+    return image
+
+
+def _jpeg(image: Image.Image, max_side: int) -> bytes:
+    if image.mode != "RGB":
+        image = image.convert("RGB")
     image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=_POSTER_JPEG_QUALITY)
@@ -129,22 +177,29 @@ def _decode_image(path: pathlib.Path, mime: str, field: str) -> tuple[int, int]:
     return width, height
 
 
-def _probe_timed(path: pathlib.Path, mime: str, kind: MediaKind, field: str) -> MediaInfo:
+def _probe_timed(
+    path: pathlib.Path, mime: str, kind: MediaKind, field: str, poster_max_side: int | None
+) -> tuple[MediaInfo, bytes | None]:
     try:
         with av.open(str(path), format=_DEMUXERS[mime]) as container:
             streams = container.streams.video if kind == "video" else container.streams.audio
             if not streams:
                 raise invalid(field, f"detected {mime}, but it contains no {kind} stream")
             stream = streams[0]
-            if next(container.decode(stream), None) is None:
+            frame = _first_frame(container, stream)
+            if frame is None:
                 raise invalid(field, f"could not be decoded as {mime}: no {kind} frame")
             duration_s = _duration_s(container, stream)
-            if kind == "video":
-                context: Any = stream.codec_context
-                return MediaInfo(mime, kind, int(context.width), int(context.height), duration_s)
-            return MediaInfo(mime, kind, None, None, duration_s)
+            if kind != "video":
+                return MediaInfo(mime, kind, None, None, duration_s), None
+            context: Any = stream.codec_context
+            info = MediaInfo(mime, kind, int(context.width), int(context.height), duration_s)
+            if poster_max_side is None:
+                return info, None
+            image: Image.Image = _rgb_image(frame)
     except (av.FFmpegError, OSError) as exc:
         raise invalid(field, f"could not be decoded as {mime}") from exc
+    return info, _jpeg(image, poster_max_side)
 
 
 def _duration_s(container: Any, stream: Any) -> float | None:

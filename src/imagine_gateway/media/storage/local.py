@@ -10,6 +10,16 @@ Writes go to ``.tmp`` first and are renamed into place (same filesystem, so the 
 reader sees the old blob or the new one, never a part. The data file is renamed before its metadata and
 deleted after it, so a blob whose metadata exists is always complete. All file I/O runs in worker
 threads, in chunks of about 1 MiB.
+
+Crash safety rests on two fsyncs per blob, both before either rename: the data file's, so that a
+rename that survives a crash cannot name an empty or partial file, and the metadata file's, so that
+metadata that survives cannot be empty (a delayed-allocation filesystem may persist a new file's name
+before its content; ``stat`` would then fail on it, for a blob that is really there). Neither can be
+dropped without losing that guarantee, so a put saves thread hops and directory look-ups instead: a
+put that fits in one chunk is one thread call (create, write, fsync, metadata, renames), a larger one
+writes its last chunk, fsyncs and commits in the call of that last write, and directories are created
+only when a rename or open finds them missing. The renames themselves are not fsynced (nor were they
+before): a crash may lose a put's very last moments, never leave a torn blob behind its metadata.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ import os
 import pathlib
 import secrets
 from collections.abc import AsyncIterator
-from typing import IO
+from typing import IO, Any
 
 from anyio import to_thread
 
@@ -32,29 +42,55 @@ _TMP_DIR = ".tmp"
 
 
 class _PendingFile:
-    """A temp file being written; blocking methods, called from a worker thread."""
+    """A temp file being written; blocking methods, called from a worker thread.
+
+    Nothing touches the disk until the first ``write`` (or ``finish``), so creating one on the event
+    loop is free, and ``discard`` is safe at any point.
+    """
 
     def __init__(self, tmp_dir: pathlib.Path) -> None:
-        tmp_dir.mkdir(parents=True, exist_ok=True)
         self.path = tmp_dir / secrets.token_hex(16)
-        self._file: IO[bytes] = self.path.open("xb")
+        self._file: IO[bytes] | None = None
         self.sha256 = hashlib.sha256()
         self.size_bytes = 0
 
     def write(self, data: bytes) -> None:
+        if self._file is None:
+            self._file = _create(self.path, "xb")
         self.sha256.update(data)
         self._file.write(data)
         self.size_bytes += len(data)
 
     def finish(self) -> None:
+        if self._file is None:
+            self._file = _create(self.path, "xb")
         self._file.flush()
         # fsync before the rename, or a crash could leave a complete-looking but empty file
         os.fsync(self._file.fileno())
         self._file.close()
 
     def discard(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
         self.path.unlink(missing_ok=True)
+
+
+def _create(path: pathlib.Path, mode: str) -> IO[Any]:
+    """``path.open(mode)``, creating its directory only when it is missing (one syscall, not three)."""
+    try:
+        return path.open(mode)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open(mode)
+
+
+def _rename(source: pathlib.Path, target: pathlib.Path) -> None:
+    """``os.replace``, creating the target's directory only when it is missing."""
+    try:
+        os.replace(source, target)
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
 
 
 class LocalStorage:
@@ -74,12 +110,19 @@ class LocalStorage:
     def _meta_path(self, key: str) -> pathlib.Path:
         return self.root / _META_DIR / (validate_key(key) + ".json")
 
+    def blob_path(self, key: str) -> pathlib.Path:
+        """The file a blob under ``key`` is kept in, whether or not there is one (no I/O)."""
+        return self._data_path(key)
+
     async def put_stream(
         self, key: str, chunks: AsyncIterator[bytes], *, content_type: str, max_bytes: int
     ) -> StoredBlob:
-        """Stream ``chunks`` into a temp file, then rename it into place (see ``Storage``)."""
+        """Stream ``chunks`` into a temp file, then rename it into place (see ``Storage``).
+
+        One thread call per ~1 MiB written; the last one also fsyncs and commits.
+        """
         validate_key(key)
-        pending = await to_thread.run_sync(_PendingFile, self.root / _TMP_DIR)
+        pending = _PendingFile(self.root / _TMP_DIR)
         try:
             received = 0
             buffer = bytearray()
@@ -91,31 +134,30 @@ class LocalStorage:
                 if len(buffer) >= CHUNK_BYTES:
                     await to_thread.run_sync(pending.write, bytes(buffer))
                     buffer.clear()
-            if buffer:
-                await to_thread.run_sync(pending.write, bytes(buffer))
-            await to_thread.run_sync(pending.finish)
-            return await to_thread.run_sync(self._commit, key, pending, content_type)
+            return await to_thread.run_sync(self._write_and_commit, key, pending, bytes(buffer), content_type)
         except BaseException:
-            # synchronous on purpose: it must also run when the task is being cancelled
+            # synchronous on purpose: it must also run when the task is being cancelled (anyio's
+            # run_sync waits for its thread even then, so no thread is still writing the file)
             pending.discard()
             raise
 
     async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> StoredBlob:
-        """Store ``data`` under ``key`` (temp file and rename, like ``put_stream``)."""
+        """Store ``data`` under ``key`` (temp file and rename, like ``put_stream``), in one thread call."""
         validate_key(key)
+        pending = _PendingFile(self.root / _TMP_DIR)
+        try:
+            return await to_thread.run_sync(self._write_and_commit, key, pending, data, content_type)
+        except BaseException:
+            pending.discard()
+            raise
 
-        def write_all() -> StoredBlob:
-            pending = _PendingFile(self.root / _TMP_DIR)
-            try:
-                for offset in range(0, len(data), CHUNK_BYTES):
-                    pending.write(data[offset : offset + CHUNK_BYTES])
-                pending.finish()
-                return self._commit(key, pending, content_type)
-            except BaseException:
-                pending.discard()
-                raise
-
-        return await to_thread.run_sync(write_all)
+    def _write_and_commit(
+        self, key: str, pending: _PendingFile, data: bytes, content_type: str
+    ) -> StoredBlob:
+        for offset in range(0, len(data), CHUNK_BYTES):
+            pending.write(data[offset : offset + CHUNK_BYTES])
+        pending.finish()
+        return self._commit(key, pending, content_type)
 
     def _commit(self, key: str, pending: _PendingFile, content_type: str) -> StoredBlob:
         blob = StoredBlob(
@@ -132,13 +174,11 @@ class LocalStorage:
                 json.dump(meta, f)
                 f.flush()
                 os.fsync(f.fileno())
-            data_path, meta_path = self._data_path(key), self._meta_path(key)
-            data_path.parent.mkdir(parents=True, exist_ok=True)
-            meta_path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(pending.path, data_path)
-            os.replace(meta_tmp, meta_path)
-        finally:
+            _rename(pending.path, self._data_path(key))
+            _rename(meta_tmp, self._meta_path(key))
+        except BaseException:
             meta_tmp.unlink(missing_ok=True)
+            raise
         return blob
 
     async def stat(self, key: str) -> StoredBlob | None:
