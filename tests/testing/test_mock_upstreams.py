@@ -749,15 +749,15 @@ def test_relay_rejects_a_wrong_key(serve: Serve, client: Callable[..., httpx.Cli
 def test_grokimagineapi_task_goes_pending_processing_completed(
     serve: Serve, client: Callable[..., httpx.Client]
 ) -> None:
-    # Pending for the first fifth of the generation time (0.4 s), then processing.
-    upstream = serve("grokimagineapi", generation_time_s=2.0)
+    # Pending for the first fifth of the generation time (1 s: room for a loaded machine), then processing.
+    upstream = serve("grokimagineapi", generation_time_s=5.0)
     api = client(upstream)
     body = {"mode": "fun", "prompt": "mountains", "ratio": "2:3"}
 
     submitted = api.post("/v1/generate", json=body)
     task_id = submitted.json()["data"]["task_id"]
     statuses = [api.get("/v1/status", params={"task_id": task_id}).json()["data"]["status"]]
-    time.sleep(0.5)
+    time.sleep(1.1)
     statuses.append(api.get("/v1/status", params={"task_id": task_id}).json()["data"]["status"])
     finish_now(upstream)
     completed = api.get("/v1/status", params={"task_id": task_id})

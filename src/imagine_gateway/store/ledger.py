@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import BigInteger, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from imagine_gateway.core.errors import InsufficientCredits, NotFound
@@ -13,6 +13,21 @@ from imagine_gateway.store.records import LedgerEntry
 from imagine_gateway.store.tables import accounts, ledger
 
 LedgerKind = Literal["topup", "reserve", "capture", "release", "adjust"]
+
+# Built once with bound parameters: every reservation, capture and release runs them.
+_AMOUNT = bindparam("l_amount", type_=BigInteger)
+_RESERVED = bindparam("l_reserved", type_=BigInteger)
+_MOVE = (
+    update(accounts)
+    .where(
+        accounts.c.id == bindparam("l_account"),
+        accounts.c.balance + _AMOUNT >= 0,
+        accounts.c.reserved + _RESERVED >= 0,
+    )
+    .values(balance=accounts.c.balance + _AMOUNT, reserved=accounts.c.reserved + _RESERVED)
+    .returning(accounts.c.balance)
+)
+_INSERT = insert(ledger)
 
 
 async def post(
@@ -32,14 +47,7 @@ async def post(
     never overdraw: the losers see no row and get ``insufficient_credits``.
     """
     result = await conn.execute(
-        update(accounts)
-        .where(
-            accounts.c.id == account_id,
-            accounts.c.balance + amount >= 0,
-            accounts.c.reserved + reserved_delta >= 0,
-        )
-        .values(balance=accounts.c.balance + amount, reserved=accounts.c.reserved + reserved_delta)
-        .returning(accounts.c.balance)
+        _MOVE, {"l_account": account_id, "l_amount": amount, "l_reserved": reserved_delta}
     )
     balance = result.scalar_one_or_none()
     if balance is None:
@@ -48,16 +56,17 @@ async def post(
             raise NotFound(f"Account {account_id} does not exist.")
         raise InsufficientCredits(f"This needs {-amount} credits; the account has {exists} available.")
     await conn.execute(
-        insert(ledger).values(
-            account_id=account_id,
-            task_id=task_id,
-            kind=kind,
-            amount=amount,
-            reserved_delta=reserved_delta,
-            balance_after=balance,
-            note=note,
-            created_at=now_ms,
-        )
+        _INSERT,
+        {
+            "account_id": account_id,
+            "task_id": task_id,
+            "kind": kind,
+            "amount": amount,
+            "reserved_delta": reserved_delta,
+            "balance_after": balance,
+            "note": note,
+            "created_at": now_ms,
+        },
     )
     return int(balance)
 
