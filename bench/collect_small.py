@@ -8,7 +8,7 @@ same run, interleaved by round: a plain download of the same URL to a file with 
 (aiohttp if installed, else httpx), the same concurrency, no hashing, no fsync, no probe. Reported per
 side: collects per second (wall) and CPU seconds of this process (all its threads) per collect.
 
-    flock /tmp/bench.lock python bench/collect_small.py [--n 1000] [--concurrency 2] [--rounds 3]
+    python bench/collect_small.py [--n 1000] [--concurrency 2] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from static_upstream import serve_directory
 
 from imagine_gateway.catalog.loader import load_catalog
 from imagine_gateway.media.render import render_video
@@ -167,22 +167,9 @@ def main() -> None:
         served.mkdir()
         work.mkdir()
         render_video("bench", 320, 180, 1.0, served / "result.mp4", fps=4)
-        # The upstream is a separate process, so its CPU never counts against either side.
-        server = subprocess.Popen(
-            [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(served)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        try:
-            assert server.stdout is not None
-            line = server.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N (...)"
-            port = int(line.split(" port ")[1].split()[0])
-            url = f"http://127.0.0.1:{port}/result.mp4"
+        with serve_directory(served) as base_url:
+            url = f"{base_url}/result.mp4"
             asyncio.run(bench(url, work, n=args.n, concurrency=args.concurrency, rounds=args.rounds))
-        finally:
-            server.terminate()
-            server.wait()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -28,6 +29,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from imagine_gateway import eventloop
 from imagine_gateway.api.app import Overrides, build_context
 from imagine_gateway.catalog.validation import validate_generation
 from imagine_gateway.cli import admin
@@ -52,7 +54,8 @@ def serve_mock(port: int, generation_s: float, media_file: Path, stats_file: Pat
         uvicorn.Config(app, host="127.0.0.1", port=port, backlog=16384, lifespan="off", log_level="warning")
     )
     try:
-        server.run()
+        with contextlib.suppress(KeyboardInterrupt):  # how the parent stops it
+            server.run()
     finally:
         stats = app.state.mock.stats
         per_job = list(stats.by_job.values())
@@ -172,6 +175,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--generation-s", type=float, default=60.0)
     parser.add_argument("--concurrency", type=int, default=1024, help="worker_concurrency (steps in flight)")
+    parser.add_argument("--loop", choices=("gateway", "asyncio"), default="gateway")
     parser.add_argument("--serve-mock", nargs=3, metavar=("PORT", "MEDIA", "STATS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_mock:
@@ -199,7 +203,9 @@ def main() -> None:
         )
         try:
             wait_for_port(port)
-            result = asyncio.run(run(args, home / "gateway", f"http://127.0.0.1:{port}"))
+            coro = run(args, home / "gateway", f"http://127.0.0.1:{port}")
+            # The loop `imagine worker` runs on (uvloop when installed), or asyncio's own to compare.
+            result = asyncio.run(coro) if args.loop == "asyncio" else eventloop.run(coro)
         finally:
             os.kill(child.pid, signal.SIGINT)
             child.wait(30)
@@ -209,7 +215,7 @@ def main() -> None:
     total_requests = sum(mock["by_endpoint"].values())
     print(
         f"tasks: {args.tasks}, generation time {args.generation_s:g} s, one worker process (SQLite), "
-        f"worker_concurrency {args.concurrency}"
+        f"worker_concurrency {args.concurrency}, event loop: {args.loop}"
     )
     print(
         f"created in {result['create_s']:.1f} s; "

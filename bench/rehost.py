@@ -25,6 +25,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from static_upstream import serve_directory
+
 RSS_SAMPLE_S = 0.002
 
 
@@ -185,26 +187,13 @@ def main() -> None:
         make_video(video, args.size_mb)
         make_video(Path(tmp) / "warmup.mp4", 1)
         size = video.stat().st_size
-        # The upstream is a separate process, so its memory never counts against either side.
-        server = subprocess.Popen(
-            [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", tmp],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        try:
-            assert server.stdout is not None
-            line = server.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N (...)"
-            port = int(line.split(" port ")[1].split()[0])
-            url = f"http://127.0.0.1:{port}/result.mp4"
+        with serve_directory(Path(tmp)) as base_url:
+            url = f"{base_url}/result.mp4"
             copies, durable, rehosts = [], [], []
             for _ in range(args.runs):  # interleaved, so drift affects all sides alike
                 copies.append(measure("copy", url))
                 durable.append(measure("copy+fsync", url))
                 rehosts.append(measure("rehost", url))
-        finally:
-            server.terminate()
-            server.wait()
     copy_s = statistics.median(r["seconds"] for r in copies)
     durable_s = statistics.median(r["seconds"] for r in durable)
     rehost_s = statistics.median(r["seconds"] for r in rehosts)

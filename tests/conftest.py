@@ -124,3 +124,15 @@ def gateway_factory(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
 @pytest.fixture
 def gateway(gateway_factory: Callable[..., Gateway]) -> Gateway:
     return gateway_factory()
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on a free loopback port, shared by one module's tests."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

@@ -12,7 +12,6 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -148,15 +147,6 @@ async def test_a_result_that_cannot_be_taken_in_leaves_nothing(
     assert failed.value.retryable is retryable
     assert str(failed.value).startswith(message)
     assert files_under(tmp_path) == []
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.mark.parametrize(

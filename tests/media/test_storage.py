@@ -13,7 +13,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from imagine_gateway.core.errors import NotFound, PayloadTooLarge
 from imagine_gateway.media.storage import (
@@ -27,16 +26,6 @@ from imagine_gateway.media.storage import (
 
 MIB = 1024 * 1024
 REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """A moto S3 server on a free loopback port, shared by this module's tests."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

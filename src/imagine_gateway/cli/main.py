@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from imagine_gateway import eventloop
 from imagine_gateway.cli import client_commands
 from imagine_gateway.core.errors import GatewayError
 from imagine_gateway.core.timefmt import iso_ms
@@ -87,7 +88,7 @@ def worker() -> None:
     from imagine_gateway.worker.process import run_worker_process
 
     settings = _settings()
-    asyncio.run(run_worker_process(settings))
+    eventloop.run(run_worker_process(settings))
 
 
 @db_app.command("upgrade")
