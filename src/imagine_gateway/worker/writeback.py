@@ -103,7 +103,9 @@ class WriteBatcher:
                 tasks.c.id.in_({task_id for task_id, _ in merged}), tasks.c.state.in_(_ACTIVE)
             )
             if not self.db.is_sqlite:
-                live = live.with_for_update()
+                # Locked in id order, so two batches that share rows (a stale writer's and the
+                # owner's) wait for each other instead of deadlocking.
+                live = live.order_by(tasks.c.id).with_for_update()
             rows = {(r[0], r[1]): r[2] for r in await conn.execute(live)}
             groups: dict[frozenset[str], list[tuple[str, dict[str, Any]]]] = defaultdict(list)
             applied: set[int] = set()
