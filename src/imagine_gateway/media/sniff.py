@@ -19,6 +19,27 @@ ALLOWED_MIME: dict[MediaKind, frozenset[str]] = {
     "audio": frozenset({"audio/mpeg", "audio/mp4", "audio/wav", "audio/x-wav", "audio/aac", "audio/ogg"}),
 }
 
+_EXTENSIONS: dict[str, str] = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "video/mp4": "mp4",
+    "video/quicktime": "mov",
+    "video/webm": "webm",
+    "audio/mpeg": "mp3",
+    "audio/mp4": "m4a",
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/aac": "aac",
+    "audio/ogg": "ogg",
+}
+
+
+def extension_for(mime: str) -> str:
+    """The file extension (no dot) stored files of ``mime`` get; ``bin`` for anything else."""
+    return _EXTENSIONS.get(mime, "bin")
+
+
 SNIFF_BYTES: int = 64
 """How many leading bytes ``sniff_mime`` looks at; reading more is harmless."""
 

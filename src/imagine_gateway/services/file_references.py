@@ -20,10 +20,9 @@ from imagine_gateway.core.errors import (
 from imagine_gateway.core.ids import new_id
 from imagine_gateway.media.fetch import FetchPolicy, Resolver, fetch_guarded
 from imagine_gateway.media.probe import probe_file
-from imagine_gateway.media.sniff import kind_of
+from imagine_gateway.media.sniff import extension_for, kind_of
 from imagine_gateway.providers.base import ReferenceInput
 from imagine_gateway.services.files import (
-    EXTENSIONS,
     KIND_NAMES,
     MIB,
     FileService,
@@ -193,7 +192,7 @@ class FileReferenceResolver:
                 file_id=file_id,
                 account_id=account_id,
                 api_key_id=None,
-                name=clean_name(_url_name(fetched.url), f"{file_id}.{EXTENSIONS.get(info.mime_type, 'bin')}"),
+                name=clean_name(_url_name(fetched.url), f"{file_id}.{extension_for(info.mime_type)}"),
                 origin="url",
                 source_url=item.url,
                 model=model.id,

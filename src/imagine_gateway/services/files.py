@@ -43,7 +43,14 @@ from imagine_gateway.core.ids import new_id
 from imagine_gateway.core.timefmt import iso_ms
 from imagine_gateway.media.probe import MediaInfo, probe_file
 from imagine_gateway.media.signing import sign_media_path, sign_token, verify_token
-from imagine_gateway.media.sniff import ALLOWED_MIME, SNIFF_BYTES, MediaKind, kind_of, sniff_mime
+from imagine_gateway.media.sniff import (
+    ALLOWED_MIME,
+    SNIFF_BYTES,
+    MediaKind,
+    extension_for,
+    kind_of,
+    sniff_mime,
+)
 from imagine_gateway.media.storage import Storage
 from imagine_gateway.services.principal import Principal
 from imagine_gateway.settings import Settings
@@ -65,20 +72,6 @@ KINDS: tuple[MediaKind, ...] = ("image", "video", "audio")
 DEFAULT_MAX_BYTES: dict[str, int] = {"image": 10 * MIB, "video": 50 * MIB, "audio": 10 * MIB}
 """Upload limits when no model is named (the same as Rivya's defaults)."""
 
-EXTENSIONS: dict[str, str] = {
-    "image/jpeg": "jpg",
-    "image/png": "png",
-    "image/webp": "webp",
-    "video/mp4": "mp4",
-    "video/quicktime": "mov",
-    "video/webm": "webm",
-    "audio/mpeg": "mp3",
-    "audio/mp4": "m4a",
-    "audio/wav": "wav",
-    "audio/x-wav": "wav",
-    "audio/aac": "aac",
-    "audio/ogg": "ogg",
-}
 UPLOAD_PREFIX = "uploads/"
 NAME_MAX = 255
 _WRITE_BYTES = 1024 * 1024
@@ -278,7 +271,7 @@ class FileService:
         )
         _check_type(info.mime_type, fields.kind, fields.model)
         file_id = new_id("file")
-        ext = EXTENSIONS.get(info.mime_type, "bin")
+        ext = extension_for(info.mime_type)
         record = await self.store_file(
             staged.path,
             info,
@@ -310,7 +303,7 @@ class FileService:
         max_bytes: int,
     ) -> FileRecord:
         """Put a probed file into storage and insert its row; the blob is removed if the row is not."""
-        key = f"{UPLOAD_PREFIX}{file_id}.{EXTENSIONS.get(info.mime_type, 'bin')}"
+        key = f"{UPLOAD_PREFIX}{file_id}.{extension_for(info.mime_type)}"
         blob = await self.storage.put_stream(
             key, _read_file(path), content_type=info.mime_type, max_bytes=max_bytes
         )

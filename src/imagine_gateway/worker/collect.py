@@ -19,18 +19,10 @@ from anyio import to_thread
 
 from imagine_gateway.core.errors import GatewayError, PayloadTooLarge
 from imagine_gateway.media.probe import probe_with_poster
-from imagine_gateway.media.sniff import ALLOWED_MIME, SNIFF_BYTES, kind_of, sniff_mime
+from imagine_gateway.media.sniff import ALLOWED_MIME, SNIFF_BYTES, extension_for, kind_of, sniff_mime
 from imagine_gateway.media.storage import LocalStorage, Storage, StoredBlob
 from imagine_gateway.providers.base import Job, Provider, ProviderError, ResultAsset
 
-EXTENSIONS = {
-    "image/png": "png",
-    "image/jpeg": "jpg",
-    "image/webp": "webp",
-    "video/mp4": "mp4",
-    "video/quicktime": "mov",
-    "video/webm": "webm",
-}
 CHUNK_BYTES = 1 << 20
 PREFETCH_BYTES = 4 << 20
 """How far the download may run ahead of storage writes."""
@@ -93,7 +85,7 @@ async def collect_asset(
     try:
         head = await _peek(chunks, SNIFF_BYTES)
         mime = _accepted(head, asset)
-        key = f"results/{job.task_id}/{index}.{EXTENSIONS.get(mime, 'bin')}"
+        key = f"results/{job.task_id}/{index}.{extension_for(mime)}"
         copy: BinaryIO | None = None
         if isinstance(storage, LocalStorage):
             # The blob's own file: no copy, and no look-up (the put below either stores it or raises).
