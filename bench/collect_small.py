@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from static_upstream import serve_directory
+from loopback import serve_directory
 
 from imagine_gateway.catalog.loader import load_catalog
 from imagine_gateway.media.render import render_video

@@ -17,7 +17,6 @@ import json
 import os
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+from loopback import free_port, wait_for_port
 from sqlalchemy import func, select
 
 from imagine_gateway import eventloop
@@ -62,24 +61,6 @@ def serve_mock(port: int, generation_s: float, media_file: Path, stats_file: Pat
         stats_file.write_text(
             json.dumps({"by_endpoint": dict(stats.by_endpoint), "per_job": per_job, "jobs": len(per_job)})
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for_port(port: int, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/v1/videos/x", timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError("mock upstream did not start")
 
 
 def percentile(values: list[int], share: float) -> float:

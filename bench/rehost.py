@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from static_upstream import serve_directory
+from loopback import serve_directory
 
 RSS_SAMPLE_S = 0.002
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,15 +22,9 @@ import time
 from pathlib import Path
 
 import httpx
+from loopback import free_port, wait_for_port
 
 SAMPLE_S = 0.002
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def rss_of(pid: int) -> int:
@@ -77,17 +70,6 @@ def serve_baseline(port: int, directory: str) -> None:
 
     app = Starlette(routes=[Route("/api/v1/files", sink, methods=["POST"])])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
-
-
-def wait_up(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(base + "/api/v1/files")
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise TimeoutError(base)
 
 
 def one_upload(base: str, headers: dict[str, str], image: Path, pid: int) -> tuple[float, int]:
@@ -168,8 +150,8 @@ def main() -> None:
         baseline = subprocess.Popen([sys.executable, __file__, "--baseline-server", str(base_port), tmp])
         try:
             gw, bl = f"http://127.0.0.1:{gw_port}", f"http://127.0.0.1:{base_port}"
-            wait_up(gw)
-            wait_up(bl)
+            wait_for_port(gw_port, timeout_s=30)
+            wait_for_port(base_port, timeout_s=30)
             headers = {"Authorization": f"Bearer {made.secret}"}
             size = image.stat().st_size
             # The first upload into a fresh server: imports, first connections, and the allocator's

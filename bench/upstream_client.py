@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from typing import Any
+
+from loopback import free_port, wait_for_port
 
 BODY = b'{"status":"pending","progress":40}'
 
@@ -104,19 +105,11 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure(args.one[0], args.one[1], args.requests, args.in_flight)))
         return
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
     try:
         url = f"http://127.0.0.1:{port}/v1/videos/job"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_port(port)
         results: dict[str, list[dict[str, float]]] = {"httpx": [], "aiohttp": []}
         for _ in range(args.runs):  # interleaved, each in a fresh process
             for client in results:

@@ -154,12 +154,12 @@ class Worker:
         self.stats.claims += len(claimed)
         for task in claimed:
             self._held[task.id] = task
-        if claimed and (self._lease_keeper is None or self._lease_keeper.done()):
-            self._lease_keeper = asyncio.create_task(self._keep_leases())
-        for task in claimed:
             runner = asyncio.create_task(self._run_step(task))
             self._running.add(runner)
             runner.add_done_callback(self._running.discard)
+        # Started after ``_held`` is filled (no step has run yet): the keeper stops when it is empty.
+        if claimed and (self._lease_keeper is None or self._lease_keeper.done()):
+            self._lease_keeper = asyncio.create_task(self._keep_leases())
         return len(claimed)
 
     async def run_until_idle(self, *, max_rounds: int = 10_000) -> None:
