@@ -112,13 +112,19 @@ async def run(args: argparse.Namespace, home: Path, base_url: str) -> dict[str, 
     ctx.worker.on_poll_lag = on_poll_lag
     worker = asyncio.create_task(ctx.worker.run(stop))
     terminal = 0
+    peak_at_upstream = 0
+    by_state = select(tasks.c.state, func.count()).group_by(tasks.c.state)
     while terminal < args.tasks:
         await asyncio.sleep(1.0)
         async with ctx.db.read() as conn:
-            terminal = (
-                await conn.execute(select(func.count()).where(tasks.c.next_run_at.is_(None)))
-            ).scalar_one()
-        print(f"  {time.monotonic() - started:5.0f} s: {terminal} settled, {len(lags)} polls", flush=True)
+            counts = {state: n for state, n in await conn.execute(by_state)}
+        terminal = counts.get("succeeded", 0) + counts.get("failed", 0) + counts.get("canceled", 0)
+        peak_at_upstream = max(peak_at_upstream, counts.get("processing", 0))
+        print(
+            f"  {time.monotonic() - started:5.0f} s: {terminal} settled, "
+            f"{counts.get('processing', 0)} at the upstream, {len(lags)} polls",
+            flush=True,
+        )
     wall_s = time.monotonic() - started
     stop.set()
     await worker
@@ -147,6 +153,7 @@ async def run(args: argparse.Namespace, home: Path, base_url: str) -> dict[str, 
         "states": states,
         "ledger": kinds,
         "settled_once": settled_per_task,
+        "peak_at_upstream": peak_at_upstream,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -203,6 +210,7 @@ def main() -> None:
         f"all settled {result['wall_s']:.1f} s after the worker started"
     )
     print(f"task states: {result['states']}; ledger rows: {result['ledger']}")
+    print(f"most tasks at the upstream ('processing') at once, by second: {result['peak_at_upstream']}")
     print(f"tasks settled exactly once (one capture or release each): {result['settled_once']}")
     print(f"peak RSS: {result['peak_rss_mb']:.0f} MB")
     print(

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     worker_concurrency: int = 64
     worker_batch: int = 100
     worker_idle_poll_s: float = 0.25
+    worker_collect_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        description="Results one worker collects at once (download, probe, poster); default: CPUs, min 2",
+    )
     lease_s: float = 30.0
     task_deadline_s: float = 1800.0
     idempotency_retention_s: float = 86_400.0

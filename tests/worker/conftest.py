@@ -43,12 +43,20 @@ async def create_tasks(ctx: AppContext, count: int) -> None:
         await ctx.generations.create(principal, request)
 
 
-async def claim(ctx: AppContext, limit: int, *, at_ms: int | None = None) -> list[Task]:
+async def claim(
+    ctx: AppContext, limit: int, *, at_ms: int | None = None, scope: task_store.ClaimScope = "all"
+) -> list[Task]:
     """What one worker claims now (or at ``at_ms``)."""
     now = ctx.clock.now_ms() + 1000 if at_ms is None else at_ms
     async with ctx.db.write() as conn:
         return await task_store.claim_due(
-            conn, owner="w1", now_ms=now, lease_ms=30_000, limit=limit, skip_locked=not ctx.db.is_sqlite
+            conn,
+            owner="w1",
+            now_ms=now,
+            lease_ms=30_000,
+            limit=limit,
+            skip_locked=not ctx.db.is_sqlite,
+            scope=scope,
         )
 
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from imagine_gateway.api.app import Overrides, build_context
 from imagine_gateway.api.context import AppContext
+from imagine_gateway.settings import load_settings
+from imagine_gateway.store.migrate import upgrade
+from imagine_gateway.store.tables import tasks
 from imagine_gateway.worker.writeback import WriteBatcher
 from tests.worker.conftest import claim, claimed_tasks, create_tasks
 
@@ -28,3 +37,58 @@ async def test_a_claimed_task_is_not_claimed_again_while_its_lease_runs(ctx: App
 
     assert await claim(ctx, 5) == []
     assert [t.id for t in await claim(ctx, 5, at_ms=taken.lease_expires_at + 1)] == [taken.id]  # type: ignore[operator]
+
+
+async def test_results_to_collect_are_claimed_apart_from_submissions_and_polls(ctx: AppContext) -> None:
+    polled, *to_collect = await claimed_tasks(ctx, 3)
+    batcher, now = WriteBatcher(ctx.db), ctx.clock.now_ms()
+    for task, state in ((polled, "processing"), *((t, "collecting") for t in to_collect)):
+        released = {"state": state, "next_run_at": now, "lease_owner": None, "lease_expires_at": None}
+        assert await batcher.write(task, released)
+
+    steps = await claim(ctx, 10, scope="steps")
+    first_collect = await claim(ctx, 1, scope="collect")
+    second_collect = await claim(ctx, 5, scope="collect")
+
+    assert [(t.id, t.state) for t in steps] == [(polled.id, "processing")]
+    assert {t.id for t in (*first_collect, *second_collect)} == {t.id for t in to_collect}
+    assert (len(first_collect), len(second_collect)) == (1, 1)
+
+
+async def test_a_worker_leases_no_more_results_than_its_collect_queue_holds(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path / "gateway", worker_collect_concurrency=1)  # a queue of 4
+    await asyncio.to_thread(upgrade, settings.resolved_database_url)
+    ctx = build_context(settings, Overrides(run_worker=True))
+    assert ctx.worker is not None
+    try:
+        batcher, now = WriteBatcher(ctx.db), ctx.clock.now_ms()
+        for task in await claimed_tasks(ctx, 10):
+            # A provider no longer configured: each collect step ends its task at once.
+            values = {"state": "collecting", "provider": "gone", "upstream_id": "u", "next_run_at": now}
+            assert await batcher.write(task, {**values, "lease_owner": None, "lease_expires_at": None})
+
+        claimed = await ctx.worker.claim_and_start()
+        leased = await leases(ctx)
+        await ctx.worker.drain()
+
+        assert (claimed, leased) == (4, {ctx.worker.owner: 4, None: 6})
+        assert await states(ctx) == {"failed": 4, "collecting": 6}
+        assert await ctx.worker.claim_and_start() == 4
+    finally:
+        await ctx.worker.drain()
+        await ctx.router.aclose()
+        await ctx.storage.aclose()
+        await ctx.db.dispose()
+
+
+async def leases(ctx: AppContext) -> dict[str | None, int]:
+    """How many live tasks each lease owner holds (None: not leased)."""
+    query = select(tasks.c.lease_owner, func.count()).where(tasks.c.next_run_at.is_not(None))
+    async with ctx.db.read() as conn:
+        return dict(((owner, n) for owner, n in await conn.execute(query.group_by(tasks.c.lease_owner))))
+
+
+async def states(ctx: AppContext) -> dict[str, int]:
+    async with ctx.db.read() as conn:
+        query = select(tasks.c.state, func.count()).group_by(tasks.c.state)
+        return {state: n for state, n in await conn.execute(query)}

@@ -71,21 +71,21 @@ async def test_a_renewal_never_leases_again_a_task_its_step_released(ctx: AppCon
 
     outcomes = await asyncio.gather(
         batcher.write(same_batch, released),
-        batcher.renew(same_batch, until_ms=until),
+        batcher.renew([same_batch], until_ms=until),
         batcher.write(later_batch, released),
     )
-    late = await batcher.renew(later_batch, until_ms=until)
+    late = await batcher.renew([later_batch], until_ms=until)
 
-    assert (list(outcomes), late) == ([True, False, True], False)
+    assert (list(outcomes), late) == ([True, set(), True], set())
     for task in (same_batch, later_batch):
         stored = await row(ctx, task.id)
         assert (stored["lease_owner"], stored["lease_expires_at"], stored["next_run_at"]) == (None, None, 5)
 
 
-async def test_a_renewal_extends_a_lease_still_held(ctx: AppContext) -> None:
-    (task,) = await claimed_tasks(ctx, 1)
+async def test_a_renewal_extends_the_leases_still_held(ctx: AppContext) -> None:
+    task, other = await claimed_tasks(ctx, 2)
     until = ctx.clock.now_ms() + 60_000
 
-    assert await WriteBatcher(ctx.db).renew(task, until_ms=until)
+    assert await WriteBatcher(ctx.db).renew([task, other], until_ms=until) == {task.id, other.id}
 
-    assert (await row(ctx, task.id))["lease_expires_at"] == until
+    assert [(await row(ctx, t.id))["lease_expires_at"] for t in (task, other)] == [until, until]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -114,8 +115,14 @@ tasks = Table(
     Column("started_at", BigInteger, nullable=True),
     Column("completed_at", BigInteger, nullable=True),
     Column("expires_at", BigInteger, nullable=True),
-    # Finished tasks have next_run_at NULL, so the claim index only holds live work.
-    Index("ix_tasks_due", "next_run_at"),
+    # Claims read it by state; finished tasks have next_run_at NULL and leave it (partial index).
+    Index(
+        "ix_tasks_due",
+        "state",
+        "next_run_at",
+        sqlite_where=text("next_run_at IS NOT NULL"),
+        postgresql_where=text("next_run_at IS NOT NULL"),
+    ),
     Index("ix_tasks_account_created", "account_id", "created_at", "id"),
 )
 

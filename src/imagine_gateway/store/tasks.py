@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import BigInteger, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -59,30 +59,49 @@ async def list_tasks(
     return [Task.from_row(r) for r in rows.mappings()]
 
 
+ClaimScope = Literal["all", "steps", "collect"]
+"""Which due tasks a claim may take: every live one, all but ``collecting`` ones, or only those."""
+
+
 async def claim_due(
-    conn: AsyncConnection, *, owner: str, now_ms: int, lease_ms: int, limit: int, skip_locked: bool
+    conn: AsyncConnection,
+    *,
+    owner: str,
+    now_ms: int,
+    lease_ms: int,
+    limit: int,
+    skip_locked: bool,
+    scope: ClaimScope = "all",
 ) -> list[Task]:
     """Take up to ``limit`` due tasks whose lease is free or expired; bumps each one's fence.
 
     Jobs already at an upstream (polls, collects) come before new submissions, then the longest
     due first: under more load than the worker can carry, work in flight keeps its schedule and new
-    work waits in ``queued`` (until its deadline), rather than every poll running late.
+    work waits in ``queued`` (until its deadline), rather than every poll running late. The worker
+    claims ``collecting`` tasks apart (``scope``), only as many as it can collect at once.
     """
+    if limit <= 0:
+        return []
     result = await conn.execute(
-        _claim_statement(skip_locked),
+        _claim_statement(skip_locked, scope),
         {"c_now": now_ms, "c_until": now_ms + lease_ms, "c_owner": owner, "c_limit": limit},
     )
     return [Task.from_row(r) for r in result.mappings()]
 
 
 @functools.cache
-def _claim_statement(skip_locked: bool) -> Any:
+def _claim_statement(skip_locked: bool, scope: ClaimScope) -> Any:
     now = bindparam("c_now", type_=BigInteger)
+    states = {
+        "all": _ACTIVE,
+        "steps": [s for s in _ACTIVE if s != TaskState.COLLECTING.value],
+        "collect": [TaskState.COLLECTING.value],
+    }[scope]
     due = (
         select(tasks.c.id)
         .where(
             tasks.c.next_run_at <= now,
-            tasks.c.state.in_(_ACTIVE),
+            tasks.c.state.in_(states),
             or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < now),
         )
         .order_by(tasks.c.state == TaskState.QUEUED.value, tasks.c.next_run_at)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -88,10 +89,18 @@ class Worker:
         self._held: dict[str, Task] = {}
         self._lease_keeper: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        # Set when a claim found no free slot: the next step to finish wakes the claim loop.
+        self._full = False
         self._batcher = WriteBatcher(db)
         # Collecting is CPU work (probe, poster); more of it at once than cores only starves polls.
-        self._collect_slots = asyncio.Semaphore(max(2, os.cpu_count() or 2))
-        self._collect_waiting = 0
+        # Collect steps have slots of their own, and a short queue in front of them claimed half a
+        # queue at a time (not one claim per finished collect). Results beyond it stay in the
+        # database, unleased, for whichever worker frees a slot first.
+        slots = settings.worker_collect_concurrency or max(2, os.cpu_count() or 2)
+        self._collect_slots = asyncio.Semaphore(slots)
+        self._collect_queue = 4 * slots
+        self._collecting = 0
+        self._collect_full = False
         self._next_probe_s = 0.0
         self._probing: asyncio.Task[dict[str, bool]] | None = None
         # Called with each poll's lateness (actual minus scheduled start, ms); benchmarks listen here.
@@ -105,13 +114,14 @@ class Worker:
         """Claim and run until ``stop`` is set; then wait for running steps."""
         while not stop.is_set():
             self._probe_providers()
+            # Cleared before the claim, so a wake-up that arrives while it runs is not lost.
+            self._wake.clear()
             try:
                 claimed = await self.claim_and_start()
             except Exception:  # keep the loop alive through a database hiccup
                 log.exception("claiming tasks failed")
                 claimed = 0
             if claimed == 0:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.settings.worker_idle_poll_s)
         await self.drain()
@@ -135,32 +145,51 @@ class Worker:
         self._probing = asyncio.create_task(self.router.probe_due())
 
     async def claim_and_start(self) -> int:
-        # Steps queued for a collect slot do not count: they must not keep polls from being claimed.
-        # (They are bounded by the tasks in 'collecting', each a small record and a sleeping coroutine.)
-        free = self.settings.worker_concurrency - (len(self._running) - self._collect_waiting)
-        if free <= 0:
-            await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
-            return 1
+        """Claim due tasks into the free slots and start their steps; how many were claimed."""
+        # Collect steps have slots of their own: collecting must not keep polls from being claimed.
+        free = self.settings.worker_concurrency - (len(self._running) - self._collecting)
+        free_collect = self._collect_queue - self._collecting
+        take_collects = free_collect >= self._collect_queue // 2
+        self._full = free <= 0
+        self._collect_full = not take_collects
+        if free <= 0 and not take_collects:
+            return 0
         now = self.clock.now_ms()
+        claim = functools.partial(
+            task_store.claim_due,
+            owner=self.owner,
+            now_ms=now,
+            lease_ms=self.lease_ms,
+            skip_locked=not self.db.is_sqlite,
+        )
         async with self.db.write() as conn:
-            claimed = await task_store.claim_due(
-                conn,
-                owner=self.owner,
-                now_ms=now,
-                lease_ms=self.lease_ms,
-                limit=min(free, self.settings.worker_batch),
-                skip_locked=not self.db.is_sqlite,
-            )
-        self.stats.claims += len(claimed)
-        for task in claimed:
+            claimed = await claim(conn, limit=min(free, self.settings.worker_batch), scope="steps")
+            collects = await claim(conn, limit=free_collect if take_collects else 0, scope="collect")
+        self.stats.claims += len(claimed) + len(collects)
+        self._collecting += len(collects)
+        for task in (*claimed, *collects):
             self._held[task.id] = task
             runner = asyncio.create_task(self._run_step(task))
             self._running.add(runner)
-            runner.add_done_callback(self._running.discard)
+            runner.add_done_callback(
+                functools.partial(self._step_done, task.task_state is TaskState.COLLECTING)
+            )
         # Started after ``_held`` is filled (no step has run yet): the keeper stops when it is empty.
         if claimed and (self._lease_keeper is None or self._lease_keeper.done()):
             self._lease_keeper = asyncio.create_task(self._keep_leases())
-        return len(claimed)
+        return len(claimed) + len(collects)
+
+    def _step_done(self, collect: bool, runner: asyncio.Task[None]) -> None:
+        # Here, not in the step: the claim loop it wakes must see the slot already free.
+        self._running.discard(runner)
+        if collect:
+            self._collecting -= 1
+            if self._collect_full and self._collecting <= self._collect_queue // 2:
+                self._collect_full = False
+                self._wake.set()
+        elif self._full:
+            self._full = False
+            self._wake.set()
 
     async def run_until_idle(self, *, max_rounds: int = 10_000) -> None:
         """Run every due step now, repeatedly, until nothing is due (tests and tools)."""
@@ -184,11 +213,9 @@ class Worker:
         while self._held:
             await asyncio.sleep(self.settings.lease_s / 3)
             until = self.clock.now_ms() + self.lease_ms
-            held = list(self._held.values())
             # A lost lease needs no action here: the step's own write-back will find the fence moved.
-            await asyncio.gather(
-                *(self._batcher.renew(t, until_ms=until) for t in held), return_exceptions=True
-            )
+            with contextlib.suppress(Exception):
+                await self._batcher.renew(list(self._held.values()), until_ms=until)
 
     async def step(self, task: Task) -> None:
         now = self.clock.now_ms()
@@ -209,15 +236,8 @@ class Worker:
                 self.on_poll_lag(now - task.next_run_at)
             await self._poll(task)
         elif state is TaskState.COLLECTING:
-            self._collect_waiting += 1
-            try:
-                await self._collect_slots.acquire()
-            finally:
-                self._collect_waiting -= 1
-            try:
+            async with self._collect_slots:
                 await self._collect(task)
-            finally:
-                self._collect_slots.release()
 
     async def _job(self, task: Task) -> Job:
         model = self.catalog.get(task.model)

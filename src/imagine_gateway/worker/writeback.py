@@ -54,10 +54,22 @@ class WriteBatcher:
             raise ValueError(f"not writable task columns: {sorted(set(values) - _WRITABLE)}")
         return await self._enqueue(_Pending(task.id, task.fence, values, self._future()))
 
-    async def renew(self, task: Task, *, until_ms: int) -> bool:
-        """Extend the task's lease, only while it is still leased: never after its step let it go."""
-        pending = _Pending(task.id, task.fence, {"lease_expires_at": until_ms}, self._future(), renewal=True)
-        return await self._enqueue(pending)
+    async def renew(self, held: Sequence[Task], *, until_ms: int) -> set[str]:
+        """Extend the leases of ``held``, only while still leased: never after a step let its task go.
+
+        One entry per task in the queue and one await for all of them (a keeper renews hundreds at
+        once). Answers the ids whose lease was extended.
+        """
+        pending = [
+            _Pending(t.id, t.fence, {"lease_expires_at": until_ms}, self._future(), renewal=True)
+            for t in held
+        ]
+        if not pending:
+            return set()
+        self._queue.extend(pending)
+        self._start_flusher()
+        outcomes = await asyncio.gather(*(p.done for p in pending))
+        return {p.task_id for p, ok in zip(pending, outcomes, strict=True) if ok}
 
     @staticmethod
     def _future() -> asyncio.Future[bool]:
@@ -65,9 +77,12 @@ class WriteBatcher:
 
     async def _enqueue(self, pending: _Pending) -> bool:
         self._queue.append(pending)
+        self._start_flusher()
+        return await pending.done
+
+    def _start_flusher(self) -> None:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_all())
-        return await pending.done
 
     async def _flush_all(self) -> None:
         while self._queue:
