@@ -92,3 +92,53 @@ async def states(ctx: AppContext) -> dict[str, int]:
     async with ctx.db.read() as conn:
         query = select(tasks.c.state, func.count()).group_by(tasks.c.state)
         return {state: n for state, n in await conn.execute(query)}
+
+
+async def test_results_waiting_in_the_collect_queue_keep_their_leases(tmp_path: Path) -> None:
+    connections: list[asyncio.StreamWriter] = []
+
+    async def never_answer(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+
+    result_host = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    base_url = f"http://127.0.0.1:{result_host.sockets[0].getsockname()[1]}"
+    settings = load_settings(
+        home=tmp_path / "gateway",
+        worker_collect_concurrency=1,
+        lease_s=0.6,  # the keeper renews every 0.2 s
+        XAI_API_KEY="k",
+        XAI_BASE_URL=base_url,
+    )
+    await asyncio.to_thread(upgrade, settings.resolved_database_url)
+    ctx = build_context(settings, Overrides(run_worker=True))
+    assert ctx.worker is not None
+    try:
+        batcher, now = WriteBatcher(ctx.db), ctx.clock.now_ms()
+        asset = {"url": f"{base_url}/result.mp4", "kind": "video", "mime_type": "video/mp4"}
+        for task in await claimed_tasks(ctx, 4):
+            values = {"state": "collecting", "provider": "xai", "upstream_id": "u", "next_run_at": now}
+            values |= {"upstream_result": {"assets": [asset]}, "lease_owner": None, "lease_expires_at": None}
+            assert await batcher.write(task, values)
+
+        assert await ctx.worker.claim_and_start() == 4  # one downloading (it hangs), three waiting
+        first = await lease_ends(ctx)
+        await asyncio.sleep(0.5)
+        later = await lease_ends(ctx)
+
+        assert len(first) == 4
+        assert all(later[task_id] > ends for task_id, ends in first.items())
+    finally:
+        for writer in connections:
+            writer.close()
+        result_host.close()
+        await ctx.worker.drain()
+        await ctx.router.aclose()
+        await ctx.storage.aclose()
+        await ctx.db.dispose()
+
+
+async def lease_ends(ctx: AppContext) -> dict[str, int]:
+    """When each leased task's lease runs out."""
+    query = select(tasks.c.id, tasks.c.lease_expires_at).where(tasks.c.lease_owner.is_not(None))
+    async with ctx.db.read() as conn:
+        return {task_id: ends for task_id, ends in await conn.execute(query)}

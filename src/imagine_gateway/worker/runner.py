@@ -175,7 +175,7 @@ class Worker:
                 functools.partial(self._step_done, task.task_state is TaskState.COLLECTING)
             )
         # Started after ``_held`` is filled (no step has run yet): the keeper stops when it is empty.
-        if claimed and (self._lease_keeper is None or self._lease_keeper.done()):
+        if self._held and (self._lease_keeper is None or self._lease_keeper.done()):
             self._lease_keeper = asyncio.create_task(self._keep_leases())
         return len(claimed) + len(collects)
 
@@ -214,8 +214,10 @@ class Worker:
             await asyncio.sleep(self.settings.lease_s / 3)
             until = self.clock.now_ms() + self.lease_ms
             # A lost lease needs no action here: the step's own write-back will find the fence moved.
-            with contextlib.suppress(Exception):
+            try:
                 await self._batcher.renew(list(self._held.values()), until_ms=until)
+            except Exception:  # the next round tries again; a lease runs three rounds
+                log.exception("renewing %d leases failed", len(self._held))
 
     async def step(self, task: Task) -> None:
         now = self.clock.now_ms()
