@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -21,15 +23,28 @@ from imagine_gateway.store.records import Task
 from imagine_gateway.store.tables import tasks
 
 
+@asynccontextmanager
+async def gateway_context(
+    home: Path, *, run_worker: bool = False, **settings: Any
+) -> AsyncIterator[AppContext]:
+    """A gateway context on a migrated SQLite file under ``home``, closed (worker drained) at the end."""
+    built = load_settings(home=home, **settings)
+    await asyncio.to_thread(upgrade, built.resolved_database_url)
+    context = build_context(built, Overrides(run_worker=run_worker))
+    try:
+        yield context
+    finally:
+        if context.worker is not None:
+            await context.worker.drain()
+        await context.router.aclose()
+        await context.storage.aclose()
+        await context.db.dispose()
+
+
 @pytest.fixture
 async def ctx(tmp_path: Path) -> AsyncIterator[AppContext]:
-    settings = load_settings(home=tmp_path / "gateway")
-    await asyncio.to_thread(upgrade, settings.resolved_database_url)
-    context = build_context(settings, Overrides(run_worker=False))
-    yield context
-    await context.router.aclose()
-    await context.storage.aclose()
-    await context.db.dispose()
+    async with gateway_context(tmp_path / "gateway") as context:
+        yield context
 
 
 async def create_tasks(ctx: AppContext, count: int) -> None:

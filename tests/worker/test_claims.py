@@ -7,13 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from imagine_gateway.api.app import Overrides, build_context
 from imagine_gateway.api.context import AppContext
-from imagine_gateway.settings import load_settings
-from imagine_gateway.store.migrate import upgrade
 from imagine_gateway.store.tables import tasks
 from imagine_gateway.worker.writeback import WriteBatcher
-from tests.worker.conftest import claim, claimed_tasks, create_tasks
+from tests.worker.conftest import claim, claimed_tasks, create_tasks, gateway_context
 
 
 async def test_due_polls_are_claimed_before_older_queued_submissions(ctx: AppContext) -> None:
@@ -56,11 +53,9 @@ async def test_results_to_collect_are_claimed_apart_from_submissions_and_polls(c
 
 
 async def test_a_worker_leases_no_more_results_than_its_collect_queue_holds(tmp_path: Path) -> None:
-    settings = load_settings(home=tmp_path / "gateway", worker_collect_concurrency=1)  # a queue of 4
-    await asyncio.to_thread(upgrade, settings.resolved_database_url)
-    ctx = build_context(settings, Overrides(run_worker=True))
-    assert ctx.worker is not None
-    try:
+    # One collect slot: a queue of four.
+    async with gateway_context(tmp_path, run_worker=True, worker_collect_concurrency=1) as ctx:
+        assert ctx.worker is not None
         batcher, now = WriteBatcher(ctx.db), ctx.clock.now_ms()
         for task in await claimed_tasks(ctx, 10):
             # A provider no longer configured: each collect step ends its task at once.
@@ -74,11 +69,6 @@ async def test_a_worker_leases_no_more_results_than_its_collect_queue_holds(tmp_
         assert (claimed, leased) == (4, {ctx.worker.owner: 4, None: 6})
         assert await states(ctx) == {"failed": 4, "collecting": 6}
         assert await ctx.worker.claim_and_start() == 4
-    finally:
-        await ctx.worker.drain()
-        await ctx.router.aclose()
-        await ctx.storage.aclose()
-        await ctx.db.dispose()
 
 
 async def leases(ctx: AppContext) -> dict[str | None, int]:
@@ -102,39 +92,29 @@ async def test_results_waiting_in_the_collect_queue_keep_their_leases(tmp_path: 
 
     result_host = await asyncio.start_server(never_answer, "127.0.0.1", 0)
     base_url = f"http://127.0.0.1:{result_host.sockets[0].getsockname()[1]}"
-    settings = load_settings(
-        home=tmp_path / "gateway",
-        worker_collect_concurrency=1,
-        lease_s=0.6,  # the keeper renews every 0.2 s
-        XAI_API_KEY="k",
-        XAI_BASE_URL=base_url,
-    )
-    await asyncio.to_thread(upgrade, settings.resolved_database_url)
-    ctx = build_context(settings, Overrides(run_worker=True))
-    assert ctx.worker is not None
-    try:
-        batcher, now = WriteBatcher(ctx.db), ctx.clock.now_ms()
-        asset = {"url": f"{base_url}/result.mp4", "kind": "video", "mime_type": "video/mp4"}
-        for task in await claimed_tasks(ctx, 4):
-            values = {"state": "collecting", "provider": "xai", "upstream_id": "u", "next_run_at": now}
-            values |= {"upstream_result": {"assets": [asset]}, "lease_owner": None, "lease_expires_at": None}
-            assert await batcher.write(task, values)
+    settings = {"worker_collect_concurrency": 1, "XAI_API_KEY": "k", "XAI_BASE_URL": base_url}
+    # A lease of 0.6 s: the keeper renews every 0.2 s.
+    async with gateway_context(tmp_path, run_worker=True, lease_s=0.6, **settings) as ctx:
+        assert ctx.worker is not None
+        try:
+            batcher, now = WriteBatcher(ctx.db), ctx.clock.now_ms()
+            asset = {"url": f"{base_url}/result.mp4", "kind": "video", "mime_type": "video/mp4"}
+            for task in await claimed_tasks(ctx, 4):
+                values = {"state": "collecting", "provider": "xai", "upstream_id": "u", "next_run_at": now}
+                values |= {"upstream_result": {"assets": [asset]}, "lease_owner": None}
+                assert await batcher.write(task, {**values, "lease_expires_at": None})
 
-        assert await ctx.worker.claim_and_start() == 4  # one downloading (it hangs), three waiting
-        first = await lease_ends(ctx)
-        await asyncio.sleep(0.5)
-        later = await lease_ends(ctx)
+            assert await ctx.worker.claim_and_start() == 4  # one downloading (it hangs), three waiting
+            first = await lease_ends(ctx)
+            await asyncio.sleep(0.5)
+            later = await lease_ends(ctx)
 
-        assert len(first) == 4
-        assert all(later[task_id] > ends for task_id, ends in first.items())
-    finally:
-        for writer in connections:
-            writer.close()
-        result_host.close()
-        await ctx.worker.drain()
-        await ctx.router.aclose()
-        await ctx.storage.aclose()
-        await ctx.db.dispose()
+            assert len(first) == 4
+            assert all(later[task_id] > ends for task_id, ends in first.items())
+        finally:  # the hanging downloads fail, so the worker drains
+            for writer in connections:
+                writer.close()
+            result_host.close()
 
 
 async def lease_ends(ctx: AppContext) -> dict[str, int]:
