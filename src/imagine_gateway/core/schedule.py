@@ -5,6 +5,9 @@ from __future__ import annotations
 FIRST_POLL_S = 2.0
 SLOW_AFTER_S = 600.0
 SLOW_POLL_S = 30.0
+JITTER = 0.1
+"""A poll comes up to this share early or late, so jobs submitted together drift apart instead of
+polling in lockstep (a burst at the upstream and in the worker every interval)."""
 
 
 def poll_delay_s(attempt: int, *, output: str, duration_s: float | None = None, age_s: float = 0.0) -> float:
@@ -25,6 +28,11 @@ def poll_delay_s(attempt: int, *, output: str, duration_s: float | None = None, 
     else:
         floor, cap = 5.0, 10.0
     return min(cap, floor * 1.25 ** (attempt - 1))
+
+
+def jittered(delay_s: float, draw: float) -> float:
+    """``delay_s`` moved by up to ``JITTER`` either way; ``draw`` is the caller's uniform [0, 1) sample."""
+    return delay_s * (1.0 + JITTER * (2.0 * draw - 1.0))
 
 
 def retry_delay_s(attempt: int, *, base_s: float = 1.0, cap_s: float = 60.0) -> float:

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import logging
 import os
+import random
 import socket
 import time
 import uuid
@@ -24,7 +25,7 @@ from typing import Any
 from imagine_gateway.catalog.loader import Catalog
 from imagine_gateway.catalog.validation import ReferenceItem
 from imagine_gateway.core.clock import Clock
-from imagine_gateway.core.schedule import poll_delay_s, retry_delay_s
+from imagine_gateway.core.schedule import jittered, poll_delay_s, retry_delay_s
 from imagine_gateway.core.states import TaskState
 from imagine_gateway.delivery.events import EventBus, TaskEvent
 from imagine_gateway.media.storage import Storage
@@ -102,6 +103,7 @@ class Worker:
         self._collecting = 0
         self._collect_full = False
         self._next_probe_s = 0.0
+        self._random = random.Random()  # poll jitter only; nothing secret
         self._probing: asyncio.Task[dict[str, bool]] | None = None
         # Called with each poll's lateness (actual minus scheduled start, ms); benchmarks listen here.
         self.on_poll_lag: Callable[[int], None] | None = None
@@ -475,15 +477,17 @@ class Worker:
 
     def _poll_delay(self, task: Task, attempt: int) -> float:
         if attempt <= 0:
-            return self.settings.poll_first_s
-        model = self.catalog.get(task.model)
-        duration = task.params.get("duration")
-        delay = poll_delay_s(
-            attempt,
-            output=model.output if model else "video",
-            duration_s=float(duration) if isinstance(duration, int | float) else None,
-            age_s=(self.clock.now_ms() - task.created_at) / 1000,
-        )
+            delay = self.settings.poll_first_s
+        else:
+            model = self.catalog.get(task.model)
+            duration = task.params.get("duration")
+            delay = poll_delay_s(
+                attempt,
+                output=model.output if model else "video",
+                duration_s=float(duration) if isinstance(duration, int | float) else None,
+                age_s=(self.clock.now_ms() - task.created_at) / 1000,
+            )
+        delay = jittered(delay, self._random.random())
         cap = self.settings.poll_max_interval_s
         return delay if cap is None else min(delay, cap)
 
