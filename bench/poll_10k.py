@@ -76,6 +76,7 @@ async def run(args: argparse.Namespace, home: Path, base_url: str) -> dict[str, 
         task_deadline_s=args.generation_s * 5,
         lease_s=30.0,
         worker_concurrency=args.concurrency,
+        worker_submit_concurrency=args.submit_concurrency,
         worker_batch=500,
         worker_idle_poll_s=0.1,
     )
@@ -162,7 +163,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--generation-s", type=float, default=60.0)
-    parser.add_argument("--concurrency", type=int, default=1024, help="worker_concurrency (steps in flight)")
+    parser.add_argument("--concurrency", type=int, default=1024, help="worker_concurrency (polls in flight)")
+    parser.add_argument(
+        "--submit-concurrency", type=int, default=None, help="worker_submit_concurrency (default: 1/8 of it)"
+    )
     parser.add_argument("--loop", choices=("gateway", "asyncio"), default="gateway")
     parser.add_argument("--serve-mock", nargs=3, metavar=("PORT", "MEDIA", "STATS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -203,7 +207,8 @@ def main() -> None:
     total_requests = sum(mock["by_endpoint"].values())
     print(
         f"tasks: {args.tasks}, generation time {args.generation_s:g} s, one worker process (SQLite), "
-        f"worker_concurrency {args.concurrency}, event loop: {args.loop}"
+        f"worker_concurrency {args.concurrency}, worker_submit_concurrency "
+        f"{args.submit_concurrency or max(8, args.concurrency // 8)}, event loop: {args.loop}"
     )
     print(
         f"created in {result['create_s']:.1f} s; "

@@ -43,7 +43,10 @@ class Settings(BaseSettings):
 
     # Tasks and worker
     run_worker: bool = Field(default=True, description="Run the worker loop inside the server process")
-    worker_concurrency: int = 64
+    worker_concurrency: int = Field(default=64, ge=1, description="Polls one worker runs at once")
+    worker_submit_concurrency: int | None = Field(
+        default=None, ge=1, description="Submissions one worker runs at once; default: polls / 8, min 8"
+    )
     worker_batch: int = 100
     worker_idle_poll_s: float = 0.25
     worker_collect_concurrency: int | None = Field(

@@ -43,7 +43,7 @@ async def test_results_to_collect_are_claimed_apart_from_submissions_and_polls(c
         released = {"state": state, "next_run_at": now, "lease_owner": None, "lease_expires_at": None}
         assert await batcher.write(task, released)
 
-    steps = await claim(ctx, 10, scope="steps")
+    steps = await claim(ctx, 10, scope="in_flight")
     first_collect = await claim(ctx, 1, scope="collect")
     second_collect = await claim(ctx, 5, scope="collect")
 
@@ -122,3 +122,31 @@ async def lease_ends(ctx: AppContext) -> dict[str, int]:
     query = select(tasks.c.id, tasks.c.lease_expires_at).where(tasks.c.lease_owner.is_not(None))
     async with ctx.db.read() as conn:
         return {task_id: ends for task_id, ends in await conn.execute(query)}
+
+
+async def test_due_polls_are_claimed_even_when_submissions_fill_their_own_slots(tmp_path: Path) -> None:
+    slots = {"worker_concurrency": 4, "worker_submit_concurrency": 2}
+    async with gateway_context(tmp_path, run_worker=True, **slots) as ctx:
+        assert ctx.worker is not None
+        (in_flight,) = await claimed_tasks(ctx, 1)
+        assert await WriteBatcher(ctx.db).write(
+            in_flight,
+            {"state": "processing", "provider": "gone", "upstream_id": "u", "next_run_at": ctx.clock.now_ms()}
+            | {"lease_owner": None, "lease_expires_at": None},
+        )
+        await create_tasks(ctx, 6)
+
+        claimed = await ctx.worker.claim_and_start()
+        leased = await leased_states(ctx)
+
+        assert claimed == 3
+        assert leased == {("processing", True): 1, ("queued", True): 2, ("queued", False): 4}
+
+
+async def leased_states(ctx: AppContext) -> dict[tuple[str, bool], int]:
+    """How many live tasks are in each state, leased or not."""
+    leased = tasks.c.lease_owner.is_not(None)
+    query = select(tasks.c.state, leased, func.count()).where(tasks.c.next_run_at.is_not(None))
+    async with ctx.db.read() as conn:
+        rows = await conn.execute(query.group_by(tasks.c.state, leased))
+        return {(state, bool(is_leased)): n for state, is_leased, n in rows}

@@ -59,8 +59,9 @@ async def list_tasks(
     return [Task.from_row(r) for r in rows.mappings()]
 
 
-ClaimScope = Literal["all", "steps", "collect"]
-"""Which due tasks a claim may take: every live one, all but ``collecting`` ones, or only those."""
+ClaimScope = Literal["all", "in_flight", "queued", "collect"]
+"""Which due tasks a claim may take: every live one, or only jobs at an upstream (to reconcile or
+poll), only new submissions, or only results to collect."""
 
 
 async def claim_due(
@@ -78,7 +79,7 @@ async def claim_due(
     Jobs already at an upstream (polls, collects) come before new submissions, then the longest
     due first: under more load than the worker can carry, work in flight keeps its schedule and new
     work waits in ``queued`` (until its deadline), rather than every poll running late. The worker
-    claims ``collecting`` tasks apart (``scope``), only as many as it can collect at once.
+    claims each kind apart (``scope``), each into its own slots.
     """
     if limit <= 0:
         return []
@@ -94,7 +95,8 @@ def _claim_statement(skip_locked: bool, scope: ClaimScope) -> Any:
     now = bindparam("c_now", type_=BigInteger)
     states = {
         "all": _ACTIVE,
-        "steps": [s for s in _ACTIVE if s != TaskState.COLLECTING.value],
+        "in_flight": [TaskState.SUBMITTING.value, TaskState.PROCESSING.value],
+        "queued": [TaskState.QUEUED.value],
         "collect": [TaskState.COLLECTING.value],
     }[scope]
     due = (

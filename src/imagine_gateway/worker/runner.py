@@ -45,6 +45,7 @@ from imagine_gateway.store.db import Database
 from imagine_gateway.store.records import Task
 from imagine_gateway.worker import settle
 from imagine_gateway.worker.collect import CollectError, collect_asset
+from imagine_gateway.worker.lanes import Lane
 from imagine_gateway.worker.writeback import WriteBatcher
 
 log = logging.getLogger("imagine_gateway.worker")
@@ -84,24 +85,26 @@ class Worker:
         self.owner = owner or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self.lease_ms = int(settings.lease_s * 1000)
         self.stats = WorkerStats()
-        self._slots = asyncio.Semaphore(settings.worker_concurrency)
         self._running: set[asyncio.Task[None]] = set()
         # Tasks whose step runs here; one keeper renews all their leases (not a timer per step).
         self._held: dict[str, Task] = {}
         self._lease_keeper: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        # Set when a claim found no free slot: the next step to finish wakes the claim loop.
-        self._full = False
         self._batcher = WriteBatcher(db)
+        # Polls (and reconciles) of jobs at an upstream: claimed as soon as a slot frees.
+        self._polls = Lane(size=settings.worker_concurrency, refill_at=settings.worker_concurrency - 1)
+        # New submissions: far fewer at once than polls, so a backlog of them cannot crowd the event
+        # loop while jobs already running wait for their polls (docs/benchmarks.md: with half as many
+        # submissions as polls in flight, 20,000 new tasks pushed the poll lag p99 to 1.8 s; with an
+        # eighth, 0.2 s, and all 20,000 were still at the upstream at once).
+        submits = settings.worker_submit_concurrency or max(8, settings.worker_concurrency // 8)
+        self._submits = Lane(size=submits, refill_at=submits // 2)
         # Collecting is CPU work (probe, poster); more of it at once than cores only starves polls.
-        # Collect steps have slots of their own, and a short queue in front of them claimed half a
-        # queue at a time (not one claim per finished collect). Results beyond it stay in the
-        # database, unleased, for whichever worker frees a slot first.
+        # A short queue (four per slot) is leased; results beyond it stay in the database,
+        # unleased, for whichever worker frees a slot first.
         slots = settings.worker_collect_concurrency or max(2, os.cpu_count() or 2)
         self._collect_slots = asyncio.Semaphore(slots)
-        self._collect_queue = 4 * slots
-        self._collecting = 0
-        self._collect_full = False
+        self._collects = Lane(size=4 * slots, refill_at=2 * slots)
         self._next_probe_s = 0.0
         self._random = random.Random()  # poll jitter only; nothing secret
         self._probing: asyncio.Task[dict[str, bool]] | None = None
@@ -147,50 +150,43 @@ class Worker:
         self._probing = asyncio.create_task(self.router.probe_due())
 
     async def claim_and_start(self) -> int:
-        """Claim due tasks into the free slots and start their steps; how many were claimed."""
-        # Collect steps have slots of their own: collecting must not keep polls from being claimed.
-        free = self.settings.worker_concurrency - (len(self._running) - self._collecting)
-        free_collect = self._collect_queue - self._collecting
-        take_collects = free_collect >= self._collect_queue // 2
-        self._full = free <= 0
-        self._collect_full = not take_collects
-        if free <= 0 and not take_collects:
+        """Claim due tasks into the lanes' free slots and start their steps; how many were claimed."""
+        batch = self.settings.worker_batch
+        # Polls first: under more load than the worker carries, jobs in flight keep their schedule.
+        rooms: list[tuple[task_store.ClaimScope, Lane, int]] = [
+            ("in_flight", self._polls, self._polls.room(batch)),
+            ("queued", self._submits, self._submits.room(batch)),
+            ("collect", self._collects, self._collects.room()),
+        ]
+        if not any(room for _, _, room in rooms):
             return 0
-        now = self.clock.now_ms()
         claim = functools.partial(
             task_store.claim_due,
             owner=self.owner,
-            now_ms=now,
+            now_ms=self.clock.now_ms(),
             lease_ms=self.lease_ms,
             skip_locked=not self.db.is_sqlite,
         )
+        claimed: list[tuple[Lane, Task]] = []
         async with self.db.write() as conn:
-            claimed = await claim(conn, limit=min(free, self.settings.worker_batch), scope="steps")
-            collects = await claim(conn, limit=free_collect if take_collects else 0, scope="collect")
-        self.stats.claims += len(claimed) + len(collects)
-        self._collecting += len(collects)
-        for task in (*claimed, *collects):
+            for scope, lane, room in rooms:
+                claimed += [(lane, task) for task in await claim(conn, limit=room, scope=scope)]
+        self.stats.claims += len(claimed)
+        for lane, task in claimed:
+            lane.started(1)
             self._held[task.id] = task
             runner = asyncio.create_task(self._run_step(task))
             self._running.add(runner)
-            runner.add_done_callback(
-                functools.partial(self._step_done, task.task_state is TaskState.COLLECTING)
-            )
+            runner.add_done_callback(functools.partial(self._step_done, lane))
         # Started after ``_held`` is filled (no step has run yet): the keeper stops when it is empty.
         if self._held and (self._lease_keeper is None or self._lease_keeper.done()):
             self._lease_keeper = asyncio.create_task(self._keep_leases())
-        return len(claimed) + len(collects)
+        return len(claimed)
 
-    def _step_done(self, collect: bool, runner: asyncio.Task[None]) -> None:
+    def _step_done(self, lane: Lane, runner: asyncio.Task[None]) -> None:
         # Here, not in the step: the claim loop it wakes must see the slot already free.
         self._running.discard(runner)
-        if collect:
-            self._collecting -= 1
-            if self._collect_full and self._collecting <= self._collect_queue // 2:
-                self._collect_full = False
-                self._wake.set()
-        elif self._full:
-            self._full = False
+        if lane.finished():
             self._wake.set()
 
     async def run_until_idle(self, *, max_rounds: int = 10_000) -> None:
