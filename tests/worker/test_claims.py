@@ -53,11 +53,11 @@ async def test_results_to_collect_are_claimed_apart_from_submissions_and_polls(c
 
 
 async def test_a_worker_leases_no_more_results_than_its_collect_queue_holds(tmp_path: Path) -> None:
-    # One collect slot: a queue of four.
+    # One collect slot: a queue of sixteen.
     async with gateway_context(tmp_path, run_worker=True, worker_collect_concurrency=1) as ctx:
         assert ctx.worker is not None
         batcher, now = WriteBatcher(ctx.db), ctx.clock.now_ms()
-        for task in await claimed_tasks(ctx, 10):
+        for task in await claimed_tasks(ctx, 20):
             # A provider no longer configured: each collect step ends its task at once.
             values = {"state": "collecting", "provider": "gone", "upstream_id": "u", "next_run_at": now}
             assert await batcher.write(task, {**values, "lease_owner": None, "lease_expires_at": None})
@@ -66,8 +66,8 @@ async def test_a_worker_leases_no_more_results_than_its_collect_queue_holds(tmp_
         leased = await leases(ctx)
         await ctx.worker.drain()
 
-        assert (claimed, leased) == (4, {ctx.worker.owner: 4, None: 6})
-        assert await states(ctx) == {"failed": 4, "collecting": 6}
+        assert (claimed, leased) == (16, {ctx.worker.owner: 16, None: 4})
+        assert await states(ctx) == {"failed": 16, "collecting": 4}
         assert await ctx.worker.claim_and_start() == 4
 
 

@@ -100,11 +100,12 @@ class Worker:
         submits = settings.worker_submit_concurrency or max(8, settings.worker_concurrency // 8)
         self._submits = Lane(size=submits, refill_at=submits // 2)
         # Collecting is CPU work (probe, poster); more of it at once than cores only starves polls.
-        # A short queue (four per slot) is leased; results beyond it stay in the database,
-        # unleased, for whichever worker frees a slot first.
+        # A short queue is leased, sixteen per slot (refilling one of four per slot cost a tenth of
+        # the collect rate in claims); results beyond it stay in the database, unleased, for
+        # whichever worker frees a slot first.
         slots = settings.worker_collect_concurrency or max(2, os.cpu_count() or 2)
         self._collect_slots = asyncio.Semaphore(slots)
-        self._collects = Lane(size=4 * slots, refill_at=2 * slots)
+        self._collects = Lane(size=16 * slots, refill_at=8 * slots)
         self._next_probe_s = 0.0
         self._random = random.Random()  # poll jitter only; nothing secret
         self._probing: asyncio.Task[dict[str, bool]] | None = None
