@@ -99,6 +99,9 @@ def _claim_statement(skip_locked: bool, scope: ClaimScope) -> Any:
         "queued": [TaskState.QUEUED.value],
         "collect": [TaskState.COLLECTING.value],
     }[scope]
+    # Several states: submissions last. One state: the index gives next_run_at order, so the claim
+    # reads only the rows it takes.
+    order = [tasks.c.state == TaskState.QUEUED.value] if len(states) > 1 else []
     due = (
         select(tasks.c.id)
         .where(
@@ -106,7 +109,7 @@ def _claim_statement(skip_locked: bool, scope: ClaimScope) -> Any:
             tasks.c.state.in_(states),
             or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < now),
         )
-        .order_by(tasks.c.state == TaskState.QUEUED.value, tasks.c.next_run_at)
+        .order_by(*order, tasks.c.next_run_at)
         .limit(bindparam("c_limit"))
     )
     if skip_locked:

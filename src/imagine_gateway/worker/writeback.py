@@ -68,8 +68,13 @@ class WriteBatcher:
             return set()
         self._queue.extend(pending)
         self._start_flusher()
-        outcomes = await asyncio.gather(*(p.done for p in pending))
-        return {p.task_id for p, ok in zip(pending, outcomes, strict=True) if ok}
+        # Every outcome is collected (a failed flush fails each of its futures), then the first
+        # failure is raised: none is left unretrieved.
+        outcomes = await asyncio.gather(*(p.done for p in pending), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return {p.task_id for p, ok in zip(pending, outcomes, strict=True) if ok is True}
 
     @staticmethod
     def _future() -> asyncio.Future[bool]:
