@@ -8,7 +8,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from imagine_gateway.api.context import AppContext
+from imagine_gateway.store.records import Task
 from imagine_gateway.store.tables import tasks
+from imagine_gateway.worker.runner import Worker
 from imagine_gateway.worker.writeback import WriteBatcher
 from tests.worker.conftest import claim, claimed_tasks, create_tasks, gateway_context
 
@@ -150,3 +152,57 @@ async def leased_states(ctx: AppContext) -> dict[tuple[str, bool], int]:
     async with ctx.db.read() as conn:
         rows = await conn.execute(query.group_by(tasks.c.state, leased))
         return {(state, bool(is_leased)): n for state, is_leased, n in rows}
+
+
+class GatedWorker(Worker):
+    """A worker whose steps wait until their claim's gate opens (keyed by fence)."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__(
+            db=ctx.db,
+            catalog=ctx.catalog,
+            router=ctx.router,
+            storage=ctx.storage,
+            references=ctx.references,
+            events=ctx.events,
+            clock=ctx.clock,
+            settings=ctx.settings,
+        )
+        self.gates: dict[int, asyncio.Event] = {}
+
+    async def step(self, task: Task) -> None:
+        await self.gates.setdefault(task.fence, asyncio.Event()).wait()
+
+
+async def test_a_step_ending_after_its_task_was_claimed_again_leaves_the_new_lease_renewed(
+    tmp_path: Path,
+) -> None:
+    async with gateway_context(tmp_path, lease_s=0.6) as ctx:  # renewed every 0.2 s
+        worker = GatedWorker(ctx)
+        await create_tasks(ctx, 1)
+        try:
+            assert await worker.claim_and_start() == 1
+            first = await only_task(ctx)
+            # Its step released the task (say, a poll rescheduled it) but has not ended yet.
+            released = {"next_run_at": ctx.clock.now_ms(), "lease_owner": None, "lease_expires_at": None}
+            assert await WriteBatcher(ctx.db).write(first, released)
+            assert await worker.claim_and_start() == 1  # the same task, claimed again
+
+            worker.gates.setdefault(first.fence, asyncio.Event()).set()
+            await asyncio.sleep(0.05)  # the first step ends
+            before = await lease_ends(ctx)
+            await asyncio.sleep(0.5)
+            after = await lease_ends(ctx)
+
+            assert before.keys() == after.keys() == {first.id}
+            assert after[first.id] > before[first.id]
+        finally:
+            for gate in worker.gates.values():
+                gate.set()
+            await worker.drain()
+
+
+async def only_task(ctx: AppContext) -> Task:
+    """The one task in the database, as stored now."""
+    async with ctx.db.read() as conn:
+        return Task.from_row((await conn.execute(select(tasks))).mappings().one())

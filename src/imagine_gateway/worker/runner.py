@@ -205,7 +205,10 @@ class Worker:
             log.exception("step of task %s failed unexpectedly", task.id)
             await self._reschedule(task, delay_s=retry_delay_s(task.attempts), attempts=task.attempts + 1)
         finally:
-            self._held.pop(task.id, None)
+            # Only this step's own claim: the task may have been claimed again since it wrote its
+            # last write-back (a poll due soon), and that claim's lease must go on being renewed.
+            if self._held.get(task.id) is task:
+                del self._held[task.id]
 
     async def _keep_leases(self) -> None:
         """Every third of a lease, extend the lease of every step still running here (one batch)."""
