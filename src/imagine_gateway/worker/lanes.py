@@ -3,8 +3,9 @@
 The worker runs three kinds of step with different costs: polls of jobs at an upstream (cheap, and
 late ones make results late), new submissions (each one a request the upstream bills) and
 collects (CPU: download, probe, poster). Each kind has its own lane, so a burst of one never
-takes the slots of another, and a lane is refilled only once it has drained to ``refill_at``:
-one claim per half a lane instead of one per finished step.
+takes the slots of another. A lane is refilled only once it has drained to ``refill_at``: polls at
+once (a free slot is a due poll waiting), submissions and collects at half a lane, so one claim
+serves many finished steps.
 """
 
 from __future__ import annotations
