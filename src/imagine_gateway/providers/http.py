@@ -1,9 +1,9 @@
 """Shared HTTP plumbing of the upstream providers: one aiohttp session per provider credential.
 
 aiohttp rather than httpx on this path: polling thousands of jobs is the worker's hottest loop, and
-on the project's 2-core VM an httpx request costs ~1,480 µs of client CPU against ~220 µs with
-aiohttp (same server, 64 in flight; docs/benchmarks.md). Everything else (our SDK, the SSRF-guarded
-reference fetcher) stays on httpx.
+on the project's 2-core VM an httpx request costs ~1,700 µs of client CPU against ~270 µs with
+aiohttp (same server, 64 in flight; ``bench/upstream_client.py``, docs/benchmarks.md). Everything
+else (our SDK, the SSRF-guarded reference fetcher) stays on httpx.
 
 Transport failures become provider errors here, by whether the upstream may have acted:
 

@@ -6,12 +6,14 @@ event-loop hops every statement costs, so write-backs that arrive within ``linge
 are applied together, in one transaction: one ``SELECT id, fence`` says which rows still hold the
 writer's fence (locked ``FOR UPDATE`` on PostgreSQL; SQLite's write transaction is exclusive
 already), then one ``executemany`` ``UPDATE`` per set of columns writes those rows. The statements
-have the same shape every time, so SQLAlchemy compiles them once. Each caller gets its own answer.
+are built once (per set of columns) with bound parameters, as the claim's are. Each caller gets its
+own answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -119,14 +121,9 @@ class WriteBatcher:
             values.update(item.values)
             members[key].append(item)
         async with self.db.write() as conn:
-            live = select(tasks.c.id, tasks.c.fence, tasks.c.lease_owner).where(
-                tasks.c.id.in_({task_id for task_id, _ in merged}), tasks.c.state.in_(_ACTIVE)
-            )
-            if not self.db.is_sqlite:
-                # Locked in id order, so two batches that share rows (a stale writer's and the
-                # owner's) wait for each other instead of deadlocking.
-                live = live.order_by(tasks.c.id).with_for_update()
-            rows = {(r[0], r[1]): r[2] for r in await conn.execute(live)}
+            ids = sorted({task_id for task_id, _ in merged})
+            live = await conn.execute(_live_statement(lock=not self.db.is_sqlite), {"w_ids": ids})
+            rows = {(r[0], r[1]): r[2] for r in live}
             groups: dict[frozenset[str], list[tuple[str, dict[str, Any]]]] = defaultdict(list)
             applied: set[int] = set()
             for key, items in members.items():
@@ -148,6 +145,20 @@ class WriteBatcher:
         return applied
 
 
+@functools.cache
+def _live_statement(*, lock: bool) -> Any:
+    """Which of the ``w_ids`` rows are live, with their fence and lease owner."""
+    live = select(tasks.c.id, tasks.c.fence, tasks.c.lease_owner).where(
+        tasks.c.id.in_(bindparam("w_ids", expanding=True)), tasks.c.state.in_(_ACTIVE)
+    )
+    if lock:
+        # Locked in id order, so two batches that share rows (a stale writer's and the owner's)
+        # wait for each other instead of deadlocking.
+        live = live.order_by(tasks.c.id).with_for_update()
+    return live
+
+
+@functools.lru_cache(maxsize=64)
 def _update(columns: frozenset[str]) -> Any:
     """``UPDATE tasks SET <columns> WHERE id = ?``, for executemany (rows were checked under lock)."""
     return (
