@@ -15,11 +15,11 @@ from imagine_gateway.api.app import Overrides, build_context
 from imagine_gateway.api.context import AppContext
 from imagine_gateway.catalog.validation import validate_generation
 from imagine_gateway.cli import admin
+from imagine_gateway.core.records import Task
 from imagine_gateway.services.principal import ALL_SCOPES, Principal
 from imagine_gateway.settings import load_settings
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.migrate import upgrade
-from imagine_gateway.store.records import Task
 from imagine_gateway.store.tables import tasks
 
 

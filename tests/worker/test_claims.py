@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from imagine_gateway.api.context import AppContext
-from imagine_gateway.store.records import Task
+from imagine_gateway.core.records import Task
 from imagine_gateway.store.tables import tasks
 from imagine_gateway.worker.runner import Worker
 from imagine_gateway.worker.writeback import WriteBatcher

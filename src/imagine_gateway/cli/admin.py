@@ -7,12 +7,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from imagine_gateway.core.clock import SystemClock
+from imagine_gateway.core.records import Account, ApiKey
 from imagine_gateway.services.principal import ALL_SCOPES
 from imagine_gateway.settings import Settings
 from imagine_gateway.store import accounts
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.migrate import upgrade
-from imagine_gateway.store.records import Account, ApiKey
 
 
 @asynccontextmanager

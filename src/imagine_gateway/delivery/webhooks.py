@@ -30,6 +30,7 @@ from standardwebhooks.webhooks import Webhook
 from imagine_gateway.core.clock import Clock
 from imagine_gateway.core.errors import FieldError, WebhookUrlRejected
 from imagine_gateway.core.ids import new_id
+from imagine_gateway.core.records import Task, WebhookDelivery
 from imagine_gateway.core.timefmt import iso_ms
 from imagine_gateway.media.fetch import (
     Resolver,
@@ -41,7 +42,6 @@ from imagine_gateway.media.fetch import (
 from imagine_gateway.settings import Settings
 from imagine_gateway.store import webhooks as store
 from imagine_gateway.store.db import Database
-from imagine_gateway.store.records import Task
 
 log = logging.getLogger("imagine_gateway.webhooks")
 
@@ -327,7 +327,7 @@ class WebhookDispatcher:
             due = await store.due_deliveries(conn, now_ms=now, limit=SEND_BATCH)
         if not due:
             return 0
-        claimed: list[store.Delivery] = []
+        claimed: list[WebhookDelivery] = []
         async with self.db.write() as conn:
             for delivery in due:
                 if await store.claim_delivery(conn, delivery, now_ms=now, lease_ms=lease_ms):
@@ -335,7 +335,7 @@ class WebhookDispatcher:
         await asyncio.gather(*(self._attempt(d) for d in claimed))
         return len(claimed)
 
-    async def _attempt(self, delivery: store.Delivery) -> None:
+    async def _attempt(self, delivery: WebhookDelivery) -> None:
         async with self._slots:
             try:
                 outcome = await self._send(delivery)
@@ -344,7 +344,7 @@ class WebhookDispatcher:
                 outcome = Outcome(False, error=f"internal error: {type(exc).__name__}")
         await self._record(delivery, outcome)
 
-    async def _send(self, delivery: store.Delivery) -> Outcome:
+    async def _send(self, delivery: WebhookDelivery) -> Outcome:
         async with self.db.read() as conn:
             event = await store.get_event(conn, delivery.event_id)
             if delivery.endpoint_id is not None:
@@ -415,7 +415,7 @@ class WebhookDispatcher:
             return Outcome(200 <= code < 300, code, None if 200 <= code < 300 else f"answered HTTP {code}")
         return Outcome(False, error=failure)
 
-    async def _record(self, delivery: store.Delivery, outcome: Outcome) -> None:
+    async def _record(self, delivery: WebhookDelivery, outcome: Outcome) -> None:
         now = self.clock.now_ms()
         delays_s = self.settings.webhook_retry_delays_s
         attempt = delivery.attempts + 1

@@ -18,6 +18,7 @@ from imagine_gateway.core.errors import (
     invalid,
 )
 from imagine_gateway.core.ids import new_id
+from imagine_gateway.core.records import FileRecord
 from imagine_gateway.media.fetch import FetchPolicy, Resolver, fetch_guarded
 from imagine_gateway.media.probe import probe_file
 from imagine_gateway.media.sniff import extension_for, kind_of
@@ -31,7 +32,6 @@ from imagine_gateway.services.files import (
     size_limit,
 )
 from imagine_gateway.store import files as file_store
-from imagine_gateway.store.files import FileRecord
 
 __all__ = ["FileReferenceResolver"]
 

@@ -40,6 +40,7 @@ from imagine_gateway.core.errors import (
     invalid,
 )
 from imagine_gateway.core.ids import new_id
+from imagine_gateway.core.records import FileRecord
 from imagine_gateway.core.timefmt import iso_ms
 from imagine_gateway.media.probe import MediaInfo, probe_file
 from imagine_gateway.media.signing import sign_media_path, sign_token, verify_token
@@ -56,7 +57,6 @@ from imagine_gateway.services.principal import Principal
 from imagine_gateway.settings import Settings
 from imagine_gateway.store import files as file_store
 from imagine_gateway.store.db import Database
-from imagine_gateway.store.files import FileRecord
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

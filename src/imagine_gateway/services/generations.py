@@ -20,6 +20,7 @@ from imagine_gateway.core.errors import (
 )
 from imagine_gateway.core.ids import new_task_id
 from imagine_gateway.core.pricing import price_credits
+from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import ACTIVE, CreditsState, TaskState, internal_states_for
 from imagine_gateway.delivery.events import EventBus, TaskEvent
 from imagine_gateway.delivery.webhooks import check_webhook_url
@@ -30,7 +31,6 @@ from imagine_gateway.settings import Settings
 from imagine_gateway.store import idempotency, ledger
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
-from imagine_gateway.store.records import Task
 
 IDEMPOTENCY_KEY_MAX = 255
 

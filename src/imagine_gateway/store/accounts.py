@@ -7,9 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from imagine_gateway.core.errors import NotFound
 from imagine_gateway.core.ids import hash_api_key, new_api_key, new_id, visible_prefix
+from imagine_gateway.core.records import Account, ApiKey
 from imagine_gateway.store import ledger
 from imagine_gateway.store.ledger import LedgerKind
-from imagine_gateway.store.records import Account, ApiKey
 from imagine_gateway.store.tables import accounts, api_keys
 
 

@@ -2,39 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from imagine_gateway.core.records import FileRecord, Task
 from imagine_gateway.core.states import TaskState
-from imagine_gateway.store.records import Task, _FromRow
 from imagine_gateway.store.tables import files, tasks
-
-
-@dataclass(frozen=True)
-class FileRecord(_FromRow):
-    """One stored file; ``storage_key`` names its blob, ``mime_type`` was detected from its bytes."""
-
-    id: str
-    account_id: str
-    api_key_id: str | None
-    kind: str
-    name: str
-    mime_type: str
-    size_bytes: int
-    sha256: str
-    width: int | None
-    height: int | None
-    duration_s: float | None
-    storage_key: str
-    origin: str
-    source_url: str | None
-    model: str | None
-    client_request_id: str | None
-    created_at: int
-    expires_at: int
 
 
 async def insert_file(conn: AsyncConnection, values: dict[str, Any]) -> FileRecord:

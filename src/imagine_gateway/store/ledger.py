@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from imagine_gateway.core.errors import InsufficientCredits, NotFound
-from imagine_gateway.store.records import LedgerEntry
+from imagine_gateway.core.records import LedgerEntry
 from imagine_gateway.store.tables import accounts, ledger
 
 LedgerKind = Literal["topup", "reserve", "capture", "release", "adjust"]

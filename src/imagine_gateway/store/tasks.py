@@ -13,9 +13,9 @@ from typing import Any, Literal
 from sqlalchemy import BigInteger, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import ACTIVE, TaskState
 from imagine_gateway.store.pagination import keyset_page
-from imagine_gateway.store.records import Task
 from imagine_gateway.store.tables import tasks
 
 _ACTIVE = [s.value for s in ACTIVE]

@@ -9,7 +9,6 @@ delivery loops (scale-out) from sending the same attempt twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -31,8 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from imagine_gateway.core.records import Task, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from imagine_gateway.store.pagination import keyset_page
-from imagine_gateway.store.records import Task, _FromRow
 from imagine_gateway.store.tables import metadata, tasks
 
 # The outbox scan finds finished tasks by completion time.
@@ -110,59 +109,7 @@ webhook_state = Table(
 SCAN_WATERMARK = "scan_watermark_ms"
 
 
-@dataclass(frozen=True)
-class Endpoint(_FromRow):
-    id: str
-    account_id: str
-    name: str
-    url: str
-    event_types: list[str]
-    status: str
-    secret: str
-    failure_count: int
-    created_at: int
-    updated_at: int
-    last_success_at: int | None = None
-    last_failure_at: int | None = None
-    disabled_at: int | None = None
-    revoked_at: int | None = None
-
-
-@dataclass(frozen=True)
-class Event(_FromRow):
-    id: str
-    account_id: str
-    task_id: str | None
-    type: str
-    payload: dict[str, Any]
-    created_at: int
-
-
-@dataclass(frozen=True)
-class Delivery(_FromRow):
-    id: str
-    event_id: str
-    account_id: str
-    endpoint_id: str | None
-    target: str
-    event_type: str
-    task_id: str | None
-    url: str
-    status: str
-    attempts: int
-    created_at: int
-    updated_at: int
-    next_attempt_at: int | None = None
-    lease_expires_at: int | None = None
-    last_status_code: int | None = None
-    last_error: str | None = None
-    delivered_at: int | None = None
-
-
-# Endpoints
-
-
-async def insert_endpoint(conn: AsyncConnection, values: dict[str, Any]) -> Endpoint:
+async def insert_endpoint(conn: AsyncConnection, values: dict[str, Any]) -> WebhookEndpoint:
     await conn.execute(insert(webhook_endpoints).values(failure_count=0, **values))
     found = await get_endpoint(conn, values["id"])
     assert found is not None
@@ -171,25 +118,25 @@ async def insert_endpoint(conn: AsyncConnection, values: dict[str, Any]) -> Endp
 
 async def get_endpoint(
     conn: AsyncConnection, endpoint_id: str, *, account_id: str | None = None
-) -> Endpoint | None:
+) -> WebhookEndpoint | None:
     query = select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
     if account_id is not None:
         query = query.where(webhook_endpoints.c.account_id == account_id)
     row = (await conn.execute(query)).mappings().first()
-    return Endpoint.from_row(row) if row else None
+    return WebhookEndpoint.from_row(row) if row else None
 
 
-async def list_endpoints(conn: AsyncConnection, account_id: str) -> list[Endpoint]:
+async def list_endpoints(conn: AsyncConnection, account_id: str) -> list[WebhookEndpoint]:
     """The account's endpoints that were not deleted, oldest first."""
     rows = await conn.execute(
         select(webhook_endpoints)
         .where(webhook_endpoints.c.account_id == account_id, webhook_endpoints.c.status != "revoked")
         .order_by(webhook_endpoints.c.created_at, webhook_endpoints.c.id)
     )
-    return [Endpoint.from_row(r) for r in rows.mappings()]
+    return [WebhookEndpoint.from_row(r) for r in rows.mappings()]
 
 
-async def update_endpoint(conn: AsyncConnection, endpoint_id: str, values: dict[str, Any]) -> Endpoint:
+async def update_endpoint(conn: AsyncConnection, endpoint_id: str, values: dict[str, Any]) -> WebhookEndpoint:
     await conn.execute(
         update(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id).values(**values)
     )
@@ -290,34 +237,34 @@ async def insert_ignoring_duplicate(conn: AsyncConnection, table: Table, values:
     return True
 
 
-async def get_event(conn: AsyncConnection, event_id: str) -> Event | None:
+async def get_event(conn: AsyncConnection, event_id: str) -> WebhookEvent | None:
     row = (
         (await conn.execute(select(webhook_events).where(webhook_events.c.id == event_id))).mappings().first()
     )
-    return Event.from_row(row) if row else None
+    return WebhookEvent.from_row(row) if row else None
 
 
 async def list_events(
     conn: AsyncConnection, account_id: str, *, before: tuple[int, str] | None, limit: int
-) -> list[Event]:
+) -> list[WebhookEvent]:
     query = select(webhook_events).where(webhook_events.c.account_id == account_id)
     rows = await conn.execute(keyset_page(query, webhook_events, before=before, limit=limit))
-    return [Event.from_row(r) for r in rows.mappings()]
+    return [WebhookEvent.from_row(r) for r in rows.mappings()]
 
 
 # Deliveries
 
 
-async def get_delivery(conn: AsyncConnection, delivery_id: str) -> Delivery | None:
+async def get_delivery(conn: AsyncConnection, delivery_id: str) -> WebhookDelivery | None:
     row = (
         (await conn.execute(select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id)))
         .mappings()
         .first()
     )
-    return Delivery.from_row(row) if row else None
+    return WebhookDelivery.from_row(row) if row else None
 
 
-async def due_deliveries(conn: AsyncConnection, *, now_ms: int, limit: int) -> list[Delivery]:
+async def due_deliveries(conn: AsyncConnection, *, now_ms: int, limit: int) -> list[WebhookDelivery]:
     rows = await conn.execute(
         select(webhook_deliveries)
         .where(
@@ -330,10 +277,12 @@ async def due_deliveries(conn: AsyncConnection, *, now_ms: int, limit: int) -> l
         .order_by(webhook_deliveries.c.next_attempt_at)
         .limit(limit)
     )
-    return [Delivery.from_row(r) for r in rows.mappings()]
+    return [WebhookDelivery.from_row(r) for r in rows.mappings()]
 
 
-async def claim_delivery(conn: AsyncConnection, delivery: Delivery, *, now_ms: int, lease_ms: int) -> bool:
+async def claim_delivery(
+    conn: AsyncConnection, delivery: WebhookDelivery, *, now_ms: int, lease_ms: int
+) -> bool:
     """Take the lease on one due attempt; False when another loop holds it or it moved on."""
     moved = await conn.execute(
         update(webhook_deliveries)
@@ -354,7 +303,7 @@ async def claim_delivery(conn: AsyncConnection, delivery: Delivery, *, now_ms: i
 
 async def finish_attempt(
     conn: AsyncConnection,
-    delivery: Delivery,
+    delivery: WebhookDelivery,
     *,
     status: str,
     status_code: int | None,
@@ -380,13 +329,15 @@ async def finish_attempt(
 
 async def list_deliveries(
     conn: AsyncConnection, endpoint_id: str, *, before: tuple[int, str] | None, limit: int
-) -> list[Delivery]:
+) -> list[WebhookDelivery]:
     query = select(webhook_deliveries).where(webhook_deliveries.c.endpoint_id == endpoint_id)
     rows = await conn.execute(keyset_page(query, webhook_deliveries, before=before, limit=limit))
-    return [Delivery.from_row(r) for r in rows.mappings()]
+    return [WebhookDelivery.from_row(r) for r in rows.mappings()]
 
 
-def active_subscribers(endpoints: Sequence[Endpoint], event_type: str, *, at_ms: int) -> list[Endpoint]:
+def active_subscribers(
+    endpoints: Sequence[WebhookEndpoint], event_type: str, *, at_ms: int
+) -> list[WebhookEndpoint]:
     """Active endpoints that subscribe to ``event_type`` and existed when it happened."""
     return [
         e for e in endpoints if e.status == "active" and event_type in e.event_types and e.created_at <= at_ms

@@ -25,6 +25,7 @@ from typing import Any
 from imagine_gateway.catalog.loader import Catalog
 from imagine_gateway.catalog.validation import ReferenceItem
 from imagine_gateway.core.clock import Clock
+from imagine_gateway.core.records import Task
 from imagine_gateway.core.schedule import jittered, poll_delay_s, retry_delay_s
 from imagine_gateway.core.states import TaskState
 from imagine_gateway.delivery.events import EventBus, TaskEvent
@@ -42,7 +43,6 @@ from imagine_gateway.services.references import ReferenceResolver
 from imagine_gateway.settings import Settings
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
-from imagine_gateway.store.records import Task
 from imagine_gateway.worker import settle
 from imagine_gateway.worker.collect import CollectError, collect_asset
 from imagine_gateway.worker.lanes import Lane

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import ACTIVE, CreditsState, TaskState
 from imagine_gateway.store import ledger
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
-from imagine_gateway.store.records import Task
 
 
 async def succeed(

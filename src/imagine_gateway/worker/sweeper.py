@@ -20,10 +20,10 @@ import logging
 from dataclasses import dataclass
 
 from imagine_gateway.core.clock import Clock
+from imagine_gateway.core.records import Task
 from imagine_gateway.media.storage import Storage
 from imagine_gateway.store import files as file_store
 from imagine_gateway.store.db import Database
-from imagine_gateway.store.records import Task
 
 log = logging.getLogger("imagine_gateway.sweeper")
 

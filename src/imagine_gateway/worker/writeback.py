@@ -21,9 +21,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
+from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import ACTIVE
 from imagine_gateway.store.db import Database
-from imagine_gateway.store.records import Task
 from imagine_gateway.store.tables import tasks
 
 _ACTIVE = [s.value for s in ACTIVE]

@@ -22,9 +22,9 @@ from imagine_gateway.catalog.contract import ModelContract
 from imagine_gateway.catalog.loader import Catalog
 from imagine_gateway.catalog.validation import GenerationRequest, ReferenceItem
 from imagine_gateway.core.errors import GatewayError, NotFound, ValidationFailed, invalid
+from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import TaskState
 from imagine_gateway.services.principal import Principal
-from imagine_gateway.store.records import Task
 
 Body = Mapping[str, Any]
 

@@ -35,8 +35,8 @@ from imagine_gateway.api.dialects.common import (
 from imagine_gateway.catalog.loader import Catalog
 from imagine_gateway.catalog.validation import GenerationRequest
 from imagine_gateway.core.errors import GatewayError, invalid
+from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import TaskState
-from imagine_gateway.store.records import Task
 
 DIALECT = "grokimagineapi"
 PATHS = ("/v1/generate", "/v1/status")

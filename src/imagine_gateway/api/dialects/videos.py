@@ -54,12 +54,12 @@ from imagine_gateway.catalog.contract import ModelContract
 from imagine_gateway.catalog.validation import GenerationRequest, ReferenceItem
 from imagine_gateway.core.cursor import encode_cursor
 from imagine_gateway.core.errors import NotFound, TaskStateConflict, invalid
+from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import TaskState
 from imagine_gateway.media.dimensions import VIDEO_DIMENSIONS
 from imagine_gateway.media.serving import blob_response
 from imagine_gateway.services.principal import Principal
 from imagine_gateway.store import files as file_store
-from imagine_gateway.store.records import Task
 
 router = APIRouter(tags=["OpenAI videos / Dubrify dialects"])
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from imagine_gateway.api.media_urls import result_view
 from imagine_gateway.catalog.contract import ModelContract
+from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import TaskState
 from imagine_gateway.core.timefmt import iso_ms
 from imagine_gateway.settings import Settings
-from imagine_gateway.store.records import Task
 
 
 def task_view(settings: Settings, task: Task, *, now_ms: int) -> dict[str, Any]:

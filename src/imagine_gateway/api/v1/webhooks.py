@@ -17,6 +17,7 @@ from imagine_gateway.api.v1.views import task_view
 from imagine_gateway.core.cursor import decode_cursor, encode_cursor
 from imagine_gateway.core.errors import FieldError, NotFound, ValidationFailed, invalid
 from imagine_gateway.core.ids import new_id
+from imagine_gateway.core.records import Task, WebhookDelivery, WebhookEndpoint
 from imagine_gateway.core.timefmt import iso_ms
 from imagine_gateway.delivery.webhooks import (
     EVENT_TYPES,
@@ -28,7 +29,6 @@ from imagine_gateway.delivery.webhooks import (
     secret_preview,
 )
 from imagine_gateway.store import webhooks as store
-from imagine_gateway.store.records import Task
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
 
@@ -50,7 +50,7 @@ def build_dispatcher(ctx: AppContext) -> WebhookDispatcher:
     return dispatcher
 
 
-def endpoint_view(endpoint: store.Endpoint, *, reveal_secret: bool = False) -> dict[str, Any]:
+def endpoint_view(endpoint: WebhookEndpoint, *, reveal_secret: bool = False) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": endpoint.id,
         "object": "webhook_endpoint",
@@ -72,7 +72,7 @@ def endpoint_view(endpoint: store.Endpoint, *, reveal_secret: bool = False) -> d
     return view
 
 
-def delivery_view(delivery: store.Delivery) -> dict[str, Any]:
+def delivery_view(delivery: WebhookDelivery) -> dict[str, Any]:
     return {
         "id": delivery.id,
         "object": "webhook_delivery",
@@ -262,7 +262,7 @@ async def list_events(
     }
 
 
-async def _owned(conn: Any, endpoint_id: str, account_id: str, *, live: bool = True) -> store.Endpoint:
+async def _owned(conn: Any, endpoint_id: str, account_id: str, *, live: bool = True) -> WebhookEndpoint:
     endpoint = await store.get_endpoint(conn, endpoint_id, account_id=account_id)
     if endpoint is None or (live and endpoint.status == "revoked"):
         raise NotFound(f"Webhook endpoint {endpoint_id} was not found.")

@@ -1,18 +1,20 @@
-"""Plain records read from the store; what the API and worker pass around instead of rows."""
+"""The domain's records: what the services, the worker and the API pass around instead of rows.
+
+Plain frozen dataclasses; ``from_row`` takes any mapping of column names (the store hands it rows).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Self
-
-from sqlalchemy import RowMapping
 
 from imagine_gateway.core.states import CreditsState, TaskState
 
 
 class _FromRow:
     @classmethod
-    def from_row(cls, row: RowMapping) -> Self:
+    def from_row(cls, row: Mapping[Any, Any]) -> Self:
         names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
         return cls(**{k: v for k, v in row.items() if k in names})
 
@@ -97,3 +99,79 @@ class Task(_FromRow):
     @property
     def credits(self) -> CreditsState:
         return CreditsState(self.credits_state)
+
+
+@dataclass(frozen=True)
+class FileRecord(_FromRow):
+    """One stored file; ``storage_key`` names its blob, ``mime_type`` was detected from its bytes."""
+
+    id: str
+    account_id: str
+    api_key_id: str | None
+    kind: str
+    name: str
+    mime_type: str
+    size_bytes: int
+    sha256: str
+    width: int | None
+    height: int | None
+    duration_s: float | None
+    storage_key: str
+    origin: str
+    source_url: str | None
+    model: str | None
+    client_request_id: str | None
+    created_at: int
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint(_FromRow):
+    id: str
+    account_id: str
+    name: str
+    url: str
+    event_types: list[str]
+    status: str
+    secret: str
+    failure_count: int
+    created_at: int
+    updated_at: int
+    last_success_at: int | None = None
+    last_failure_at: int | None = None
+    disabled_at: int | None = None
+    revoked_at: int | None = None
+
+
+@dataclass(frozen=True)
+class WebhookEvent(_FromRow):
+    id: str
+    account_id: str
+    task_id: str | None
+    type: str
+    payload: dict[str, Any]
+    created_at: int
+
+
+@dataclass(frozen=True)
+class WebhookDelivery(_FromRow):
+    id: str
+    event_id: str
+    account_id: str
+    endpoint_id: str | None
+    target: str
+    event_type: str
+    task_id: str | None
+    url: str
+    status: str
+    attempts: int
+    created_at: int
+    updated_at: int
+    next_attempt_at: int | None = None
+    lease_expires_at: int | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None
+    delivered_at: int | None = None
+
+
+# Endpoints
