@@ -26,7 +26,7 @@ async def get_media(
     range_header: Annotated[str | None, Header(alias="Range")] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
-    verify_media_signature(key, exp, sig, now=ctx.clock.now_ms() // 1000, secret=ctx.settings.signing_key)
+    verify_media_signature(key, exp, sig, now=ctx.clock.now_ms() // 1000, secret=ctx.signing_key)
     return await blob_response(
         ctx.storage,
         key,

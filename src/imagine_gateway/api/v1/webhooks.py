@@ -13,11 +13,10 @@ from fastapi.responses import JSONResponse
 
 from imagine_gateway.api.context import AppContext
 from imagine_gateway.api.deps import CanManageWebhooks, Ctx, read_json
-from imagine_gateway.api.v1.views import task_view
 from imagine_gateway.core.cursor import decode_cursor, encode_cursor
 from imagine_gateway.core.errors import FieldError, NotFound, ValidationFailed, invalid
 from imagine_gateway.core.ids import new_id
-from imagine_gateway.core.records import Task, WebhookDelivery, WebhookEndpoint
+from imagine_gateway.core.records import WebhookDelivery, WebhookEndpoint
 from imagine_gateway.core.timefmt import iso_ms
 from imagine_gateway.delivery.webhooks import (
     EVENT_TYPES,
@@ -36,18 +35,6 @@ MAX_ENDPOINTS = 20
 NAME_MAX = 200
 CREATE_FIELDS = ("name", "url", "event_types")
 UPDATE_FIELDS = ("name", "url", "event_types", "status")
-DISPATCHER = "webhooks"  # key of the dispatcher in ``AppContext.extras``
-
-
-def build_dispatcher(ctx: AppContext) -> WebhookDispatcher:
-    """The delivery loop for this app, rendering payloads with the status endpoint's serializer."""
-
-    def render(task: Task) -> dict[str, Any]:
-        return task_view(ctx.settings, task, now_ms=ctx.clock.now_ms())
-
-    dispatcher = WebhookDispatcher(db=ctx.db, settings=ctx.settings, clock=ctx.clock, render_task=render)
-    ctx.extras[DISPATCHER] = dispatcher
-    return dispatcher
 
 
 def endpoint_view(endpoint: WebhookEndpoint, *, reveal_secret: bool = False) -> dict[str, Any]:
@@ -236,9 +223,8 @@ async def send_test(endpoint_id: str, ctx: Ctx, principal: CanManageWebhooks) ->
         )
         delivery = await store.get_delivery(conn, delivery_id)
     assert delivery is not None
-    dispatcher = ctx.extras.get(DISPATCHER)
-    if isinstance(dispatcher, WebhookDispatcher):
-        dispatcher.wake()
+    if ctx.webhook_dispatcher is not None:
+        ctx.webhook_dispatcher.wake()
     return JSONResponse(delivery_view(delivery), status_code=202)
 
 
