@@ -118,7 +118,8 @@ def start_gateway(home: Path, overrides: Overrides | None = None, **settings: An
     except BaseException:
         server.stop()
         raise
-    return Gateway(settings=s, server=server, http=httpx.Client(base_url=server.base_url, timeout=30))
+    settled: Settings = server.app.state.ctx.settings  # with the signing secret the runtime settled
+    return Gateway(settings=settled, server=server, http=httpx.Client(base_url=server.base_url, timeout=30))
 
 
 @pytest.fixture

@@ -120,7 +120,9 @@ def upstream() -> Iterator[str]:
 
 @pytest.fixture
 async def env(tmp_path: Path, upstream: str) -> AsyncIterator[Env]:
-    settings = make_settings(tmp_path / "home", public_base_url="https://gateway.test")
+    settings = make_settings(
+        tmp_path / "home", public_base_url="https://gateway.test", secret_key="references-secret"
+    )
     alice = await admin.create_key(
         settings, name="alice", account_ref=None, credits=0, scopes=None, expires_in_s=None, rate_limit=None
     )
