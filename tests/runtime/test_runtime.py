@@ -28,15 +28,22 @@ LOOPS = {"worker", "probing", "webhooks", "sweeper"}
 
 
 class CountedSandbox(SandboxProvider):
-    """The sandbox engine, counting how often it is closed."""
+    """The sandbox engine, counting how often it is closed and noting what still ran at that moment."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fail_to_close: bool = False) -> None:
         super().__init__(latency_s=0.1, failure_rate=0.0, fps=4)
         self.closed = 0
+        self.fail_to_close = fail_to_close
+        self.runtime: Runtime | None = None
+        self.running_at_close: list[str] = []
 
     async def aclose(self) -> None:
         self.closed += 1
+        if self.runtime is not None:
+            self.running_at_close = list(self.runtime.running)
         await super().aclose()
+        if self.fail_to_close:
+            raise RuntimeError("the provider could not close")
 
 
 def closed_port() -> int:
@@ -58,7 +65,9 @@ async def states(runtime: Runtime) -> list[str]:
 def full(home: Path, provider: SandboxProvider, **settings: Any) -> Runtime:
     """A runtime with every part: worker, probing, webhook delivery, retention."""
     overrides = Overrides(router=Router([provider]), run_worker=True, announce_sandbox=False)
-    return Runtime(make_settings(home, **settings), overrides, webhook_view=task_view)
+    runtime = Runtime(make_settings(home, **settings), overrides, webhook_view=task_view)
+    provider.runtime = runtime
+    return runtime
 
 
 async def test_a_runtime_starts_every_part_once_in_order_and_closes_them_all(tmp_path: Path) -> None:
@@ -85,6 +94,20 @@ async def test_a_runtime_starts_every_part_once_in_order_and_closes_them_all(tmp
         "sweeper",
     ]
     assert loops == LOOPS
+    # Stopped in the reverse order: when the providers close, only what they started on remains.
+    assert provider.running_at_close == ["database", "storage", "providers"]
+    assert (runtime.running, loops_running(), provider.closed) == ([], set(), 1)
+
+
+async def test_a_part_that_fails_to_close_does_not_keep_the_others_open(tmp_path: Path) -> None:
+    provider = CountedSandbox(fail_to_close=True)
+    runtime = full(tmp_path, provider)
+
+    with pytest.raises(RuntimeError, match="the provider could not close"):
+        async with runtime:
+            pass
+
+    assert provider.running_at_close == ["database", "storage", "providers"]
     assert (runtime.running, loops_running(), provider.closed) == ([], set(), 1)
 
 
