@@ -291,16 +291,18 @@ class AsyncGenerations(_AsyncResource):
             )
         except (APIConnectionError, APIStatusError):
             return None
+        # Keep-alive comments never reach the loop below, so the deadline is checked as each chunk
+        # arrives, by reading the stream through a response that ends there.
+        bounded = httpx.Response(
+            response.status_code, headers=response.headers, content=_until(deadline, response)
+        )
         try:
-            async for event in EventSource(response).aiter_sse():
+            async for event in EventSource(bounded).aiter_sse():
                 if event.event == "generation":
                     generation = Generation.model_validate_json(event.data)
                     await tracker.anotify(generation)
                     if generation.is_terminal:
                         return generation
-                left = _base.remaining_s(deadline)
-                if left is not None and left <= 0:
-                    break
         except (httpx.TransportError, SSEError):
             # A read timeout, a dropped stream or an answer that is not an event stream: polling
             # takes over (and checks the deadline).
@@ -333,6 +335,15 @@ class AsyncGenerations(_AsyncResource):
             await response.aclose()
         partial.replace(target)
         return target
+
+
+async def _until(deadline: float | None, response: httpx.Response) -> AsyncIterator[bytes]:
+    """The response's bytes as they arrive, ending with the first chunk read past ``deadline``."""
+    async for chunk in response.aiter_raw():
+        yield chunk
+        left = _base.remaining_s(deadline)
+        if left is not None and left <= 0:
+            return
 
 
 class AsyncFiles(_AsyncResource):

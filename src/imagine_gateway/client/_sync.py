@@ -292,16 +292,18 @@ class Generations(_Resource):
             )
         except (APIConnectionError, APIStatusError):
             return None
+        # Keep-alive comments never reach the loop below, so the deadline is checked as each chunk
+        # arrives, by reading the stream through a response that ends there.
+        bounded = httpx.Response(
+            response.status_code, headers=response.headers, content=_until(deadline, response)
+        )
         try:
-            for event in EventSource(response).iter_sse():
+            for event in EventSource(bounded).iter_sse():
                 if event.event == "generation":
                     generation = Generation.model_validate_json(event.data)
                     tracker.notify(generation)
                     if generation.is_terminal:
                         return generation
-                left = _base.remaining_s(deadline)
-                if left is not None and left <= 0:
-                    break
         except (httpx.TransportError, SSEError):
             # A read timeout, a dropped stream or an answer that is not an event stream: polling
             # takes over (and checks the deadline).
@@ -334,6 +336,15 @@ class Generations(_Resource):
             response.close()
         partial.replace(target)
         return target
+
+
+def _until(deadline: float | None, response: httpx.Response) -> Iterator[bytes]:
+    """The response's bytes as they arrive, ending with the first chunk read past ``deadline``."""
+    for chunk in response.iter_raw():
+        yield chunk
+        left = _base.remaining_s(deadline)
+        if left is not None and left <= 0:
+            return
 
 
 class Files(_Resource):
