@@ -22,12 +22,12 @@ What the caller sees:
 
 ``If-Range`` is not evaluated: blobs are immutable under their key, so a range always matches.
 
-Why not Starlette's ``FileResponse``, which handles Range too: it serves only local files (S3 blobs
-need this code anyway) and answers differently from the behaviour above, which clients already see:
-several ranges get ``multipart/byteranges``, a malformed Range or ``bytes=9-3`` gets a plain-text 400,
-HEAD with Range gets 206, a 416 carries a plain-text body instead of the error envelope, a suffix range
-of an empty blob is 416, ``text/*`` types gain ``; charset=utf-8``, and it adds ``Last-Modified`` and
-an ETag of its own (mtime and size, where ours is the content's sha256, the same on every backend).
+Why not Starlette's ``FileResponse`` (1.x handles Range too): it serves only local files, so S3 blobs
+need this code anyway, and it answers differently from the behaviour above that clients already see:
+several ranges get ``multipart/byteranges``; a malformed Range (``bytes=9-3``, ``bytes=abc``,
+``items=0-5``) gets a plain-text 400 instead of the whole body; HEAD with Range gets 206; a 416 has an
+empty ``text/plain`` body instead of the error envelope; a suffix range of an empty blob is 416;
+``text/*`` types gain ``; charset=utf-8``; and it adds ``Last-Modified``.
 """
 
 from __future__ import annotations
