@@ -22,8 +22,8 @@ from imagine_gateway.catalog.loader import load_catalog
 from imagine_gateway.catalog.validation import ReferenceItem
 from imagine_gateway.cli import admin
 from imagine_gateway.core.errors import FieldError, ValidationFailed
-from imagine_gateway.media.fetch import FetchPolicy
 from imagine_gateway.media.storage import LocalStorage
+from imagine_gateway.net import FetchPolicy
 from imagine_gateway.providers.base import ReferenceInput
 from imagine_gateway.services.file_references import FileReferenceResolver
 from imagine_gateway.services.files import FileService
