@@ -11,7 +11,6 @@ from typing import Any
 from imagine_gateway.catalog.loader import Catalog
 from imagine_gateway.catalog.validation import GenerationRequest
 from imagine_gateway.core.clock import Clock
-from imagine_gateway.core.cursor import decode_cursor, encode_cursor
 from imagine_gateway.core.errors import (
     IdempotencyConflict,
     NotFound,
@@ -25,6 +24,7 @@ from imagine_gateway.core.states import ACTIVE, CreditsState, TaskState, interna
 from imagine_gateway.delivery.events import EventBus, TaskEvent
 from imagine_gateway.delivery.webhooks import check_webhook_url
 from imagine_gateway.providers.router import Router
+from imagine_gateway.services.pagination import Page, page_of, read_cursor
 from imagine_gateway.services.principal import Principal
 from imagine_gateway.services.references import ReferenceResolver
 from imagine_gateway.settings import Settings
@@ -39,12 +39,6 @@ IDEMPOTENCY_KEY_MAX = 255
 class Created:
     task: Task
     replayed: bool
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Task]
-    next_cursor: str | None
 
 
 def fingerprint(request: GenerationRequest) -> str:
@@ -185,7 +179,7 @@ class GenerationService:
         limit: int = 20,
         dialect: str | None = None,
         newest_first: bool = True,
-    ) -> Page:
+    ) -> Page[Task]:
         """Newest first, keyset-paginated; the cursor is opaque to clients."""
         states = None
         if status is not None:
@@ -198,9 +192,9 @@ class GenerationService:
                 )
         if model is not None and self.catalog.get(model) is None:
             raise invalid("model", f"unknown model '{model}'", self.catalog.ids)
-        position = decode_cursor(cursor) if cursor else None
+        position = read_cursor(cursor)
         async with self.db.read() as conn:
-            items = await task_store.list_tasks(
+            rows = await task_store.list_tasks(
                 conn,
                 account_id=principal.account_id,
                 states=states,
@@ -211,10 +205,7 @@ class GenerationService:
                 limit=limit + 1,
                 newest_first=newest_first,
             )
-        more = len(items) > limit
-        items = items[:limit]
-        next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more and items else None
-        return Page(items=items, next_cursor=next_cursor)
+        return page_of(rows, limit)
 
     async def cancel(self, principal: Principal, task_id: str) -> Task:
         """queued/processing -> canceled, credits released (once); the worker's late writes lose."""
