@@ -37,6 +37,7 @@ from imagine_gateway.services.accounts import AccountService
 from imagine_gateway.services.file_references import FileReferenceResolver
 from imagine_gateway.services.files import FileService
 from imagine_gateway.services.generations import GenerationService
+from imagine_gateway.services.results import ResultService
 from imagine_gateway.services.webhooks import WebhookService
 from imagine_gateway.settings import Settings
 from imagine_gateway.store.db import Database
@@ -106,6 +107,7 @@ def build_context(settings: Settings, overrides: Overrides | None = None) -> App
         files=files,
         accounts=AccountService(db=db, clock=clock),
         webhooks=WebhookService(db=db, clock=clock, settings=settings, dispatcher=dispatcher),
+        results=ResultService(db=db, storage=storage, clock=clock),
         webhook_dispatcher=dispatcher,
     )
     run_worker = settings.run_worker if overrides.run_worker is None else overrides.run_worker

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from imagine_gateway.delivery.webhooks import WebhookDispatcher
     from imagine_gateway.services.accounts import AccountService
     from imagine_gateway.services.files import FileService
+    from imagine_gateway.services.results import ResultService
     from imagine_gateway.services.webhooks import WebhookService
     from imagine_gateway.worker.runner import Worker
 
@@ -38,6 +39,7 @@ class AppContext:
     limiter: RateLimiter
     accounts: AccountService
     webhooks: WebhookService
+    results: ResultService
     worker: Worker | None = None
     files: FileService | None = None
     # The webhook delivery loop this process runs (None when delivery is off).

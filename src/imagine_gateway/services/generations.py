@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +41,14 @@ IDEMPOTENCY_KEY_MAX = 255
 class Created:
     task: Task
     replayed: bool
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One read of a watched task; ``quiet`` when no event came for it within the poll interval."""
+
+    task: Task
+    quiet: bool = False
 
 
 def fingerprint(request: GenerationRequest) -> str:
@@ -254,3 +264,37 @@ class GenerationService:
                     await provider.cancel(task.upstream_id)
         await self.events.publish(TaskEvent("generation.canceled", task_id, task.account_id))
         return final
+
+    async def watch(
+        self, principal: Principal, task_id: str, *, poll_s: float, deadline: float | None = None
+    ) -> AsyncGenerator[Snapshot, None]:
+        """The task now, then again after each of its events, until it ends.
+
+        Events from worker processes elsewhere may not reach this one (embedded bus), so without an
+        event the task is re-read every ``poll_s`` anyway. With a ``deadline`` (event-loop time) the
+        watch also ends once it passes, after one last read; the caller sees whether that one ended.
+
+            async for snapshot in generations.watch(principal, task_id, poll_s=1.0):
+                show(snapshot.task)
+        """
+        loop = asyncio.get_running_loop()
+        queue = self.events.subscribe(task_id)  # before the first read, so no event is missed
+        try:
+            snapshot = Snapshot(await self.get(principal, task_id))
+            while True:
+                yield snapshot
+                if snapshot.task.task_state.is_terminal:
+                    return
+                wait_s = poll_s
+                if deadline is not None:
+                    wait_s = min(wait_s, deadline - loop.time())
+                    if wait_s <= 0:
+                        return
+                quiet = False
+                try:
+                    await asyncio.wait_for(queue.get(), timeout=wait_s)
+                except TimeoutError:
+                    quiet = True
+                snapshot = Snapshot(await self.get(principal, task_id), quiet=quiet)
+        finally:
+            self.events.unsubscribe(task_id, queue)
