@@ -51,12 +51,12 @@ from imagine_gateway.api.dialects.common import (
 )
 from imagine_gateway.catalog.contract import ModelContract
 from imagine_gateway.catalog.validation import GenerationRequest, ReferenceItem
-from imagine_gateway.core.cursor import encode_cursor
 from imagine_gateway.core.errors import NotFound, TaskStateConflict, invalid
 from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import TaskState
 from imagine_gateway.media.dimensions import VIDEO_DIMENSIONS
 from imagine_gateway.media.serving import blob_response
+from imagine_gateway.services.pagination import cursor_after
 from imagine_gateway.services.principal import Principal
 
 router = APIRouter(tags=["OpenAI videos / Dubrify dialects"])
@@ -252,7 +252,7 @@ async def list_videos(
     cursor = None
     if after:
         anchor = await read_task(ctx, principal, after, output="video")
-        cursor = encode_cursor(anchor.created_at, anchor.id)
+        cursor = cursor_after(anchor)
     found: list[Task] = []
     # The list holds video tasks only: page through all tasks, keeping the videos.
     while len(found) <= limit:
