@@ -1,4 +1,4 @@
-"""Stored results of finished tasks: removing them on a client's request.
+"""Stored results of finished tasks: reading one whole, and removing them on a client's request.
 
 Deletion follows retention's rule: the blobs go first, then the task's row is marked ``expired``
 (its metadata kept, so clients see ``expired: true`` rather than a 404). A failure in between leaves
@@ -31,12 +31,17 @@ def result_keys(task: Task) -> list[str]:
 
 
 class ResultService:
-    """Removes a task's stored result files."""
+    """Reads and removes a task's stored result files."""
 
     def __init__(self, *, db: Database, storage: Storage, clock: Clock) -> None:
         self.db = db
         self.storage = storage
         self.clock = clock
+
+    async def read_asset(self, task: Task, index: int = 0) -> bytes:
+        """The bytes of one result file, for answers that carry it inline (base64 images)."""
+        key = (task.result or {})["assets"][index]["key"]
+        return b"".join([chunk async for chunk in self.storage.read_range(key, 0, None)])
 
     async def delete_result(self, principal: Principal, task_id: str) -> bool:
         """Delete the caller's succeeded task's files, then mark its result expired.
