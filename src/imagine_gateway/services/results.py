@@ -19,7 +19,7 @@ from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
 
 
-def result_keys(task: Task) -> list[str]:
+def _result_keys(task: Task) -> list[str]:
     """Storage keys of the task's result files, posters included."""
     keys: list[str] = []
     for asset in (task.result or {}).get("assets", []):
@@ -55,10 +55,10 @@ class ResultService:
             raise NotFound(f"Task {task_id} was not found.")
         if task.task_state is not TaskState.SUCCEEDED or (task.result or {}).get("expired"):
             return False
-        for key in result_keys(task):
+        for key in _result_keys(task):
             await self.storage.delete(key)  # a missing blob is not an error: a retry passes here again
         async with self.db.write() as conn:
             return await file_store.mark_result_expired(conn, task, now_ms=self.clock.now_ms())
 
 
-__all__ = ["ResultService", "result_keys"]
+__all__ = ["ResultService"]
