@@ -29,7 +29,6 @@ from imagine_gateway.core.clock import Clock, SystemClock
 from imagine_gateway.core.records import Task
 from imagine_gateway.delivery.events import MemoryEventBus
 from imagine_gateway.delivery.redis_events import RedisEventBus
-from imagine_gateway.delivery.webhooks import build_dispatcher
 from imagine_gateway.media.storage import open_storage
 from imagine_gateway.providers.registry import build_router, uses_sandbox
 from imagine_gateway.providers.router import Router
@@ -38,7 +37,7 @@ from imagine_gateway.services.file_references import FileReferenceResolver
 from imagine_gateway.services.files import FileService
 from imagine_gateway.services.generations import GenerationService
 from imagine_gateway.services.results import ResultService
-from imagine_gateway.services.webhooks import WebhookService
+from imagine_gateway.services.webhooks import WebhookService, build_dispatcher
 from imagine_gateway.settings import Settings
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.migrate import upgrade

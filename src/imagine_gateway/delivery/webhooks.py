@@ -8,9 +8,8 @@ the overlap window never announce a task twice. Delivery rows are then sent with
 a backoff schedule; each attempt is a POST signed per Standard Webhooks (``webhook-id``,
 ``webhook-timestamp``, ``webhook-signature``).
 
-    dispatcher = build_dispatcher(db=db, settings=settings, clock=clock, render_task=view)
-    if dispatcher is not None:  # None when delivery is off in this process
-        loop = asyncio.create_task(dispatcher.run(stop))
+    dispatcher = WebhookDispatcher(db=db, settings=settings, clock=clock, render_task=view)
+    loop = asyncio.create_task(dispatcher.run(stop))
 """
 
 from __future__ import annotations
@@ -435,19 +434,3 @@ class WebhookDispatcher:
             )
             if delivery.endpoint_id is not None:
                 await store.record_outcome(conn, delivery.endpoint_id, ok=outcome.ok, now_ms=now)
-
-
-def build_dispatcher(
-    *,
-    db: Database,
-    settings: Settings,
-    clock: Clock,
-    render_task: Callable[[Task], dict[str, Any]],
-) -> WebhookDispatcher | None:
-    """The delivery loop for a process, or ``None`` when ``webhook_delivery_enabled`` is off.
-
-    ``render_task`` is the serializer of the task in the payload (the status endpoint's own).
-    """
-    if not settings.webhook_delivery_enabled:
-        return None
-    return WebhookDispatcher(db=db, settings=settings, clock=clock, render_task=render_task)

@@ -2,13 +2,17 @@
 
 Each method runs in one transaction and checks that the endpoint belongs to the caller (another
 account's endpoint is ``not_found``). Values are checked before anything is written, so a refused
-change changes nothing. Delivery itself is the dispatcher's (``delivery/webhooks.py``); a test event
-queued here wakes it, when it runs in this process, so it goes out at once.
+change changes nothing. Delivery itself is the dispatcher's (``delivery/webhooks.py``), which
+``build_dispatcher`` makes for a process; a test event queued here wakes it, when it runs in this
+process, so it goes out at once.
+
+    dispatcher = build_dispatcher(db=db, settings=settings, clock=clock, render_task=view)
+    webhooks = WebhookService(db=db, clock=clock, settings=settings, dispatcher=dispatcher)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from imagine_gateway.core.clock import Clock
 from imagine_gateway.core.errors import NotFound, invalid
 from imagine_gateway.core.ids import new_id
-from imagine_gateway.core.records import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from imagine_gateway.core.records import Task, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from imagine_gateway.delivery.webhooks import (
     EVENT_TYPES,
     TEST_EVENT_TYPE,
@@ -34,6 +38,22 @@ from imagine_gateway.store.db import Database
 MAX_ENDPOINTS = 20
 NAME_MAX = 200
 STATUSES = ("active", "disabled")
+
+
+def build_dispatcher(
+    *,
+    db: Database,
+    settings: Settings,
+    clock: Clock,
+    render_task: Callable[[Task], dict[str, Any]],
+) -> WebhookDispatcher | None:
+    """The webhook delivery loop for a process, or ``None`` when ``webhook_delivery_enabled`` is off.
+
+    ``render_task`` is how a task reads in an event's payload (the status endpoint's JSON of it).
+    """
+    if not settings.webhook_delivery_enabled:
+        return None
+    return WebhookDispatcher(db=db, settings=settings, clock=clock, render_task=render_task)
 
 
 class WebhookService:
@@ -213,4 +233,4 @@ def _event_types(value: Any) -> list[str]:
     return sorted(set(value), key=EVENT_TYPES.index)
 
 
-__all__ = ["MAX_ENDPOINTS", "WebhookService"]
+__all__ = ["MAX_ENDPOINTS", "WebhookService", "build_dispatcher"]
