@@ -13,7 +13,7 @@ from rich.table import Table
 
 from imagine_gateway import __version__, eventloop
 from imagine_gateway.cli import client_commands
-from imagine_gateway.cli.state import writes_state
+from imagine_gateway.cli.state import reports_database
 from imagine_gateway.core.errors import GatewayError
 from imagine_gateway.core.timefmt import iso_ms
 from imagine_gateway.settings import Settings, load_settings
@@ -114,7 +114,7 @@ def worker() -> None:
 
 
 @db_app.command("upgrade")
-@writes_state
+@reports_database
 def db_upgrade() -> None:
     """Create or migrate the schema to the latest version."""
     from imagine_gateway.store.migrate import upgrade
@@ -125,7 +125,7 @@ def db_upgrade() -> None:
 
 
 @keys_app.command("create")
-@writes_state
+@reports_database
 def keys_create(
     name: Annotated[str, typer.Option(help="A name for the key (and for a new account)")] = "default",
     account: Annotated[
@@ -164,6 +164,7 @@ def keys_create(
 
 
 @keys_app.command("list")
+@reports_database
 def keys_list(
     account: Annotated[str | None, typer.Option(help="Only this account's keys")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
@@ -198,7 +199,7 @@ def keys_list(
 
 
 @keys_app.command("revoke")
-@writes_state
+@reports_database
 def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or visible prefix")]) -> None:
     """Revoke a key: it stops working at once."""
     from imagine_gateway.cli import admin
@@ -208,7 +209,7 @@ def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or visible prefi
 
 
 @credits_app.command("topup")
-@writes_state
+@reports_database
 def credits_topup(
     account: Annotated[str, typer.Argument(help="Account id or name")],
     amount: Annotated[int, typer.Argument(help="Credits to add (negative to adjust down)")],
@@ -222,6 +223,7 @@ def credits_topup(
 
 
 @credits_app.command("show")
+@reports_database
 def credits_show(
     account: Annotated[str, typer.Argument(help="Account id or name")],
     as_json: Annotated[bool, typer.Option("--json")] = False,

@@ -37,9 +37,9 @@ def sqlite_path(settings: Settings) -> Path | None:
     return Path(url.database).resolve()
 
 
-def writes_state(command: Callable[P, None]) -> Callable[P, None]:
-    """Make a command that writes to the database print that database on stderr when it succeeds,
-    with a warning when the command created it."""
+def reports_database(command: Callable[P, None]) -> Callable[P, None]:
+    """Make a command that uses the database name it on stderr when it succeeds, with a warning
+    when the command created it (a first use, or a home other than the server's)."""
 
     @functools.wraps(command)
     def run(*args: P.args, **kwargs: P.kwargs) -> None:
