@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -17,11 +18,18 @@ err = Console(stderr=True)
 
 
 def wait_until_ended(client: Client, task: Generation, timeout_s: float, *, live: bool) -> Generation:
-    """The task once it has ended (succeeded, failed or canceled); with ``live``, a progress bar."""
+    """The task once it has ended (succeeded, failed or canceled).
+
+    With ``live`` and a terminal on stderr, a progress bar (status, progress, elapsed time) and
+    Ctrl-C offering to cancel; otherwise a quiet wait that Ctrl-C leaves with the task going on.
+    """
     if task.is_terminal:
         return task
-    if not live:
-        return _wait(client, task.id, timeout_s)
+    if not (live and err.is_terminal):
+        try:
+            return _wait(client, task.id, timeout_s)
+        except KeyboardInterrupt:
+            _left_running(task.id)
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -68,9 +76,13 @@ def _offer_cancel(client: Client, task_id: str) -> Generation:
         cancel = Confirm.ask(f"\nCancel task {task_id}?", console=err, default=True)
     except (KeyboardInterrupt, EOFError):
         cancel = False
-    if cancel:
-        canceled = client.generations.cancel(task_id)
-        err.print(f"canceled {canceled.id}; its credits were released", highlight=False)
-    else:
-        err.print(f"{task_id} goes on; see it with: imagine tasks show {task_id}", highlight=False)
+    if not cancel:
+        _left_running(task_id)
+    canceled = client.generations.cancel(task_id)
+    err.print(f"canceled {canceled.id}; its credits were released", highlight=False)
+    raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _left_running(task_id: str) -> NoReturn:
+    err.print(f"{task_id} goes on; see it with: imagine tasks show {task_id}", highlight=False)
     raise typer.Exit(EXIT_INTERRUPTED)
