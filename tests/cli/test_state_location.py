@@ -186,3 +186,19 @@ def test_a_fresh_home_gets_the_warning_from_whichever_command_creates_the_databa
 def test_a_database_url_is_named_without_its_password() -> None:
     settings = load_settings(database_url="postgresql+asyncpg://ops:s3cret@127.0.0.1:5432/imagine")
     assert database_label(settings) == "postgresql+asyncpg://ops:***@127.0.0.1:5432/imagine"
+
+
+def test_a_database_left_in_dot_imagine_by_the_earlier_default_is_pointed_out(tmp_path: Path) -> None:
+    (tmp_path / "home").mkdir()
+    project = tmp_path / "project"
+    project.mkdir()
+    earlier = imagine("db", "upgrade", cwd=project, env=user_env(tmp_path / "home", IMAGINE_HOME=".imagine"))
+    assert earlier.returncode == 0, earlier.stderr
+    made = imagine("keys", "create", cwd=project, env=user_env(tmp_path / "home"))
+    database = tmp_path / "home" / ".local" / "share" / "imagine-gateway" / "imagine.db"
+    assert made.stderr.splitlines() == [
+        f"database: {database}",
+        NEW_DATABASE_WARNING,
+        f"note: {project / '.imagine'} holds the database of an earlier default location; "
+        f"set IMAGINE_HOME={project / '.imagine'} to go on using it",
+    ]

@@ -14,7 +14,7 @@ from typing import ParamSpec
 from rich.console import Console
 from sqlalchemy.engine import make_url
 
-from imagine_gateway.settings import Settings, load_settings
+from imagine_gateway.settings import Settings, default_home, load_settings
 
 P = ParamSpec("P")
 
@@ -57,5 +57,25 @@ def reports_database(command: Callable[P, None]) -> Callable[P, None]:
                 soft_wrap=True,
                 markup=False,
             )
+            earlier = earlier_home(settings)
+            if earlier is not None:
+                err.print(
+                    f"note: {earlier} holds the database of an earlier default location; "
+                    f"set IMAGINE_HOME={earlier} to go on using it",
+                    highlight=False,
+                    soft_wrap=True,
+                    markup=False,
+                )
 
     return run
+
+
+def earlier_home(settings: Settings) -> Path | None:
+    """``./.imagine`` when it holds a database and the default location is in use.
+
+    Versions before the per-user default kept their state there, relative to the working directory.
+    """
+    legacy = Path(".imagine").resolve()
+    if settings.database_url is not None or settings.home != default_home():
+        return None
+    return legacy if (legacy / "imagine.db").is_file() else None
