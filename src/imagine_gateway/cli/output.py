@@ -75,7 +75,9 @@ def allowed_text(allowed: Any) -> str:
         if "min" in allowed and "max" in allowed and set(allowed) <= {"min", "max", "step"}:
             span = f"{allowed['min']}..{allowed['max']}"
             return span + (f", step {allowed['step']}" if "step" in allowed else "")
-        if set(allowed) <= {"type", "max_length"} and allowed.get("max_length") is not None:
-            return f"at most {allowed['max_length']} characters"
-        return ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in allowed.items())
+        if set(allowed) <= {"type", "max_length"}:
+            if allowed.get("max_length") is not None:
+                return f"at most {allowed['max_length']} characters"
+            return f"any {allowed.get('type', 'value')}"
+        return "; ".join(f"{key.replace('_', ' ')} {allowed_text(value)}" for key, value in allowed.items())
     return str(allowed)
