@@ -37,7 +37,7 @@ def test_a_lone_field_with_nothing_allowed_adds_no_line() -> None:
 
 
 def test_details_the_message_does_not_spell_out_are_listed_in_full() -> None:
-    details = [
+    details: list[dict[str, Any]] = [
         {"field": "body", "issue": "Field required"},
         {"field": "params.duration", "issue": "99 is above the maximum 30", "allowed": {"min": 6, "max": 30}},
     ]
