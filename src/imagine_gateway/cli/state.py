@@ -9,12 +9,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec
+from typing import TYPE_CHECKING, ParamSpec
 
 from rich.console import Console
-from sqlalchemy.engine import make_url
 
-from imagine_gateway.settings import Settings, default_home, load_settings
+if TYPE_CHECKING:  # imported when a command runs: the client commands load without the server's parts
+    from imagine_gateway.settings import Settings
 
 P = ParamSpec("P")
 
@@ -23,6 +23,8 @@ err = Console(stderr=True)
 
 def database_label(settings: Settings) -> str:
     """The database as a reader can find it: a SQLite file's absolute path, else the URL sans password."""
+    from sqlalchemy.engine import make_url
+
     path = sqlite_path(settings)
     if path is not None:
         return str(path)
@@ -31,6 +33,8 @@ def database_label(settings: Settings) -> str:
 
 def sqlite_path(settings: Settings) -> Path | None:
     """The file of a SQLite database (None for an in-memory one or another database)."""
+    from sqlalchemy.engine import make_url
+
     url = make_url(settings.resolved_database_url)
     if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
         return None
@@ -43,6 +47,8 @@ def reports_database(command: Callable[P, None]) -> Callable[P, None]:
 
     @functools.wraps(command)
     def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        from imagine_gateway.settings import load_settings
+
         settings = load_settings()
         path = sqlite_path(settings)
         existed = path is None or path.exists()
@@ -75,6 +81,8 @@ def earlier_home(settings: Settings) -> Path | None:
 
     Versions before the per-user default kept their state there, relative to the working directory.
     """
+    from imagine_gateway.settings import default_home
+
     legacy = Path(".imagine").resolve()
     if settings.database_url is not None or settings.home != default_home():
         return None
