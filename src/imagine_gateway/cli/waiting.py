@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.prompt import Confirm
 
-from imagine_gateway import Client, Generation, ImagineError, WaitTimeoutError
+from imagine_gateway import Client, Generation
 
 EXIT_INTERRUPTED = 130
 
@@ -54,17 +54,8 @@ def wait_until_ended(client: Client, task: Generation, timeout_s: float, *, live
 def _wait(
     client: Client, task_id: str, timeout_s: float, show: Callable[[Generation], None] | None = None
 ) -> Generation:
-    # ``wait()`` may return a failed or canceled task or raise an error that carries it: both end
-    # here as the task, so the caller reports every ending the same way.
-    try:
-        return client.generations.wait(task_id, timeout_s=timeout_s, on_progress=show)
-    except WaitTimeoutError:
-        raise
-    except ImagineError as exc:
-        ended = getattr(exc, "generation", None)
-        if isinstance(ended, Generation) and ended.is_terminal:
-            return ended
-        raise
+    # A failed or canceled task comes back as the task, so the caller reports every ending alike.
+    return client.generations.wait(task_id, timeout_s=timeout_s, on_progress=show, raise_on_failure=False)
 
 
 def _describe(task: Generation) -> str:
