@@ -22,10 +22,13 @@ from imagine_gateway.media.signing import load_or_create_key
 from imagine_gateway.media.storage import Storage, open_storage
 from imagine_gateway.providers.registry import build_router
 from imagine_gateway.providers.router import Router
+from imagine_gateway.services.accounts import AccountService
 from imagine_gateway.services.file_references import FileReferenceResolver
 from imagine_gateway.services.files import FileService
 from imagine_gateway.services.generations import GenerationService
 from imagine_gateway.services.references import ReferenceResolver
+from imagine_gateway.services.results import ResultService
+from imagine_gateway.services.webhooks import WebhookService, build_dispatcher
 from imagine_gateway.settings import Settings
 from imagine_gateway.store.db import Database
 from imagine_gateway.worker.runner import Worker
@@ -70,6 +73,9 @@ class Context:
     files: FileService
     references: ReferenceResolver
     generations: GenerationService
+    accounts: AccountService
+    webhooks: WebhookService
+    results: ResultService
     # Loops: present in the processes that run them.
     worker: Worker | None = None
     webhook_dispatcher: WebhookDispatcher | None = None
@@ -102,7 +108,7 @@ def build_context(
     router = overrides.router or build_router(settings, catalog)
     events: EventBus = RedisEventBus(settings.redis_url) if settings.redis_url else MemoryEventBus()
     dispatcher = None
-    if webhook_view is not None and settings.webhook_delivery_enabled:
+    if webhook_view is not None:
         dispatcher = _dispatcher(db, settings, clock, webhook_view)
     files = FileService(db=db, storage=storage, catalog=catalog, clock=clock, settings=settings)
     references = FileReferenceResolver(files)
@@ -127,6 +133,9 @@ def build_context(
         files=files,
         references=references,
         generations=generations,
+        accounts=AccountService(db=db, clock=clock),
+        webhooks=WebhookService(db=db, clock=clock, settings=settings, dispatcher=dispatcher),
+        results=ResultService(db=db, storage=storage, clock=clock),
         webhook_dispatcher=dispatcher,
     )
     run_worker = settings.run_worker if overrides.run_worker is None else overrides.run_worker
@@ -146,10 +155,10 @@ def build_context(
     return ctx
 
 
-def _dispatcher(db: Database, settings: Settings, clock: Clock, view: TaskView) -> WebhookDispatcher:
-    """The delivery loop, rendering payloads as the status endpoint renders the task."""
+def _dispatcher(db: Database, settings: Settings, clock: Clock, view: TaskView) -> WebhookDispatcher | None:
+    """The delivery loop (None when the settings turn delivery off), rendering payloads with ``view``."""
 
     def render(task: Task) -> dict[str, Any]:
         return view(settings, task, now_ms=clock.now_ms())
 
-    return WebhookDispatcher(db=db, settings=settings, clock=clock, render_task=render)
+    return build_dispatcher(db=db, settings=settings, clock=clock, render_task=render)
