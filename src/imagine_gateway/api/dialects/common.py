@@ -269,16 +269,6 @@ def result_expired(ctx: AppContext, task: Task) -> bool:
     return task.task_state is TaskState.SUCCEEDED and result_media(ctx, task) is None
 
 
-def stored_keys(task: Task) -> list[str]:
-    """Storage keys of the task's result files (posters included)."""
-    keys: list[str] = []
-    for asset in (task.result or {}).get("assets", []):
-        keys.append(asset["key"])
-        if asset.get("poster_key"):
-            keys.append(asset["poster_key"])
-    return keys
-
-
 def task_error(task: Task) -> dict[str, str] | None:
     if task.error_code is None:
         return None

@@ -44,7 +44,6 @@ from imagine_gateway.api.dialects.common import (
     read_task,
     required_text,
     result_media,
-    stored_keys,
     task_error,
     unix_s,
     whole_number,
@@ -55,6 +54,7 @@ from imagine_gateway.catalog.validation import GenerationRequest, ReferenceItem
 from imagine_gateway.core.cursor import encode_cursor
 from imagine_gateway.core.errors import NotFound, TaskStateConflict, invalid
 from imagine_gateway.core.records import Task
+from imagine_gateway.core.results import result_keys
 from imagine_gateway.core.states import TaskState
 from imagine_gateway.media.dimensions import VIDEO_DIMENSIONS
 from imagine_gateway.media.serving import blob_response
@@ -300,7 +300,7 @@ async def delete_video(video_id: str, ctx: Ctx, principal: CanCreate) -> dict[st
     if task.task_state is TaskState.SUCCEEDED:
         async with ctx.db.write() as conn:
             await file_store.mark_result_expired(conn, task, now_ms=ctx.clock.now_ms())
-        for key in stored_keys(task):
+        for key in result_keys(task.result):
             await ctx.storage.delete(key)
     return {"id": task.id, "object": "video.deleted", "deleted": True}
 
@@ -324,8 +324,9 @@ async def video_content(
         )
     if result_media(ctx, task) is None:
         raise NotFound(f"The content of video {task.id} has expired or was deleted.")
-    asset = (task.result or {})["assets"][0]
-    key = asset["key"] if variant == "video" else asset.get("poster_key")
+    assert task.result is not None  # result_media found media
+    asset = task.result.assets[0]
+    key = asset.key if variant == "video" else asset.poster_key
     if not key:
         raise NotFound(f"Video {task.id} has no {variant}.")
     return await blob_response(ctx.storage, key, range_header=range_header, if_none_match=if_none_match)
