@@ -12,6 +12,7 @@ raises ``TransitionRefused`` and changes nothing. Pure: the caller supplies the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -195,132 +196,160 @@ def open_task(
 
 def overdue(task: Task, now_ms: int) -> bool:
     """Whether the deadline ends this task now (only waiting and running tasks have one)."""
-    return now_ms >= task.deadline_at and task.task_state in _WAITING_OR_RUNNING
+    return now_ms >= task.deadline_at and task.state in _WAITING_OR_RUNNING
 
 
 def transition(task: Task, event: Event, now_ms: int) -> TaskUpdate:
     """The update ``event`` makes to ``task`` at ``now_ms``; raises ``TransitionRefused``."""
+    # A table rather than a match: the worker runs this once per poll.
+    return _TRANSITIONS[type(event)](task, event, now_ms)
+
+
+def _submitting(task: Task, event: Submitting, now_ms: int) -> TaskUpdate:
+    _require(task, event, _SUBMITTABLE)
+    return TaskUpdate(
+        task,
+        _ALL_ACTIVE,
+        now_ms,
+        state=TaskState.SUBMITTING,
+        provider=event.provider,
+        started_at=task.started_at or now_ms,
+    )
+
+
+def _accepted(task: Task, event: Accepted, now_ms: int) -> TaskUpdate:
+    _require(task, event, _SUBMITTING)
+    return TaskUpdate(
+        task,
+        _ALL_ACTIVE,
+        now_ms,
+        state=TaskState.PROCESSING,
+        provider=event.provider,
+        upstream_id=event.upstream_id,
+        polls=0,
+        next_run_at=now_ms + event.first_poll_in_ms,
+        release_lease=True,
+        announce="generation.processing",
+    )
+
+
+def _ambiguous(task: Task, event: SubmitWasAmbiguous, now_ms: int) -> TaskUpdate:
+    _require(task, event, _SUBMITTING)
+    return TaskUpdate(task, _ALL_ACTIVE, now_ms, submit_ambiguous=True)
+
+
+def _progressed(task: Task, event: Progressed, now_ms: int) -> TaskUpdate:
+    _require(task, event, _PROCESSING)
+    return TaskUpdate(
+        task,
+        _ALL_ACTIVE,
+        now_ms,
+        next_run_at=now_ms + event.next_poll_in_ms,
+        release_lease=True,
+        polls=task.polls + 1,
+        progress=max(task.progress, event.progress),
+        announce="generation.progress" if event.progress != task.progress else None,
+    )
+
+
+def _upstream_finished(task: Task, event: UpstreamFinished, now_ms: int) -> TaskUpdate:
+    _require(task, event, _PROCESSING)
+    if not event.assets:
+        return _failed(task, Failed("generation_failed", "The upstream finished without a result."), now_ms)
+    return TaskUpdate(
+        task,
+        _ALL_ACTIVE,
+        now_ms,
+        state=TaskState.COLLECTING,
+        progress=99,
+        polls=task.polls + 1,
+        upstream_result=UpstreamResult(raw=event.raw, assets=event.assets),
+        upstream_cost_ticks=event.cost_ticks,
+        attempts=0,
+        next_run_at=now_ms,
+        release_lease=True,
+    )
+
+
+def _collected(task: Task, event: Collected, now_ms: int) -> TaskUpdate:
+    _require(task, event, _COLLECTING)
+    return TaskUpdate(
+        task,
+        _COLLECTING,
+        now_ms,
+        state=TaskState.SUCCEEDED,
+        credits_state=CreditsState.CAPTURED,
+        final_credits=task.reserved_credits,
+        result=event.result,
+        progress=100,
+        completed_at=now_ms,
+        expires_at=now_ms + event.retention_ms,
+        posting=Posting("capture", amount=0, reserved_delta=-task.reserved_credits),
+        announce="generation.succeeded",
+    )
+
+
+def _failed_event(task: Task, event: Failed, now_ms: int) -> TaskUpdate:
+    _require(task, event, _ALL_ACTIVE)
+    return _failed(task, event, now_ms)
+
+
+def _canceled(task: Task, event: Canceled, now_ms: int) -> TaskUpdate:
     state = task.task_state
-    match event:
-        case Submitting(provider=provider):
-            _require(task, event, _SUBMITTABLE)
-            return TaskUpdate(
-                task,
-                _ALL_ACTIVE,
-                now_ms,
-                state=TaskState.SUBMITTING,
-                provider=provider,
-                started_at=task.started_at or now_ms,
-            )
-        case Accepted():
-            _require(task, event, _SUBMITTING)
-            return TaskUpdate(
-                task,
-                _ALL_ACTIVE,
-                now_ms,
-                state=TaskState.PROCESSING,
-                provider=event.provider,
-                upstream_id=event.upstream_id,
-                polls=0,
-                next_run_at=now_ms + event.first_poll_in_ms,
-                release_lease=True,
-                announce="generation.processing",
-            )
-        case SubmitWasAmbiguous():
-            _require(task, event, _SUBMITTING)
-            return TaskUpdate(task, _ALL_ACTIVE, now_ms, submit_ambiguous=True)
-        case Progressed():
-            _require(task, event, _PROCESSING)
-            return TaskUpdate(
-                task,
-                _ALL_ACTIVE,
-                now_ms,
-                next_run_at=now_ms + event.next_poll_in_ms,
-                release_lease=True,
-                polls=task.polls + 1,
-                progress=max(task.progress, event.progress),
-                announce="generation.progress" if event.progress != task.progress else None,
-            )
-        case UpstreamFinished():
-            _require(task, event, _PROCESSING)
-            if not event.assets:
-                return _failed(
-                    task, Failed("generation_failed", "The upstream finished without a result."), now_ms
-                )
-            return TaskUpdate(
-                task,
-                _ALL_ACTIVE,
-                now_ms,
-                state=TaskState.COLLECTING,
-                progress=99,
-                polls=task.polls + 1,
-                upstream_result=UpstreamResult(raw=event.raw, assets=event.assets),
-                upstream_cost_ticks=event.cost_ticks,
-                attempts=0,
-                next_run_at=now_ms,
-                release_lease=True,
-            )
-        case Collected():
-            _require(task, event, _COLLECTING)
-            return TaskUpdate(
-                task,
-                _COLLECTING,
-                now_ms,
-                state=TaskState.SUCCEEDED,
-                credits_state=CreditsState.CAPTURED,
-                final_credits=task.reserved_credits,
-                result=event.result,
-                progress=100,
-                completed_at=now_ms,
-                expires_at=now_ms + event.retention_ms,
-                posting=Posting("capture", amount=0, reserved_delta=-task.reserved_credits),
-                announce="generation.succeeded",
-            )
-        case Failed():
-            _require(task, event, _ALL_ACTIVE)
-            return _failed(task, event, now_ms)
-        case Canceled():
-            if state.is_terminal:
-                raise TransitionRefused(
-                    f"Task {task.id} is already {state.public}; "
-                    "only queued or processing tasks can be canceled.",
-                    task_id=task.id,
-                    state=task.state,
-                    event="Canceled",
-                )
-            return _released(
-                task, TaskState.CANCELED, "canceled", "The task was canceled by the client.", now_ms
-            )
-        case DeadlinePassed():
-            if not overdue(task, now_ms):
-                _refuse(task, event, "before its deadline" if state in _WAITING_OR_RUNNING else None)
-            message = f"The upstream did not finish within {event.deadline_s:g} s."
-            return _failed(task, Failed("upstream_timeout", message), now_ms)
-        case Rescheduled():
-            _require(task, event, _ALL_ACTIVE)
-            return TaskUpdate(
-                task,
-                _ALL_ACTIVE,
-                now_ms,
-                state=TaskState.QUEUED if event.requeue else None,
-                next_run_at=now_ms + event.delay_ms,
-                release_lease=True,
-                attempts=task.attempts + 1 if event.count == "attempts" else None,
-                polls=task.polls + 1 if event.count == "polls" else None,
-            )
-        case ResultExpired():
-            _require(task, event, _SUCCEEDED)
-            if task.result is None or task.result.expired:
-                _refuse(task, event, "with its result already expired")
-            assert task.result is not None
-            return TaskUpdate(
-                task,
-                _SUCCEEDED,
-                now_ms,
-                fenced=False,
-                result=StoredResult(assets=task.result.assets, expired=True),
-            )
-    raise TypeError(f"not a task event: {event!r}")  # pragma: no cover - the match is exhaustive
+    if state.is_terminal:
+        raise TransitionRefused(
+            f"Task {task.id} is already {state.public}; only queued or processing tasks can be canceled.",
+            task_id=task.id,
+            state=task.state,
+            event="Canceled",
+        )
+    return _released(task, TaskState.CANCELED, "canceled", "The task was canceled by the client.", now_ms)
+
+
+def _deadline_passed(task: Task, event: DeadlinePassed, now_ms: int) -> TaskUpdate:
+    if not overdue(task, now_ms):
+        _refuse(task, event, "before its deadline" if task.state in _WAITING_OR_RUNNING else None)
+    message = f"The upstream did not finish within {event.deadline_s:g} s."
+    return _failed(task, Failed("upstream_timeout", message), now_ms)
+
+
+def _rescheduled(task: Task, event: Rescheduled, now_ms: int) -> TaskUpdate:
+    _require(task, event, _ALL_ACTIVE)
+    return TaskUpdate(
+        task,
+        _ALL_ACTIVE,
+        now_ms,
+        state=TaskState.QUEUED if event.requeue else None,
+        next_run_at=now_ms + event.delay_ms,
+        release_lease=True,
+        attempts=task.attempts + 1 if event.count == "attempts" else None,
+        polls=task.polls + 1 if event.count == "polls" else None,
+    )
+
+
+def _result_expired(task: Task, event: ResultExpired, now_ms: int) -> TaskUpdate:
+    _require(task, event, _SUCCEEDED)
+    if task.result is None or task.result.expired:
+        _refuse(task, event, "with its result already expired")
+    assert task.result is not None
+    return TaskUpdate(
+        task, _SUCCEEDED, now_ms, fenced=False, result=StoredResult(assets=task.result.assets, expired=True)
+    )
+
+
+_TRANSITIONS: dict[type[Any], Callable[[Task, Any, int], TaskUpdate]] = {
+    Submitting: _submitting,
+    Accepted: _accepted,
+    SubmitWasAmbiguous: _ambiguous,
+    Progressed: _progressed,
+    UpstreamFinished: _upstream_finished,
+    Collected: _collected,
+    Failed: _failed_event,
+    Canceled: _canceled,
+    DeadlinePassed: _deadline_passed,
+    Rescheduled: _rescheduled,
+    ResultExpired: _result_expired,
+}
 
 
 def _failed(task: Task, event: Failed, now_ms: int) -> TaskUpdate:
@@ -349,7 +378,7 @@ def _released(
 
 
 def _require(task: Task, event: Event, states: frozenset[TaskState]) -> None:
-    if task.task_state not in states:
+    if task.state not in states:  # the state's word: a StrEnum member hashes and equals as its word
         _refuse(task, event, None)
 
 

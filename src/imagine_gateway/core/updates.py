@@ -52,13 +52,15 @@ _PLAIN = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TaskUpdate:
     """One change of one task, as decided from the task it was made for.
 
     The store writes it only while the task is in one of ``from_states`` (and, when ``fenced``,
     still holds ``task.fence``); a terminal update also needs the credits still reserved, and
     clears the schedule and the lease. ``announce`` is the event published once it took effect.
+    Not frozen, only because a frozen record of this many fields costs several times as much to
+    make, and the worker makes one per poll; nothing changes one once made.
     """
 
     task: Task

@@ -52,10 +52,10 @@ class StepContext:
     wake: Callable[[], None]
     rng: random.Random
 
-    async def advance(self, task: Task, event: Event) -> Task | None:
-        """Apply the transition ``event`` makes; the task after it, or None when the write lost."""
+    async def advance(self, task: Task, event: Event) -> TaskUpdate | None:
+        """Apply the transition ``event`` makes; the update, or None when the write lost."""
         update = transition(task, event, self.clock.now_ms())
-        return update.after() if await self.apply(update) else None
+        return update if await self.apply(update) else None
 
     def job(self, task: Task) -> Job:
         """The job without reference bytes: what polls and collects need (they run often)."""

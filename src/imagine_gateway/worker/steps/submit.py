@@ -30,7 +30,7 @@ async def submit(ctx: StepContext, task: Task) -> None:
         submitting = await ctx.advance(task, Submitting(provider.name))
         if submitting is None:
             return
-        task = submitting
+        task = submitting.after()
         try:
             submitted = await provider.submit(job)
         except ProviderUnavailable as exc:
@@ -42,7 +42,8 @@ async def submit(ctx: StepContext, task: Task) -> None:
         except SubmitAmbiguous as exc:
             ctx.router.record_failure(provider.name)
             log.warning("submit of %s to %s is ambiguous: %s", task.id, provider.name, exc.message)
-            task = await ctx.advance(task, SubmitWasAmbiguous()) or task
+            marked = await ctx.advance(task, SubmitWasAmbiguous())
+            task = marked.after() if marked is not None else task
             await resolve(ctx, task, provider=provider, job=job, cause=exc.message)
             return
         except ProviderRejected as exc:
