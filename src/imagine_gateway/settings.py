@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     storage_url: str | None = Field(
         default=None, description="file:///path or s3://bucket?endpoint=...; default home/media"
     )
+    s3_presigned_redirects: bool = Field(
+        default=False,
+        description="Answer media GETs from S3 storage with a redirect to a short-lived presigned S3 URL",
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Base of the URLs handed to clients"
     )

@@ -6,7 +6,6 @@ from sqlalchemy import select
 
 from imagine_gateway.api.context import AppContext
 from imagine_gateway.catalog.validation import validate_generation
-from imagine_gateway.cli import admin
 from imagine_gateway.services.principal import ALL_SCOPES, Principal
 from imagine_gateway.store.tables import idempotency_keys
 from imagine_gateway.worker.sweeper import Sweeper, SweepStats
@@ -23,9 +22,7 @@ class FixedClock:
 
 
 async def test_the_sweep_removes_expired_idempotency_keys_and_keeps_live_ones(ctx: AppContext) -> None:
-    made = await admin.create_key(
-        ctx.settings, name="t", account_ref=None, credits=100, scopes=None, expires_in_s=None, rate_limit=None
-    )
+    made = await ctx.accounts.create_key(name="t", credits=100)
     principal = Principal(account_id=made.account.id, api_key_id=made.key.id, scopes=frozenset(ALL_SCOPES))
     request = validate_generation(ctx.catalog, {"model": "grok-imagine", "prompt": "a fox"})
     first = await ctx.generations.create(principal, request, idempotency_key="first")

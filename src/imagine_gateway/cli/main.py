@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,6 +17,9 @@ from imagine_gateway.cli import client_commands
 from imagine_gateway.core.errors import GatewayError
 from imagine_gateway.core.timefmt import iso_ms
 from imagine_gateway.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from imagine_gateway.services.accounts import AccountService, NewKey
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Imagine Gateway: Grok Imagine API platform."
@@ -47,6 +51,17 @@ def _run(coro: Any) -> Any:
         return asyncio.run(coro)
     except GatewayError as exc:
         _fail(exc)
+
+
+def _with_accounts(call: Callable[[AccountService], Awaitable[Any]]) -> Any:
+    """Run ``call`` on the accounts service of the configured database (no server needed)."""
+    from imagine_gateway.services.accounts import open_accounts
+
+    async def run() -> Any:
+        async with open_accounts(_settings()) as accounts:
+            return await call(accounts)
+
+    return _run(run())
 
 
 @app.command()
@@ -113,11 +128,9 @@ def keys_create(
     rate_limit: Annotated[str | None, typer.Option(help="Per-key rate limit, e.g. '60/minute'")] = None,
 ) -> None:
     """Create an API key. The secret is printed once, alone on the last line."""
-    from imagine_gateway.cli import admin
 
-    made = _run(
-        admin.create_key(
-            _settings(),
+    async def create(accounts: AccountService) -> NewKey:
+        return await accounts.create_key(
             name=name,
             account_ref=account,
             credits=credits,
@@ -125,7 +138,8 @@ def keys_create(
             expires_in_s=expires_in_days * 86400 if expires_in_days else None,
             rate_limit=rate_limit,
         )
-    )
+
+    made = _with_accounts(create)
     out.print(
         f"account {made.account.id} ({made.account.name}), balance {made.balance} credits", highlight=False
     )
@@ -143,9 +157,7 @@ def keys_list(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
     """List API keys (prefixes only; secrets are never stored)."""
-    from imagine_gateway.cli import admin
-
-    keys = _run(admin.list_keys(_settings(), account))
+    keys = _with_accounts(lambda accounts: accounts.list_keys(account))
     rows = [
         {
             "id": k.id,
@@ -174,9 +186,7 @@ def keys_list(
 @keys_app.command("revoke")
 def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or visible prefix")]) -> None:
     """Revoke a key: it stops working at once."""
-    from imagine_gateway.cli import admin
-
-    revoked = _run(admin.revoke_key(_settings(), key))
+    revoked = _with_accounts(lambda accounts: accounts.revoke_key(key))
     out.print(f"revoked {revoked.id} ({revoked.prefix}...)", highlight=False)
 
 
@@ -187,9 +197,7 @@ def credits_topup(
     note: Annotated[str | None, typer.Option(help="Ledger note")] = None,
 ) -> None:
     """Add credits to an account (one ledger row)."""
-    from imagine_gateway.cli import admin
-
-    acct = _run(admin.topup(_settings(), account, amount, note))
+    acct = _with_accounts(lambda accounts: accounts.topup(account, amount, note))
     out.print(f"{acct.id} ({acct.name}): balance {acct.balance}, reserved {acct.reserved}", highlight=False)
 
 
@@ -199,9 +207,7 @@ def credits_show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show an account's balance and reserved credits."""
-    from imagine_gateway.cli import admin
-
-    acct = _run(admin.show_account(_settings(), account))
+    acct = _with_accounts(lambda accounts: accounts.find_account(account))
     if as_json:
         print(
             json.dumps({"id": acct.id, "name": acct.name, "balance": acct.balance, "reserved": acct.reserved})
