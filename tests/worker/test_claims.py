@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from imagine_gateway.core.records import Task
 from imagine_gateway.runtime import Context
 from imagine_gateway.store.tables import tasks
+from imagine_gateway.store.writeback import WriteBatcher
 from imagine_gateway.worker.runner import Worker
-from imagine_gateway.worker.writeback import WriteBatcher
 from tests.worker.conftest import claim, claimed_tasks, create_tasks, gateway_context
 
 

@@ -7,9 +7,9 @@ import dataclasses
 
 import pytest
 
+from imagine_gateway.core.transitions import Failed, transition
 from imagine_gateway.runtime import Context
-from imagine_gateway.worker import settle
-from imagine_gateway.worker.writeback import WriteBatcher
+from imagine_gateway.store.writeback import WriteBatcher
 from tests.worker.conftest import claimed_tasks, row
 
 
@@ -17,9 +17,9 @@ async def test_concurrent_writes_land_in_one_transaction_and_each_caller_hears_i
     ctx: Context,
 ) -> None:
     live, stale, ended = await claimed_tasks(ctx, 3)
-    assert await settle.fail(ctx.db, ended, code="generation_failed", message="x", now_ms=ctx.clock.now_ms())
-    stale_copy = dataclasses.replace(stale, fence=stale.fence - 1)
     batcher = WriteBatcher(ctx.db)
+    assert await batcher.apply(transition(ended, Failed("generation_failed", "x"), ctx.clock.now_ms()))
+    stale_copy = dataclasses.replace(stale, fence=stale.fence - 1)
 
     outcomes = await asyncio.gather(
         batcher.write(live, {"state": "collecting", "upstream_result": {"assets": [{"url": "u"}]}}),
@@ -30,7 +30,7 @@ async def test_concurrent_writes_land_in_one_transaction_and_each_caller_hears_i
 
     # Both writes of ``live`` land, in order, as if applied one by one; each caller hears True.
     assert list(outcomes) == [True, False, False, True]
-    assert batcher.flushes == 1
+    assert batcher.flushes == 1  # the ending ran in a transaction of its own, not in a batch
     written = await row(ctx, live.id)
     assert (written["state"], written["progress"], written["polls"]) == ("collecting", 99, 3)
     assert written["upstream_result"] == {"assets": [{"url": "u"}]}
