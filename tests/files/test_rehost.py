@@ -17,13 +17,13 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from imagine_gateway.api.app import Overrides
 from imagine_gateway.catalog.loader import load_catalog
 from imagine_gateway.core.results import StoredAsset
 from imagine_gateway.media.storage import LocalStorage, open_storage
 from imagine_gateway.providers.base import Job, ProviderUnavailable, ResultAsset
 from imagine_gateway.providers.router import Router
 from imagine_gateway.providers.sandbox import SandboxProvider
+from imagine_gateway.runtime import Overrides
 from imagine_gateway.testing.loopback import LoopbackServer
 from imagine_gateway.worker.collect import CollectError, collect_asset
 from tests.conftest import Gateway

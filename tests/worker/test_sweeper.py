@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from imagine_gateway.api.context import AppContext
 from imagine_gateway.catalog.validation import validate_generation
+from imagine_gateway.runtime import Context
 from imagine_gateway.services.principal import ALL_SCOPES, Principal
 from imagine_gateway.store.tables import idempotency_keys
 from imagine_gateway.worker.sweeper import Sweeper, SweepStats
@@ -21,7 +21,7 @@ class FixedClock:
         return self.now
 
 
-async def test_the_sweep_removes_expired_idempotency_keys_and_keeps_live_ones(ctx: AppContext) -> None:
+async def test_the_sweep_removes_expired_idempotency_keys_and_keeps_live_ones(ctx: Context) -> None:
     made = await ctx.accounts.create_key(name="t", credits=100)
     principal = Principal(account_id=made.account.id, api_key_id=made.key.id, scopes=frozenset(ALL_SCOPES))
     request = validate_generation(ctx.catalog, {"model": "grok-imagine", "prompt": "a fox"})
@@ -41,7 +41,7 @@ async def test_the_sweep_removes_expired_idempotency_keys_and_keeps_live_ones(ct
     assert (again.replayed, again.task.id) == (True, second.task.id)
 
 
-async def stored_keys(ctx: AppContext) -> list[tuple[str, str]]:
+async def stored_keys(ctx: Context) -> list[tuple[str, str]]:
     query = select(idempotency_keys.c.key, idempotency_keys.c.task_id).order_by(idempotency_keys.c.key)
     async with ctx.db.read() as conn:
         return [(key, task_id) for key, task_id in await conn.execute(query)]

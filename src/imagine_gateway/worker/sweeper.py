@@ -112,5 +112,3 @@ class Sweeper:
                 log.exception("retention sweep failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.interval_s)
-
-
