@@ -259,6 +259,7 @@ class Worker:
             params=params,
             references=refs,
             now_ms=self.clock.now_ms(),
+            account_id=task.account_id,
         )
 
     def _poll_job(self, task: Task) -> Job:
