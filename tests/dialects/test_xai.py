@@ -271,7 +271,13 @@ def test_image_edit_uses_an_uploaded_reference(gateway: Gateway) -> None:
         headers=key.headers,
         json={"prompt": "Blend", "images": [{"url": image}, {"url": image}]},
     )
-    assert (two.status_code, two.json()["error"]["message"]) == (
+    assert two.status_code == 200, two.text
+    four = gateway.http.post(
+        "/v1/images/edits",
+        headers=key.headers,
+        json={"prompt": "Blend", "images": [{"url": image}] * 4},
+    )
+    assert (four.status_code, four.json()["error"]["message"]) == (
         400,
-        "image: has 2 reference(s); grok-imagine accepts at most 1; allowed: {'max_files': 1}",
+        "images: must be an array of 1 to 3 images; allowed: {'max_items': 3}",
     )
