@@ -310,3 +310,35 @@ def test_each_model_and_mode_reaches_xai_as_xai_documents_it(
 def test_every_model_and_mode_of_the_catalog_has_a_case_above() -> None:
     wanted = {f"{model.id} {mode.name}" for model in load_catalog() for mode in model.modes}
     assert {w for w in wanted if not any(name.startswith(w) for name in CASES)} == set()
+
+
+def test_an_edit_of_a_video_over_87_s_fails_before_anything_is_sent_and_is_refunded(
+    upstream: StartMock, xai_gateway: Callable[..., Gateway], media_dir: Path
+) -> None:
+    mock = upstream("xai")
+    gateway = xai_gateway(mock)
+    key = gateway.key(credits=100)
+    long = upload(gateway, key, "video", "long.mp4", mp4(media_dir / "nine.mp4", 9.0), "video/mp4")
+
+    response = gateway.http.post(
+        "/api/v1/generations",
+        headers=key.headers,
+        json={
+            "model": "grok-imagine-video",
+            "prompt": PROMPT,
+            "params": {"referenceMediaItems": [ref(long, "video", "edit")]},
+        },
+    )
+    assert response.status_code == 202, response.text
+    done = gateway.wait_for(response.json()["id"], key)
+
+    assert (done["status"], done["error"]) == (
+        "failed",
+        {
+            "code": "validation_failed",
+            "message": "The input video is 9.0 s; grok-imagine-video takes 0 to 8.7 s for video-edit. "
+            "Nothing was sent upstream.",
+        },
+    )
+    assert gateway.http.get("/api/v1/credits", headers=key.headers).json()["balance"] == 100
+    assert mock.mock.stats.total == 0

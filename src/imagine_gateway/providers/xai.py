@@ -23,12 +23,22 @@ task's upstream cost.
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from imagine_gateway.catalog.contract import ModelContract
 from imagine_gateway.catalog.modes import RoleUse, default_role, mode_issues
-from imagine_gateway.providers.base import Job, PollOutcome, ResultAsset, SubmitAmbiguous, Submitted
+from imagine_gateway.providers.base import (
+    Job,
+    PollOutcome,
+    ProviderRejected,
+    ResultAsset,
+    SubmitAmbiguous,
+    Submitted,
+)
 from imagine_gateway.providers.config import ModelMapping, ParamRule
 from imagine_gateway.providers.http import (
     HttpProvider,
@@ -38,7 +48,7 @@ from imagine_gateway.providers.http import (
     json_body,
 )
 from imagine_gateway.providers.upstream_output import OutputTarget
-from imagine_gateway.providers.xai_bodies import WireOptions, image_request, video_request
+from imagine_gateway.providers.xai_bodies import WireOptions, image_request, job_mode, video_request
 
 VIDEO_RULES: Mapping[str, ParamRule] = {
     "duration": ParamRule(min=1, max=15),
@@ -125,6 +135,7 @@ class XaiProvider(HttpProvider):
     async def request_for(self, job: Job) -> tuple[str, dict[str, Any]]:
         """The path and body this job is sent as."""
         mapping = self.mapping(job.model)
+        await check_source_lengths(job)
         uploads: list[str] = []
         if self.output is not None:
             count = 1 if job.model.output == "video" else int(job.params.get("n", 1))
@@ -167,6 +178,40 @@ class XaiProvider(HttpProvider):
             return
         async for chunk in self.http.stream(asset.url):
             yield chunk
+
+
+async def check_source_lengths(job: Job) -> None:
+    """Refuse an edit or extension whose input video is outside xAI's limits, before sending it.
+
+    The request may not have said how long the file is; its bytes are at hand here.
+    """
+    mode = job_mode(job)
+    if mode is None or mode.source_duration is None:
+        return
+    low, high = mode.source_duration
+    for ref in job.references:
+        if ref.kind != "video" or ref.data is None:
+            continue
+        seconds = await asyncio.to_thread(_video_seconds, ref.data)
+        if seconds is not None and not low <= seconds <= high:
+            raise ProviderRejected(
+                f"The input video is {seconds:.1f} s; {job.model.id} takes {low:g} to {high:g} s for "
+                f"{mode.name}. Nothing was sent upstream.",
+                code="validation_failed",
+            )
+
+
+def _video_seconds(data: bytes) -> float | None:
+    from imagine_gateway.core.errors import GatewayError
+    from imagine_gateway.media.probe import probe_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "input.mp4"
+        path.write_bytes(data)
+        try:
+            return probe_file(path, expected_kind="video", field="video").duration_s
+        except GatewayError:
+            return None
 
 
 def read_outcome(
