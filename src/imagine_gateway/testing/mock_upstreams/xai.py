@@ -21,10 +21,8 @@ import asyncio
 import base64
 import uuid
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -238,7 +236,7 @@ async def _get_video(request: Request) -> Response:
     moderated = view.outcome == "moderation"
     uploads = job.extra.get("uploads") or []
     if uploads and not moderated:
-        await _upload_once(job, [await mock.media.video(job)], uploads, "video/mp4")
+        await rules.upload_once(job, [await mock.media.video(job)], uploads, "video/mp4")
     video = {
         # Delivered to the caller's storage: xAI keeps no copy to link to.
         "url": "" if moderated or uploads else video_path(base_url(request), job.id),
@@ -254,22 +252,6 @@ async def _get_video(request: Request) -> Response:
             "usage": {"cost_in_usd_ticks": _video_cost_ticks(job)},
         }
     )
-
-
-async def _upload_once(job: Job, files: list[Path], urls: list[str], content_type: str) -> None:
-    """PUT each result to its upload URL the first time the job is seen done (as xAI does)."""
-    if job.extra.get("uploaded"):
-        return
-    async with httpx.AsyncClient(timeout=30) as client:
-        for path, url in zip(files, urls, strict=False):
-            response = await client.put(
-                url, content=path.read_bytes(), headers={"Content-Type": content_type}
-            )
-            if response.status_code >= 300:
-                raise MockError(
-                    500, f"Uploading the result to output.upload_url failed: {response.status_code}."
-                )
-    job.extra["uploaded"] = True
 
 
 def _video_cost_ticks(job: Job) -> int:
@@ -373,7 +355,7 @@ async def _get_images(request: Request) -> Response:
     uploads = job.extra.get("uploads") or []
     if uploads and job.outcome != "moderation":
         files = [await mock.media.image(job, i) for i in range(job.count)]
-        await _upload_once(job, files, uploads, "image/png")
+        await rules.upload_once(job, files, uploads, "image/png")
     data = await _image_data(request, mock, job, b64=False)
     return JSONResponse(
         {

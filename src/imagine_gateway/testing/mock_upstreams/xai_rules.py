@@ -20,6 +20,7 @@ import httpx
 
 from imagine_gateway.testing.mock_upstreams import params
 from imagine_gateway.testing.mock_upstreams.plumbing import MockError
+from imagine_gateway.testing.mock_upstreams.state import Job
 
 CLASSIC = "grok-imagine-video"
 V15 = "grok-imagine-video-1.5"
@@ -183,6 +184,22 @@ async def _fetch(url: str) -> bytes | None:
     except httpx.HTTPError:
         return None
     return response.content if response.status_code == 200 else None
+
+
+async def upload_once(job: Job, files: list[Path], urls: list[str], content_type: str) -> None:
+    """PUT each result to its upload URL the first time the job is seen done (as xAI does)."""
+    if job.extra.get("uploaded"):
+        return
+    async with httpx.AsyncClient(timeout=30) as client:
+        for path, url in zip(files, urls, strict=False):
+            response = await client.put(
+                url, content=path.read_bytes(), headers={"Content-Type": content_type}
+            )
+            if response.status_code >= 300:
+                raise MockError(
+                    500, f"Uploading the result to output.upload_url failed: {response.status_code}."
+                )
+    job.extra["uploaded"] = True
 
 
 def check_image_settings(model: str, body: dict[str, Any], *, edit: bool) -> tuple[str, str]:
