@@ -312,7 +312,7 @@ def test_an_idempotency_key_in_metadata_makes_one_task(gateway_factory: Callable
     assert balance(gateway, key) == 90
 
 
-def test_through_the_xai_provider_the_sdk_generates_extends_and_samples(
+def test_through_the_xai_provider_the_sdk_generates_extends_edits_and_samples(
     upstream: StartMock,  # noqa: F811
     xai_gateway: Callable[..., Gateway],  # noqa: F811
     tmp_path: Path,
@@ -329,8 +329,18 @@ def test_through_the_xai_provider_the_sdk_generates_extends_and_samples(
         longer = client.video.extend(
             "The wave breaks", "grok-imagine-video", clip.url, duration=6, interval=FAST_POLL
         )
+        edited = client.video.generate(
+            "Make it night", "grok-imagine-video", video_url=clip.url, interval=FAST_POLL
+        )
         image = client.image.sample(prompt="A harbour", model="grok-imagine-image")
 
+    assert [r.endpoint for r in mock.mock.stats.received] == [
+        "POST /v1/videos/generations",
+        "POST /v1/videos/extensions",
+        "POST /v1/videos/edits",
+        "POST /v1/images/generations",
+    ]
+    assert edited.url == media_url(gateway.base_url, RESULT_VIDEO)
     assert video.url == media_url(gateway.base_url, RESULT_VIDEO)
     assert longer.url == media_url(gateway.base_url, RESULT_VIDEO)
     assert image.url == media_url(gateway.base_url, RESULT_IMAGE)
@@ -351,9 +361,13 @@ def test_through_the_xai_provider_the_sdk_generates_extends_and_samples(
         6,
         Matches(r"(https?://|data:).+"),
     )
-    assert (bodies[2]["model"], bodies[2]["prompt"]) == ("grok-imagine-image", "A harbour")
+    assert (bodies[2]["prompt"], bodies[2]["video"]["url"]) == (
+        "Make it night",
+        Matches(r"(https?://|data:).+"),
+    )
+    assert (bodies[3]["model"], bodies[3]["prompt"]) == ("grok-imagine-image", "A harbour")
     tasks = tasks_of(gateway, key)
-    assert [t["status"] for t in tasks] == ["succeeded"] * 3
+    assert [t["status"] for t in tasks] == ["succeeded"] * 4
     spent = sum(t["final_credits"] for t in tasks)
     assert balance(gateway, key) == 1000 - spent
-    assert video.cost_usd == pytest.approx(tasks[2]["final_credits"] * 0.005)
+    assert video.cost_usd == pytest.approx(tasks[3]["final_credits"] * 0.005)
