@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import os
+import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,7 @@ from xai_sdk.proto import deferred_pb2
 
 from imagine_gateway.media.probe import probe_file
 from imagine_gateway.providers.xai_bodies import user_id
-from tests.conftest import Gateway, Key
+from tests.conftest import Gateway, Key, create_key, make_settings
 from tests.matchers import TASK_ID, Matches, media_url
 from tests.providers.conftest import (  # noqa: F401 - fixtures of the provider tests
     StartMock,
@@ -29,6 +32,7 @@ from tests.providers.conftest import (  # noqa: F401 - fixtures of the provider 
     xai_gateway,
 )
 from tests.providers.xai_media import mp4, upload
+from tests.runtime.test_processes import free_port, imagine, stopped
 
 VIDEO_MODEL = "grok-imagine-video"
 FAST_POLL = datetime.timedelta(seconds=0.1)
@@ -371,3 +375,36 @@ def test_through_the_xai_provider_the_sdk_generates_extends_edits_and_samples(
     spent = sum(t["final_credits"] for t in tasks)
     assert balance(gateway, key) == 1000 - spent
     assert video.cost_usd == pytest.approx(tasks[3]["final_credits"] * 0.005)
+
+
+def test_imagine_serve_serves_the_sdk_on_imagine_grpc_port_and_stops_cleanly(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    made = asyncio.run(create_key(make_settings(home), name="team", credits=20))
+    port, grpc_port = free_port(), free_port()
+    os.environ["IMAGINE_GRPC_PORT"] = str(grpc_port)  # read by the server process only
+    try:
+        server = imagine(home, "serve", "--port", str(port))
+    finally:
+        del os.environ["IMAGINE_GRPC_PORT"]
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, server.communicate()[1]
+            assert time.monotonic() < deadline, "the server did not start"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v1/models", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        client = xai_sdk.Client(
+            api_key=made.secret, api_host=f"127.0.0.1:{grpc_port}", use_insecure_channel=True
+        )
+        with client:
+            video = client.video.generate(
+                prompt="A fox", model="grok-imagine-video", duration=2, interval=FAST_POLL
+            )
+    finally:
+        code, err = stopped(server, signal.SIGINT)
+
+    assert video.url == Matches(rf"http://127\.0\.0\.1:{port}/media/{RESULT_VIDEO}\?.+")
+    assert (code, "Traceback" in err) == (0, False), err
