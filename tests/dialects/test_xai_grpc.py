@@ -20,6 +20,7 @@ import httpx
 import pytest
 import xai_sdk
 from xai_sdk.proto import deferred_pb2
+from xai_sdk.video import VideoGenerationError
 
 from imagine_gateway.media.probe import probe_file
 from imagine_gateway.providers.xai_bodies import user_id
@@ -183,6 +184,36 @@ def test_sdk_samples_a_png_and_a_batch_in_base64_charged_per_image(
     ]
     assert tasks[0]["params"]["aspect_ratio"] == "16:9"
     assert balance(gateway, key) == 100 - 4 - 8
+
+
+def test_a_failed_video_raises_the_sdks_generation_error_refunded_and_a_removed_one_reads_expired(
+    gateway_factory: Callable[..., Gateway],
+) -> None:
+    gateway = grpc_gateway(gateway_factory, sandbox_failure_rate=1.0)
+    key = gateway.key(credits=100)
+
+    with sdk(gateway, key.secret) as client, pytest.raises(VideoGenerationError) as failed:
+        client.video.generate(prompt="A fox", model=VIDEO_MODEL, duration=2, interval=FAST_POLL)
+
+    assert (failed.value.code, failed.value.message) == (
+        "generation_failed",
+        "The sandbox engine simulated a failure (IMAGINE_SANDBOX_FAILURE_RATE).",
+    )
+    [task] = tasks_of(gateway, key)
+    assert (task["status"], task["final_credits"], balance(gateway, key)) == ("failed", 0, 100)
+
+    working = grpc_gateway(gateway_factory, home=gateway.settings.home.parent / "other")
+    other = working.key(credits=100)
+    with sdk(working, other.secret) as client:
+        started = client.video.start(prompt="A fox", model=VIDEO_MODEL, duration=2)
+        working.wait_for(started.request_id, other)
+        done = client.video.get(started.request_id)
+        removed = working.http.delete(f"/v1/videos/{started.request_id}", headers=other.headers)
+        expired = client.video.get(started.request_id)
+
+    assert (done.status, removed.status_code) == (deferred_pb2.DONE, 200)
+    assert (expired.status, expired.HasField("response")) == (deferred_pb2.EXPIRED, False)
+    assert balance(working, other) == 90  # removing the files refunds nothing
 
 
 def test_a_wrong_key_an_out_of_range_duration_and_an_empty_balance_raise_the_sdks_errors(
