@@ -1,7 +1,8 @@
 """xAI's gRPC API: the official ``xai-sdk``, unmodified, pointed at the gateway (sync and async clients).
 
-Videos and images on the sandbox engine and through the xai provider against the xAI mock; errors as
-the gRPC statuses the SDK raises; credits, tasks and media URLs the same as over REST.
+Videos and images on the sandbox engine (through the xai provider against the xAI mock:
+tests/providers/test_xai_grpc_end_to_end.py); errors as the gRPC statuses the SDK raises; credits,
+tasks and media URLs the same as over REST.
 """
 
 from __future__ import annotations
@@ -23,16 +24,8 @@ from xai_sdk.proto import deferred_pb2
 from xai_sdk.video import VideoGenerationError
 
 from imagine_gateway.media.probe import probe_file
-from imagine_gateway.providers.xai_bodies import user_id
 from tests.conftest import Gateway, Key, create_key, make_settings
 from tests.matchers import TASK_ID, Matches, media_url
-from tests.providers.conftest import (  # noqa: F401 - fixtures of the provider tests
-    StartMock,
-    small_video,
-    upstream,
-    xai_gateway,
-)
-from tests.providers.xai_media import mp4, upload
 from tests.runtime.test_processes import free_port, imagine, stopped
 
 VIDEO_MODEL = "grok-imagine-video"
@@ -345,67 +338,6 @@ def test_an_idempotency_key_in_metadata_makes_one_task(gateway_factory: Callable
     assert (other[0], other[2]["error-code"]) == (grpc.StatusCode.ALREADY_EXISTS, "idempotency_conflict")
     assert [t["id"] for t in tasks_of(gateway, key)] == [first.request_id]
     assert balance(gateway, key) == 90
-
-
-def test_through_the_xai_provider_the_sdk_generates_extends_edits_and_samples(
-    upstream: StartMock,  # noqa: F811
-    xai_gateway: Callable[..., Gateway],  # noqa: F811
-    tmp_path: Path,
-) -> None:
-    mock = upstream("xai")
-    gateway = xai_gateway(mock, grpc_port=0)
-    key = gateway.key(credits=1000)
-    clip = upload(gateway, key, "video", "clip.mp4", mp4(tmp_path / "clip.mp4", 3.0), "video/mp4")
-
-    with sdk(gateway, key.secret) as client:
-        video = client.video.generate(
-            prompt="Surf at dawn", model="grok-imagine-video", duration=6, interval=FAST_POLL
-        )
-        longer = client.video.extend(
-            "The wave breaks", "grok-imagine-video", clip.url, duration=6, interval=FAST_POLL
-        )
-        edited = client.video.generate(
-            "Make it night", "grok-imagine-video", video_url=clip.url, interval=FAST_POLL
-        )
-        image = client.image.sample(prompt="A harbour", model="grok-imagine-image")
-
-    assert [r.endpoint for r in mock.mock.stats.received] == [
-        "POST /v1/videos/generations",
-        "POST /v1/videos/extensions",
-        "POST /v1/videos/edits",
-        "POST /v1/images/generations",
-    ]
-    assert edited.url == media_url(gateway.base_url, RESULT_VIDEO)
-    assert video.url == media_url(gateway.base_url, RESULT_VIDEO)
-    assert longer.url == media_url(gateway.base_url, RESULT_VIDEO)
-    assert image.url == media_url(gateway.base_url, RESULT_IMAGE)
-    assert httpx.get(video.url).headers["content-type"] == "video/mp4"
-    assert image.image.startswith(PNG_SIGNATURE)
-    user = user_id(key.account_id, gateway.settings.signing_key)
-    bodies = mock.mock.stats.bodies()
-    assert bodies[0] == {
-        "model": "grok-imagine-video",
-        "prompt": "Surf at dawn",
-        "duration": 6,
-        "aspect_ratio": "16:9",
-        "resolution": "480p",
-        "user": user,
-    }
-    assert (bodies[1]["prompt"], bodies[1]["duration"], bodies[1]["video"]["url"]) == (
-        "The wave breaks",
-        6,
-        Matches(r"(https?://|data:).+"),
-    )
-    assert (bodies[2]["prompt"], bodies[2]["video"]["url"]) == (
-        "Make it night",
-        Matches(r"(https?://|data:).+"),
-    )
-    assert (bodies[3]["model"], bodies[3]["prompt"]) == ("grok-imagine-image", "A harbour")
-    tasks = tasks_of(gateway, key)
-    assert [t["status"] for t in tasks] == ["succeeded"] * 4
-    spent = sum(t["final_credits"] for t in tasks)
-    assert balance(gateway, key) == 1000 - spent
-    assert video.cost_usd == pytest.approx(tasks[3]["final_credits"] * 0.005)
 
 
 def test_imagine_serve_serves_the_sdk_on_imagine_grpc_port_and_stops_cleanly(tmp_path: Path) -> None:
