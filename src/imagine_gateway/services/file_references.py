@@ -112,6 +112,8 @@ class FileReferenceResolver:
                     mime_type=record.mime_type,
                     data=await self._bytes(record),
                     url=self.files.public_url(record),
+                    role=item.role,
+                    timestamp_s=item.timestamp_s,
                 )
             )
         return tuple(loaded)

@@ -101,7 +101,8 @@ class GenerationService:
                 allow_private=self.settings.webhook_allow_private,
                 field_name="webhook_url",
             )
-        self.router.check(request.model, request.params)
+        # With the reference files, so a provider can tell the mode (reference-to-video, an edit...).
+        self.router.check(request.model, request.public_params())
         await self.references.check(principal.account_id, request.model, request.references)
         price = price_credits(request.model, request.params)
         digest = fingerprint(request)
