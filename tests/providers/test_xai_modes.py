@@ -10,11 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from imagine_gateway.catalog.loader import load_catalog
+from imagine_gateway.providers.registry import media_urls_reachable
 from imagine_gateway.providers.xai_bodies import user_id
+from imagine_gateway.settings import load_settings
 from tests.conftest import Gateway
+from tests.matchers import media_url
 from tests.providers.conftest import StartMock
 from tests.providers.xai_media import Uploaded, mp4, png, upload, wav
 
@@ -342,3 +346,53 @@ def test_an_edit_of_a_video_over_87_s_fails_before_anything_is_sent_and_is_refun
     )
     assert gateway.http.get("/api/v1/credits", headers=key.headers).json()["balance"] == 100
     assert mock.mock.stats.total == 0
+
+
+def test_with_reachable_media_urls_references_go_as_signed_gateway_urls(
+    upstream: StartMock, xai_gateway: Callable[..., Gateway]
+) -> None:
+    mock = upstream("xai")
+    gateway = xai_gateway(mock, upstream_media_urls="always")
+    key = gateway.key(credits=1000)
+    first = upload(gateway, key, "image", "first.png", png(10), "image/png")
+
+    response = gateway.http.post(
+        "/api/v1/generations",
+        headers=key.headers,
+        json={
+            "model": "grok-imagine-video-1.5",
+            "params": {"duration": 1, "referenceMediaItems": [ref(first)]},
+        },
+    )
+    assert response.status_code == 202, response.text
+    done = gateway.wait_for(response.json()["id"], key)
+
+    assert done["status"] == "succeeded", done["error"]
+    sent = mock.mock.stats.received[0].body["image"]["url"]
+    assert sent == media_url(gateway.base_url, r"uploads/file_[A-Za-z0-9_-]+\.png")
+    # The URL works for whoever holds it (xAI fetches it), until the upload expires.
+    assert httpx.get(sent).content == first.data
+    assert "prompt" not in mock.mock.stats.received[0].body
+
+
+@pytest.mark.parametrize(
+    ("setting", "base_url", "urls"),
+    [
+        ("auto", "http://127.0.0.1:8000", False),
+        ("auto", "https://localhost", False),
+        ("auto", "https://10.1.2.3", False),
+        ("auto", "https://gateway.internal", False),
+        ("auto", "https://media", False),
+        ("auto", "https://gateway.example.com", True),
+        ("auto", "https://203.0.113.9", False),
+        ("auto", "https://8.8.8.8", True),
+        ("always", "http://127.0.0.1:8000", True),
+        ("never", "https://gateway.example.com", False),
+    ],
+)
+def test_auto_sends_urls_only_when_the_public_base_url_is_https_on_a_public_host(
+    tmp_path: Path, setting: str, base_url: str, urls: bool
+) -> None:
+    settings = load_settings(home=tmp_path, public_base_url=base_url, upstream_media_urls=setting)
+
+    assert media_urls_reachable(settings) is urls

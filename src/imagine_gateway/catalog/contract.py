@@ -14,7 +14,6 @@ MediaKind = Literal["image", "video", "audio"]
 # ``keyframe`` (with a timestamp), ``reference`` (``reference_images``), ``audio``
 # (``reference_audios``), ``edit`` / ``extend`` (the ``video`` of an edit or an extension).
 # Image models: ``source`` (the ``image`` / ``images`` of an edit).
-Role = Literal["first_frame", "last_frame", "keyframe", "reference", "audio", "edit", "extend", "source"]
 ROLES: tuple[str, ...] = (
     "first_frame",
     "last_frame",

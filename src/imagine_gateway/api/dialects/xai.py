@@ -81,6 +81,8 @@ VIDEO_ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3")
 VIDEO_RESOLUTIONS = ("480p", "720p", "1080p")
 VIDEO_DURATION_S = (1, 15)
 EXTENSION_DURATION_S = (2, 10)
+REFERENCE_IMAGES_MAX = 7
+
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
@@ -125,9 +127,6 @@ def video_request(catalog: Catalog, raw: Any) -> GenerationRequest:
     return build_request(
         model, prompt, params, references=tuple(refs), reference_field=image_field or "image"
     )
-
-
-REFERENCE_IMAGES_MAX = 7
 
 
 def video_job_request(catalog: Catalog, raw: Any, *, mode: str) -> GenerationRequest:

@@ -47,6 +47,8 @@ def model_view(model: ModelContract) -> dict[str, Any]:
         "runtime": "async_task",
         "base_credits": model.base_credits,
         "billing_type": model.billing_type,
+        # PER_SECOND: base + this per second of duration; PER_IMAGE: base_credits per image (n).
+        "credits_per_second": model.credits_per_second,
         "supported_modes": list(model.supported_modes),
         "max_prompt_length": model.max_prompt_length,
         "reference_media": None
