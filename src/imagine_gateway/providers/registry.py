@@ -13,7 +13,6 @@ from collections.abc import Mapping
 
 from imagine_gateway.catalog.loader import Catalog
 from imagine_gateway.media.storage import open_storage
-from imagine_gateway.media.upstream_uploads import StorageOutputTarget
 from imagine_gateway.providers.base import Provider
 from imagine_gateway.providers.config import ModelMapping, ProviderConfig, load_providers_file, resolve_models
 from imagine_gateway.providers.health import Breaker
@@ -21,7 +20,7 @@ from imagine_gateway.providers.http import UpstreamHttp
 from imagine_gateway.providers.router import Router
 from imagine_gateway.providers.routing import Lane, TokenBucket, parse_rate
 from imagine_gateway.providers.sandbox import SandboxProvider
-from imagine_gateway.providers.upstream_output import OutputTarget
+from imagine_gateway.providers.upstream_output import OutputTarget, StorageOutputTarget
 from imagine_gateway.providers.xai_bodies import WireOptions
 from imagine_gateway.settings import Settings
 
