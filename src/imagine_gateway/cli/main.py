@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,11 +13,15 @@ from rich.table import Table
 
 from imagine_gateway import eventloop
 from imagine_gateway.cli import client_commands
+from imagine_gateway.cli.server_guard import ServerCommandsGroup
 from imagine_gateway.core.errors import GatewayError
 from imagine_gateway.core.timefmt import iso_ms
-from imagine_gateway.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # the settings need the server extra; the client commands run without it
+    from imagine_gateway.settings import Settings
 
 app = typer.Typer(
+    cls=ServerCommandsGroup,  # without the server extra, its commands say how to install it
     no_args_is_help=True, add_completion=False, help="Imagine Gateway: Grok Imagine API platform."
 )
 keys_app = typer.Typer(
@@ -34,6 +38,8 @@ err = Console(stderr=True)
 
 
 def _settings(**overrides: Any) -> Settings:
+    from imagine_gateway.settings import load_settings
+
     return load_settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
