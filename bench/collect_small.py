@@ -25,9 +25,9 @@ from typing import Any
 from loopback import serve_directory
 
 from imagine_gateway.catalog.loader import load_catalog
-from imagine_gateway.media.render import render_video
 from imagine_gateway.media.storage import LocalStorage
 from imagine_gateway.providers.base import Job, ResultAsset
+from imagine_gateway.providers.sandbox import render_video
 from imagine_gateway.worker.collect import collect_asset
 
 CHUNK_BYTES = 1 << 20

@@ -32,7 +32,7 @@ from imagine_gateway import eventloop
 from imagine_gateway.api.app import Overrides, build_context
 from imagine_gateway.catalog.validation import validate_generation
 from imagine_gateway.cli import admin
-from imagine_gateway.media.render import render_video
+from imagine_gateway.providers.sandbox import render_video
 from imagine_gateway.services.principal import ALL_SCOPES, Principal
 from imagine_gateway.settings import load_settings
 from imagine_gateway.store.migrate import upgrade

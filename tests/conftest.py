@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from imagine_gateway.api.app import Overrides, create_app
-from imagine_gateway.cli import admin
+from imagine_gateway.services.accounts import NewKey, open_accounts
 from imagine_gateway.settings import Settings, load_settings
 from imagine_gateway.testing.loopback import LoopbackServer
 
@@ -33,6 +33,12 @@ class Key:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.secret}"}
+
+
+async def create_key(settings: Settings, **options: Any) -> NewKey:
+    """A key made as ``imagine keys create`` makes it: through the accounts service, no server needed."""
+    async with open_accounts(settings) as accounts:
+        return await accounts.create_key(**options)
 
 
 @dataclass
@@ -60,7 +66,7 @@ class Gateway:
         expires_in_s: float | None = None,
     ) -> Key:
         made = asyncio.run(
-            admin.create_key(
+            create_key(
                 self.settings,
                 name=name,
                 account_ref=account,

@@ -5,12 +5,11 @@ The Python SDK is exported here::
     from imagine_gateway import Client
 
     client = Client(base_url="http://127.0.0.1:8000", api_key="igw_sk_...")
-    task = client.generations.create("grok-imagine-video", "A paper boat on a rainy street")
-    print(client.generations.download(client.generations.wait(task.id).id, "."))
+    done = client.generations.run("grok-imagine-video", "A paper boat on a rainy street")
+    print(client.generations.download(done.id, "."))
 """
 
-__version__ = "0.1.0"
-
+from imagine_gateway._version import __version__
 from imagine_gateway.client._async import AsyncClient
 from imagine_gateway.client._base import NOT_GIVEN, NotGiven
 from imagine_gateway.client._sync import Client
@@ -20,6 +19,7 @@ from imagine_gateway.client.errors import (
     APITimeoutError,
     AuthenticationError,
     ConflictError,
+    GenerationFailedError,
     GenerationNotReadyError,
     ImagineError,
     InsufficientCreditsError,
@@ -59,6 +59,7 @@ __all__ = [
     "File",
     "Generation",
     "GenerationError",
+    "GenerationFailedError",
     "GenerationNotReadyError",
     "GenerationResult",
     "ImagineError",

@@ -6,13 +6,30 @@ Environment variables are prefixed ``IMAGINE_``; upstream keys keep their usual 
 from __future__ import annotations
 
 import json
+import os
 import secrets
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def default_home(environ: Mapping[str, str] | None = None) -> Path:
+    """The per-user data directory: ``$XDG_DATA_HOME/imagine-gateway``, else
+    ``~/.local/share/imagine-gateway`` (the XDG Base Directory rule: a relative XDG_DATA_HOME is ignored).
+
+    One place per user, whatever the working directory, so ``imagine keys create`` and
+    ``imagine serve`` started anywhere share one database.
+    """
+    env = os.environ if environ is None else environ
+    data_home = env.get("XDG_DATA_HOME", "")
+    if data_home and Path(data_home).is_absolute():
+        return Path(data_home) / "imagine-gateway"
+    user_home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    return user_home / ".local" / "share" / "imagine-gateway"
 
 
 class Settings(BaseSettings):
@@ -22,11 +39,18 @@ class Settings(BaseSettings):
         env_prefix="IMAGINE_", extra="ignore", frozen=True, populate_by_name=True
     )
 
-    home: Path = Field(default=Path(".imagine"), description="State directory of the embedded default")
+    home: Path = Field(
+        default_factory=lambda: default_home(),
+        description="State directory of the embedded default; default the per-user data directory",
+    )
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under home")
     redis_url: str | None = Field(default=None, description="Redis for rate limits and events (scale-out)")
     storage_url: str | None = Field(
         default=None, description="file:///path or s3://bucket?endpoint=...; default home/media"
+    )
+    s3_presigned_redirects: bool = Field(
+        default=False,
+        description="Answer media GETs from S3 storage with a redirect to a short-lived presigned S3 URL",
     )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Base of the URLs handed to clients"

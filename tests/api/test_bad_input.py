@@ -201,10 +201,14 @@ def test_bad_credentials_are_401(gateway: Gateway, headers: dict[str, str], code
 def test_revoked_key_is_401_api_key_revoked(gateway: Gateway) -> None:
     import asyncio
 
-    from imagine_gateway.cli import admin
+    from imagine_gateway.services.accounts import open_accounts
+
+    async def revoke(key_id: str) -> None:
+        async with open_accounts(gateway.settings) as accounts:
+            await accounts.revoke_key(key_id)
 
     key = gateway.key(credits=50)
-    asyncio.run(admin.revoke_key(gateway.settings, key.key_id))
+    asyncio.run(revoke(key.key_id))
     response = gateway.http.post(
         "/api/v1/generations", headers=key.headers, json={"model": "grok-imagine", "prompt": "x"}
     )

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import httpx
 
-from imagine_gateway.cli import admin
 from imagine_gateway.settings import load_settings
 from tests.api.test_credits_and_idempotency import _ledger_facts
-from tests.conftest import Gateway
+from tests.conftest import Gateway, create_key
 
 
 def _free_port() -> int:
@@ -55,11 +54,7 @@ def _serve(home: Path, port: int) -> subprocess.Popen[bytes]:
 def test_task_survives_a_killed_server_and_is_charged_once(tmp_path: Path) -> None:
     home = tmp_path / "home"
     settings = load_settings(home=home)
-    made = asyncio.run(
-        admin.create_key(
-            settings, name="r", account_ref=None, credits=30, scopes=None, expires_in_s=None, rate_limit=None
-        )
-    )
+    made = asyncio.run(create_key(settings, name="r", credits=30))
     headers = {"Authorization": f"Bearer {made.secret}"}
     port = _free_port()
     first = _serve(home, port)

@@ -71,6 +71,22 @@ def slow_live(slow_gateway: Gateway) -> Iterator[Live]:
         yield Live(slow_gateway, key, client)
 
 
+@pytest.fixture(scope="module")
+def failing_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """A gateway whose sandbox fails every generation (credits released, error recorded)."""
+    gateway = start_gateway(tmp_path_factory.mktemp("failing"), sandbox_failure_rate=1.0)
+    yield gateway
+    gateway.http.close()
+    gateway.server.stop()
+
+
+@pytest.fixture
+def failing_live(failing_gateway: Gateway) -> Iterator[Live]:
+    key = failing_gateway.key(credits=1000)
+    with Client(base_url=failing_gateway.base_url, api_key=key.secret) as client:
+        yield Live(failing_gateway, key, client)
+
+
 @pytest.fixture
 def png(tmp_path: Path) -> Path:
     path = tmp_path / "reference.png"

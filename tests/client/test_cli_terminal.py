@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -116,3 +117,40 @@ def test_ctrl_c_offers_to_cancel_and_cancels_the_task(
     assert f"canceled {task_id}; its credits were released" in end and "EXIT=130" in end
     task = slow_gateway.http.get(f"/api/v1/generations/{task_id}", headers=key.headers).json()
     assert task["status"] == "canceled"
+
+
+def test_tasks_wait_shows_the_same_progress_and_exits_1_when_the_task_is_canceled(
+    slow_gateway: Gateway, terminal: list[Terminal]
+) -> None:
+    key = slow_gateway.key(credits=100)
+    created = slow_gateway.http.post(
+        "/api/v1/generations", headers=key.headers, json={"model": "grok-imagine-video", "prompt": "A kite"}
+    ).json()
+    env = {"IMAGINE_BASE_URL": slow_gateway.base_url, "IMAGINE_API_KEY": key.secret}
+    term = Terminal(imagine("tasks", "wait", created["id"]), env)
+    terminal.append(term)
+    during = term.wait_for(rf"{created['id']} (queued|processing) .*\d+% \d:\d\d:\d\d")
+    print("\n--- pane while waiting ---\n" + during.rstrip())
+    canceled = slow_gateway.http.post(f"/api/v1/generations/{created['id']}/cancel", headers=key.headers)
+    assert canceled.status_code == 200
+    after = term.wait_for(r"EXIT=\d+")
+    print("--- pane at the end ---\n" + after.rstrip())
+    assert "error canceled: The task was canceled by the client." in after and "EXIT=1" in after
+
+
+def test_tab_completes_commands_in_bash(tmp_path: Path, terminal: list[Terminal]) -> None:
+    # `imagine` on PATH, as an installed entry point would put it.
+    launcher = tmp_path / "bin" / "imagine"
+    launcher.parent.mkdir()
+    launcher.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m imagine_gateway.cli.main "$@"\n')
+    launcher.chmod(0o755)
+    env = {"PATH": f"{launcher.parent}:{os.environ['PATH']}", "PS1": "$ "}
+    term = Terminal(["bash", "--norc", "--noprofile", "-i"], env)
+    terminal.append(term)
+    term.send('eval "$(imagine --show-completion bash)"', "Enter")
+    term.send("echo LOADED", "Enter")
+    term.wait_for(r"(?m)^LOADED$")
+    term.send("imagine tasks wa", "Tab")
+    term.send(" --ti", "Tab")
+    screen = term.wait_for(r"(?m)^\$ imagine tasks wait\s+--timeout\s*$")
+    print("\n--- pane after Tab ---\n" + screen.rstrip())

@@ -37,6 +37,7 @@ def test_the_exports_are_the_sdk_surface() -> None:
         "File",
         "Generation",
         "GenerationError",
+        "GenerationFailedError",
         "GenerationNotReadyError",
         "GenerationResult",
         "ImagineError",

@@ -20,11 +20,11 @@ from starlette.routing import Route
 from imagine_gateway.catalog.contract import ModelContract, ReferencePolicy
 from imagine_gateway.catalog.loader import load_catalog
 from imagine_gateway.catalog.validation import ReferenceItem
-from imagine_gateway.cli import admin
 from imagine_gateway.core.errors import FieldError, ValidationFailed
-from imagine_gateway.media.fetch import FetchPolicy
 from imagine_gateway.media.storage import LocalStorage
+from imagine_gateway.net import FetchPolicy
 from imagine_gateway.providers.base import ReferenceInput
+from imagine_gateway.services.accounts import open_accounts
 from imagine_gateway.services.file_references import FileReferenceResolver
 from imagine_gateway.services.files import FileService
 from imagine_gateway.services.principal import Principal
@@ -121,12 +121,9 @@ def upstream() -> Iterator[str]:
 @pytest.fixture
 async def env(tmp_path: Path, upstream: str) -> AsyncIterator[Env]:
     settings = make_settings(tmp_path / "home", public_base_url="https://gateway.test")
-    alice = await admin.create_key(
-        settings, name="alice", account_ref=None, credits=0, scopes=None, expires_in_s=None, rate_limit=None
-    )
-    bob = await admin.create_key(
-        settings, name="bob", account_ref=None, credits=0, scopes=None, expires_in_s=None, rate_limit=None
-    )
+    async with open_accounts(settings) as accounts:
+        alice = await accounts.create_key(name="alice")
+        bob = await accounts.create_key(name="bob")
     db = Database(settings.resolved_database_url)
     storage = LocalStorage(tmp_path / "media")
     clock = Clock()

@@ -8,10 +8,12 @@ import os
 import pathlib
 import secrets
 import shutil
+import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 
 from imagine_gateway.core.errors import NotFound, PayloadTooLarge
@@ -331,6 +333,52 @@ async def test_s3_objects_live_under_the_prefix_with_their_metadata(
         9,
     )
     assert bucket_state(s3_admin, bucket) == (["media/uploads/file_xyz.png"], [])
+
+
+async def test_s3_presigns_a_get_of_the_object_with_the_response_headers(
+    s3_endpoint: str, s3_admin: Any, bucket: str
+) -> None:
+    storage = open_storage(f"s3://{bucket}?endpoint={s3_endpoint}&region={REGION}&prefix=media/")
+    await storage.put_bytes("uploads/file_xyz.png", b"png bytes", content_type="image/png")
+    url = await storage.presigned_get_url(
+        "uploads/file_xyz.png",
+        expires_in_s=120,
+        content_type="image/png",
+        content_disposition='attachment; filename="cat.png"',
+        cache_control="private, max-age=3600",
+    )
+    await storage.aclose()
+
+    assert url is not None
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    assert (url.split("?")[0], query["X-Amz-Algorithm"], query["X-Amz-Expires"]) == (
+        f"{s3_endpoint}/{bucket}/media/uploads/file_xyz.png",
+        "AWS4-HMAC-SHA256",
+        "120",
+    )
+    assert (
+        query["response-content-type"],
+        query["response-content-disposition"],
+        query["response-cache-control"],
+    ) == ("image/png", 'attachment; filename="cat.png"', "private, max-age=3600")
+    async with httpx.AsyncClient() as http:
+        direct = await http.get(url)
+    assert (direct.status_code, direct.content) == (200, b"png bytes")
+
+
+async def test_local_storage_has_no_presigned_urls(tmp_path: pathlib.Path) -> None:
+    storage = LocalStorage(tmp_path / "media")
+    await storage.put_bytes("uploads/file_xyz.png", b"png bytes", content_type="image/png")
+
+    url = await storage.presigned_get_url(
+        "uploads/file_xyz.png",
+        expires_in_s=120,
+        content_type="image/png",
+        content_disposition=None,
+        cache_control="private, max-age=3600",
+    )
+
+    assert url is None
 
 
 async def test_s3_credentials_may_come_from_the_url(s3_endpoint: str, s3_admin: Any, bucket: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from imagine_gateway.core.records import Task
-from imagine_gateway.media.render import render_video
+from imagine_gateway.providers.sandbox import render_video
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
 from imagine_gateway.testing.mock_upstreams import MockConfig, RunningMock, start_mock

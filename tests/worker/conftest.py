@@ -14,7 +14,6 @@ from sqlalchemy import select
 from imagine_gateway.api.app import Overrides, build_context
 from imagine_gateway.api.context import AppContext
 from imagine_gateway.catalog.validation import validate_generation
-from imagine_gateway.cli import admin
 from imagine_gateway.core.records import Task
 from imagine_gateway.services.principal import ALL_SCOPES, Principal
 from imagine_gateway.settings import load_settings
@@ -49,9 +48,7 @@ async def ctx(tmp_path: Path) -> AsyncIterator[AppContext]:
 
 async def create_tasks(ctx: AppContext, count: int) -> None:
     """``count`` queued image tasks of a new account."""
-    made = await admin.create_key(
-        ctx.settings, name="t", account_ref=None, credits=100, scopes=None, expires_in_s=None, rate_limit=None
-    )
+    made = await ctx.accounts.create_key(name="t", credits=100)
     principal = Principal(account_id=made.account.id, api_key_id=made.key.id, scopes=frozenset(ALL_SCOPES))
     request = validate_generation(ctx.catalog, {"model": "grok-imagine", "prompt": "a fox"})
     for _ in range(count):

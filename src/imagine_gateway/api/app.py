@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -24,16 +25,21 @@ from imagine_gateway.api.v1 import catalog as catalog_routes
 from imagine_gateway.api.v1 import files as file_routes
 from imagine_gateway.api.v1 import generations as generation_routes
 from imagine_gateway.api.v1 import webhooks as webhook_routes
+from imagine_gateway.api.v1.views import task_view
 from imagine_gateway.catalog.loader import load_catalog
 from imagine_gateway.core.clock import Clock, SystemClock
+from imagine_gateway.core.records import Task
 from imagine_gateway.delivery.events import MemoryEventBus
 from imagine_gateway.delivery.redis_events import RedisEventBus
 from imagine_gateway.media.storage import open_storage
 from imagine_gateway.providers.registry import build_router, uses_sandbox
 from imagine_gateway.providers.router import Router
+from imagine_gateway.services.accounts import AccountService
 from imagine_gateway.services.file_references import FileReferenceResolver
 from imagine_gateway.services.files import FileService
 from imagine_gateway.services.generations import GenerationService
+from imagine_gateway.services.results import ResultService
+from imagine_gateway.services.webhooks import WebhookService, build_dispatcher
 from imagine_gateway.settings import Settings
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.migrate import upgrade
@@ -82,6 +88,12 @@ def build_context(settings: Settings, overrides: Overrides | None = None) -> App
         references=references,
         events=events,
     )
+
+    def render(task: Task) -> dict[str, Any]:
+        # A webhook's payload is the task as the status endpoint shows it.
+        return task_view(settings, task, now_ms=clock.now_ms())
+
+    dispatcher = build_dispatcher(db=db, settings=settings, clock=clock, render_task=render)
     ctx = AppContext(
         settings=settings,
         db=db,
@@ -94,6 +106,10 @@ def build_context(settings: Settings, overrides: Overrides | None = None) -> App
         generations=generations,
         limiter=RateLimiter(settings.rate_limit, redis_url=settings.redis_url),
         files=files,
+        accounts=AccountService(db=db, clock=clock),
+        webhooks=WebhookService(db=db, clock=clock, settings=settings, dispatcher=dispatcher),
+        results=ResultService(db=db, storage=storage, clock=clock),
+        webhook_dispatcher=dispatcher,
     )
     run_worker = settings.run_worker if overrides.run_worker is None else overrides.run_worker
     if run_worker:
@@ -128,7 +144,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
             await ctx.events.start()
         stop = asyncio.Event()
         worker_task = asyncio.create_task(ctx.worker.run(stop)) if ctx.worker else None
-        webhooks = webhook_routes.build_dispatcher(ctx) if settings.webhook_delivery_enabled else None
+        webhooks = ctx.webhook_dispatcher
         webhook_task = asyncio.create_task(webhooks.run(stop)) if webhooks else None
         # Retention runs beside the worker loop; several processes sweeping at once is harmless.
         sweeper = Sweeper(

@@ -7,16 +7,8 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request
 
 from imagine_gateway.api.context import AppContext
-from imagine_gateway.core.errors import (
-    ApiKeyExpired,
-    ApiKeyInvalid,
-    ApiKeyMissing,
-    ApiKeyRevoked,
-    PublicApiDisabled,
-    ScopeDenied,
-)
+from imagine_gateway.core.errors import ApiKeyInvalid, ApiKeyMissing, PublicApiDisabled
 from imagine_gateway.services.principal import Principal
-from imagine_gateway.store import accounts
 
 
 def bearer_token(request: Request) -> str:
@@ -33,24 +25,11 @@ async def authenticate(ctx: AppContext, request: Request, scope: str | None) -> 
     """The caller's principal, after key, expiry, revocation, scope and rate-limit checks."""
     if not ctx.settings.public_api_enabled:
         raise PublicApiDisabled("The public API is disabled on this gateway.")
-    token = bearer_token(request)
-    async with ctx.db.read() as conn:
-        key = await accounts.key_by_secret(conn, token)
-    if key is None:
-        raise ApiKeyInvalid("The API key is not valid.")
-    if key.revoked_at is not None:
-        raise ApiKeyRevoked("This API key was revoked.")
-    if key.expires_at is not None and key.expires_at <= ctx.clock.now_ms():
-        raise ApiKeyExpired("This API key has expired.")
-    if scope is not None and scope not in key.scopes:
-        raise ScopeDenied(f"This API key lacks the scope '{scope}'.")
-    headers, over = await ctx.limiter.hit(key.id, key.rate_limit)
+    principal = await ctx.accounts.authenticate(bearer_token(request), scope)
+    headers, over = await ctx.limiter.hit(principal.api_key_id, principal.rate_limit)
     request.state.response_headers.update(headers)
     if over is not None:
         raise over
-    principal = Principal(
-        account_id=key.account_id, api_key_id=key.id, scopes=frozenset(key.scopes), rate_limit=key.rate_limit
-    )
     request.state.principal = principal
     return principal
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from imagine_gateway.catalog.loader import Catalog
@@ -17,7 +17,11 @@ from imagine_gateway.store.db import Database
 
 if TYPE_CHECKING:
     from imagine_gateway.api.ratelimit import RateLimiter
+    from imagine_gateway.delivery.webhooks import WebhookDispatcher
+    from imagine_gateway.services.accounts import AccountService
     from imagine_gateway.services.files import FileService
+    from imagine_gateway.services.results import ResultService
+    from imagine_gateway.services.webhooks import WebhookService
     from imagine_gateway.worker.runner import Worker
 
 
@@ -33,6 +37,10 @@ class AppContext:
     references: ReferenceResolver
     generations: GenerationService
     limiter: RateLimiter
+    accounts: AccountService
+    webhooks: WebhookService
+    results: ResultService
     worker: Worker | None = None
     files: FileService | None = None
-    extras: dict[str, object] = field(default_factory=dict)
+    # The webhook delivery loop this process runs (None when delivery is off).
+    webhook_dispatcher: WebhookDispatcher | None = None

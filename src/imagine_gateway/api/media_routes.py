@@ -1,4 +1,8 @@
-"""GET/HEAD /media/{key}: signed, expiring access to stored blobs (Range, ETag)."""
+"""GET/HEAD /media/{key}: signed, expiring access to stored blobs (Range, ETag).
+
+The signature is checked first, always: a redirect to S3 (``IMAGINE_S3_PRESIGNED_REDIRECTS``) is only
+ever handed to a request the gateway itself would have served.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
 from imagine_gateway.api.deps import Ctx
-from imagine_gateway.media.serving import blob_response
+from imagine_gateway.media.serving import PRESIGNED_URL_TTL_S, blob_response
 from imagine_gateway.media.signing import verify_media_signature
 
 router = APIRouter(tags=["media"])
@@ -26,7 +30,12 @@ async def get_media(
     range_header: Annotated[str | None, Header(alias="Range")] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
-    verify_media_signature(key, exp, sig, now=ctx.clock.now_ms() // 1000, secret=ctx.settings.signing_key)
+    now = ctx.clock.now_ms() // 1000
+    verify_media_signature(key, exp, sig, now=now, secret=ctx.settings.signing_key)
+    redirect_ttl_s = None
+    if ctx.settings.s3_presigned_redirects and exp is not None:
+        # The direct URL never outlives the signed one it was reached through.
+        redirect_ttl_s = max(1, min(PRESIGNED_URL_TTL_S, int(exp) - now))
     return await blob_response(
         ctx.storage,
         key,
@@ -34,4 +43,5 @@ async def get_media(
         if_none_match=if_none_match,
         download_name=download,
         method=request.method,
+        redirect_ttl_s=redirect_ttl_s,
     )

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from imagine_gateway.core.pricing import PriceRule
+
 ParamType = Literal["select", "number", "text"]
 MediaKind = Literal["image", "video", "audio"]
 
@@ -80,6 +82,12 @@ class ModelContract(BaseModel):
             if spec.key == key:
                 return spec
         return None
+
+    @property
+    def price_rule(self) -> PriceRule:
+        """This entry's price as a core value; ``credits_per_second`` counts only for ``PER_SECOND``."""
+        per_second = self.credits_per_second if self.billing_type == "PER_SECOND" else None
+        return PriceRule(base_credits=self.base_credits, credits_per_second=per_second)
 
     @property
     def param_keys(self) -> list[str]:

@@ -5,36 +5,62 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from imagine_gateway import eventloop
+from imagine_gateway import __version__, eventloop
 from imagine_gateway.cli import client_commands
 from imagine_gateway.cli.server_guard import ServerCommandsGroup
+from imagine_gateway.cli.state import reports_database
 from imagine_gateway.core.errors import GatewayError
 from imagine_gateway.core.timefmt import iso_ms
 
 if TYPE_CHECKING:  # the settings need the server extra; the client commands run without it
     from imagine_gateway.settings import Settings
 
+if TYPE_CHECKING:
+    from imagine_gateway.services.accounts import AccountService, NewKey
+
+# Plain help (rich_markup_mode=None): typer's rich panels label every flag, --help included, "<bool>".
 app = typer.Typer(
     cls=ServerCommandsGroup,  # without the server extra, its commands say how to install it
-    no_args_is_help=True, add_completion=False, help="Imagine Gateway: Grok Imagine API platform."
+    no_args_is_help=True, rich_markup_mode=None, help="Imagine Gateway: Grok Imagine API platform."
 )
 keys_app = typer.Typer(
-    no_args_is_help=True, help="Create, list and revoke API keys (works without a server)."
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Create, list and revoke API keys (works without a server).",
 )
-credits_app = typer.Typer(no_args_is_help=True, help="Top up and show account credits.")
-db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+credits_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="Top up and show account credits."
+)
+db_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Database schema.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
 app.add_typer(db_app, name="db")
 
 out = Console()
 err = Console(stderr=True)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"imagine-gateway {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Show the version and exit.", callback=_show_version, is_eager=True),
+    ] = False,
+) -> None:
+    """Imagine Gateway: Grok Imagine API platform."""
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -53,6 +79,17 @@ def _run(coro: Any) -> Any:
         return asyncio.run(coro)
     except GatewayError as exc:
         _fail(exc)
+
+
+def _with_accounts(call: Callable[[AccountService], Awaitable[Any]]) -> Any:
+    """Run ``call`` on the accounts service of the configured database (no server needed)."""
+    from imagine_gateway.services.accounts import open_accounts
+
+    async def run() -> Any:
+        async with open_accounts(_settings()) as accounts:
+            return await call(accounts)
+
+    return _run(run())
 
 
 @app.command()
@@ -98,6 +135,7 @@ def worker() -> None:
 
 
 @db_app.command("upgrade")
+@reports_database
 def db_upgrade() -> None:
     """Create or migrate the schema to the latest version."""
     from imagine_gateway.store.migrate import upgrade
@@ -108,22 +146,23 @@ def db_upgrade() -> None:
 
 
 @keys_app.command("create")
+@reports_database
 def keys_create(
     name: Annotated[str, typer.Option(help="A name for the key (and for a new account)")] = "default",
     account: Annotated[
         str | None, typer.Option(help="Existing account id or name; default: a new account")
     ] = None,
     credits: Annotated[int, typer.Option(help="Credits to add to the account")] = 0,
-    scope: Annotated[list[str] | None, typer.Option(help="Scopes (repeat); default all")] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option(help="Scopes (repeat); default all", metavar="SCOPE")
+    ] = None,
     expires_in_days: Annotated[float | None, typer.Option(help="Expire the key after this many days")] = None,
     rate_limit: Annotated[str | None, typer.Option(help="Per-key rate limit, e.g. '60/minute'")] = None,
 ) -> None:
     """Create an API key. The secret is printed once, alone on the last line."""
-    from imagine_gateway.cli import admin
 
-    made = _run(
-        admin.create_key(
-            _settings(),
+    async def create(accounts: AccountService) -> NewKey:
+        return await accounts.create_key(
             name=name,
             account_ref=account,
             credits=credits,
@@ -131,7 +170,8 @@ def keys_create(
             expires_in_s=expires_in_days * 86400 if expires_in_days else None,
             rate_limit=rate_limit,
         )
-    )
+
+    made = _with_accounts(create)
     out.print(
         f"account {made.account.id} ({made.account.name}), balance {made.balance} credits", highlight=False
     )
@@ -144,14 +184,13 @@ def keys_create(
 
 
 @keys_app.command("list")
+@reports_database
 def keys_list(
     account: Annotated[str | None, typer.Option(help="Only this account's keys")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
     """List API keys (prefixes only; secrets are never stored)."""
-    from imagine_gateway.cli import admin
-
-    keys = _run(admin.list_keys(_settings(), account))
+    keys = _with_accounts(lambda accounts: accounts.list_keys(account))
     rows = [
         {
             "id": k.id,
@@ -178,36 +217,33 @@ def keys_list(
 
 
 @keys_app.command("revoke")
+@reports_database
 def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or visible prefix")]) -> None:
     """Revoke a key: it stops working at once."""
-    from imagine_gateway.cli import admin
-
-    revoked = _run(admin.revoke_key(_settings(), key))
+    revoked = _with_accounts(lambda accounts: accounts.revoke_key(key))
     out.print(f"revoked {revoked.id} ({revoked.prefix}...)", highlight=False)
 
 
 @credits_app.command("topup")
+@reports_database
 def credits_topup(
     account: Annotated[str, typer.Argument(help="Account id or name")],
     amount: Annotated[int, typer.Argument(help="Credits to add (negative to adjust down)")],
     note: Annotated[str | None, typer.Option(help="Ledger note")] = None,
 ) -> None:
     """Add credits to an account (one ledger row)."""
-    from imagine_gateway.cli import admin
-
-    acct = _run(admin.topup(_settings(), account, amount, note))
+    acct = _with_accounts(lambda accounts: accounts.topup(account, amount, note))
     out.print(f"{acct.id} ({acct.name}): balance {acct.balance}, reserved {acct.reserved}", highlight=False)
 
 
 @credits_app.command("show")
+@reports_database
 def credits_show(
     account: Annotated[str, typer.Argument(help="Account id or name")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show an account's balance and reserved credits."""
-    from imagine_gateway.cli import admin
-
-    acct = _run(admin.show_account(_settings(), account))
+    acct = _with_accounts(lambda accounts: accounts.find_account(account))
     if as_json:
         print(
             json.dumps({"id": acct.id, "name": acct.name, "balance": acct.balance, "reserved": acct.reserved})
@@ -259,7 +295,7 @@ client_commands.register(app)
 
 
 def main() -> None:  # pragma: no cover
-    app()
+    app(prog_name="imagine")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,43 +1,51 @@
-"""The asynchronous client: the twin of ``_sync``, sharing ``_base`` for everything but I/O."""
+"""The asynchronous client and its smaller resources (``client.generations`` is in
+``_async_generations``).
+
+Request building, parsing and the retry policy live in ``_base`` and ``_retry``. The synchronous
+client is generated from this file by ``scripts/unasync.py``; write code here that reads right with
+``async``/``await`` taken out.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import builtins
 import contextlib
-import inspect
 import os
-import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator, Mapping
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
-from imagine_gateway.client import _base
+from imagine_gateway.client import _async_generations, _base, _retry
 from imagine_gateway.client._base import NOT_GIVEN, Call, NotGiven
-from imagine_gateway.client._sse import SSEDecoder
-from imagine_gateway.client.errors import APIConnectionError, APIStatusError, WaitTimeoutError
 from imagine_gateway.client.models import (
     Credits,
     File,
-    Generation,
     Model,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
 )
 
+M = TypeVar("M", bound=BaseModel)
+
 
 class AsyncClient:
-    """The Imagine Gateway API for asyncio; the same surface as ``Client`` with ``await``.
+    """The Imagine Gateway API.
 
-    async with AsyncClient(api_key="igw_sk_...") as client:
-        task = await client.generations.create("grok-imagine", "A lighthouse at dusk")
-        done = await client.generations.wait(task.id)
-        async for task in client.generations.list(status="succeeded"):
-            ...
+        async with AsyncClient(api_key="igw_sk_...") as client:
+            done = await client.generations.run("grok-imagine", "A lighthouse at dusk")
+            await client.generations.download(done, ".")
+            async for task in client.generations.list(status="succeeded"):
+                ...
+
+    ``base_url`` and ``api_key`` default to ``IMAGINE_BASE_URL`` and ``IMAGINE_API_KEY``. Failed
+    requests are retried ``max_retries`` times (429, connection errors, and 5xx where resending is
+    safe), honouring ``Retry-After``. ``transport`` replaces the network (e.g. ``httpx.MockTransport``);
+    a closed client refuses further requests.
     """
 
     def __init__(
@@ -65,7 +73,7 @@ class AsyncClient:
         )
         self._closed = False
         self.models = AsyncModels(self)
-        self.generations = AsyncGenerations(self)
+        self.generations = _async_generations.AsyncGenerations(self)
         self.files = AsyncFiles(self)
         self.credits = AsyncCreditsResource(self)
         self.webhooks = AsyncWebhooks(self)
@@ -104,14 +112,16 @@ class AsyncClient:
                     request = self._http.build_request(**_base.request_kwargs(call, self._config, file))
                     response = await self._http.send(request, stream=stream)
             except httpx.TransportError as exc:
-                delay = _base.retry_delay_s(call, attempt, self._config.max_retries, error=exc)
+                delay = _retry.retry_delay_s(call.replay_safe, attempt, self._config.max_retries, error=exc)
                 if delay is None:
                     raise _base.connection_error(exc, request) from exc
                 await asyncio.sleep(delay)
                 continue
             if response.is_success:
                 return response
-            delay = _base.retry_delay_s(call, attempt, self._config.max_retries, response=response)
+            delay = _retry.retry_delay_s(
+                call.replay_safe, attempt, self._config.max_retries, response=response
+            )
             if delay is None:
                 await response.aread()
                 await response.aclose()
@@ -120,14 +130,15 @@ class AsyncClient:
             await asyncio.sleep(delay)
 
     async def _json(self, call: Call) -> Any:
-        return (await self._send(call)).json()
+        response = await self._send(call)
+        return response.json()
 
-    async def _paginate(self, path: str, params: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def _paginate(self, path: str, params: Mapping[str, Any], model: type[M]) -> AsyncIterator[M]:
         page: Mapping[str, Any] | None = params
         while page is not None:
             body = await self._json(_base.list_call(path, page))
             for item in body["data"]:
-                yield item
+                yield model.model_validate(item)
             page = _base.next_params(body, page)
 
 
@@ -136,7 +147,8 @@ def _opened(call: Call) -> Iterator[IO[bytes] | None]:
     if call.upload is None:
         yield None
         return
-    # httpx streams a sync file object in async mode too; uploads are bounded (tens of MB).
+    # A plain file object serves both clients (httpx reads it in either mode); uploads are bounded
+    # (tens of MB), so blocking reads of local disk are short.
     with call.upload.path.open("rb") as file:
         yield file
 
@@ -154,142 +166,6 @@ class AsyncModels(_AsyncResource):
 
     async def retrieve(self, model_id: str) -> Model:
         return Model.model_validate(await self._client._json(_base.retrieve_model_call(model_id)))
-
-
-class AsyncGenerations(_AsyncResource):
-    async def create(
-        self,
-        model: str,
-        prompt: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        idempotency_key: str | NotGiven | None = NOT_GIVEN,
-        webhook_url: str | None = None,
-        client_request_id: str | None = None,
-    ) -> Generation:
-        """Create a task (HTTP 202). Without ``idempotency_key`` one is generated, so retries of this
-        call can never create two tasks; pass ``None`` to send none."""
-        call = _base.create_generation_call(
-            model=model,
-            prompt=prompt,
-            params=params,
-            idempotency_key=idempotency_key,
-            webhook_url=webhook_url,
-            client_request_id=client_request_id,
-        )
-        return Generation.model_validate(await self._client._json(call))
-
-    async def retrieve(self, generation_id: str) -> Generation:
-        return Generation.model_validate(await self._client._json(_base.generation_call(generation_id)))
-
-    async def list(
-        self, *, status: str | None = None, model: str | None = None, page_size: int | None = None
-    ) -> AsyncIterator[Generation]:
-        """Newest first, across all pages (fetched as the iteration reaches them)."""
-        params = {"status": status, "model": model, "limit": page_size}
-        async for item in self._client._paginate("/api/v1/generations", params):
-            yield Generation.model_validate(item)
-
-    async def cancel(self, generation_id: str) -> Generation:
-        """Cancel a queued or processing task; its credits are released."""
-        call = _base.generation_call(generation_id, "cancel")
-        return Generation.model_validate(await self._client._json(call))
-
-    async def wait(
-        self,
-        generation_id: str,
-        *,
-        timeout_s: float | None = 600.0,
-        on_progress: Callable[[Generation], Any] | None = None,
-        use_events: bool = True,
-    ) -> Generation:
-        """Wait until the task ends and return it; see ``Generations.wait``. ``on_progress`` may be a
-        plain function or a coroutine function."""
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        tracker = _base.ProgressTracker(on_progress)
-        current = await self.retrieve(generation_id)
-        await _notify(tracker, current)
-        if current.is_terminal:
-            return current
-        if use_events:
-            ended = await self._follow_events(generation_id, deadline, tracker)
-            if ended is not None:
-                return ended
-        polls = 0
-        while True:
-            left = _base.remaining_s(deadline)
-            if left is not None and left <= 0:
-                assert tracker.last is not None
-                raise WaitTimeoutError(
-                    f"Generation {generation_id} is still {tracker.last.status} after {timeout_s} s.",
-                    generation=tracker.last,
-                )
-            delay = _base.poll_delay_s(polls)
-            await asyncio.sleep(delay if left is None else min(delay, left))
-            polls += 1
-            current = await self.retrieve(generation_id)
-            await _notify(tracker, current)
-            if current.is_terminal:
-                return current
-
-    async def _follow_events(
-        self, generation_id: str, deadline: float | None, tracker: _base.ProgressTracker
-    ) -> Generation | None:
-        """The terminal task from the event stream; None to fall back to polling."""
-        try:
-            response = await self._client._send(
-                _base.events_call(generation_id, _base.remaining_s(deadline)), stream=True
-            )
-        except (APIConnectionError, APIStatusError):
-            return None
-        decoder = SSEDecoder()
-        try:
-            if not _base.is_event_stream(response):
-                return None
-            async for line in response.aiter_lines():
-                event = decoder.feed(line)
-                if event is not None and event.event == "generation":
-                    generation = Generation.model_validate_json(event.data)
-                    await _notify(tracker, generation)
-                    if generation.is_terminal:
-                        return generation
-                left = _base.remaining_s(deadline)
-                if left is not None and left <= 0:
-                    break
-        except httpx.TransportError:
-            pass  # a read timeout or a dropped stream: polling takes over (and checks the deadline)
-        finally:
-            await response.aclose()
-        return None
-
-    async def download(
-        self, generation_id: str, path: str | os.PathLike[str] = ".", *, index: int = 0
-    ) -> Path:
-        """Save result ``index`` of a succeeded task to ``path`` (a file, or a directory to put it in)."""
-        generation = await self.retrieve(generation_id)
-        url, suffix = _base.download_source(generation, index)
-        target = _base.download_target(path, generation, index, suffix)
-        partial = _base.partial_path(target)
-        call = Call("GET", url, replay_safe=True, authenticated=False)
-        response = await self._client._send(call, stream=True)
-        try:
-            # Local disk writes are short; a thread per chunk would cost more than it saves.
-            with partial.open("wb") as out:
-                async for chunk in response.aiter_bytes():
-                    out.write(chunk)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        finally:
-            await response.aclose()
-        partial.replace(target)
-        return target
-
-
-async def _notify(tracker: _base.ProgressTracker, generation: Generation) -> None:
-    outcome = tracker.see(generation)
-    if inspect.isawaitable(outcome):
-        await outcome
 
 
 class AsyncFiles(_AsyncResource):
@@ -355,20 +231,16 @@ class AsyncWebhooks(_AsyncResource):
         call = Call("POST", f"/api/v1/webhooks/{endpoint_id}/rotate-secret")
         return WebhookEndpoint.model_validate(await self._client._json(call))
 
-    async def deliveries(
-        self, endpoint_id: str, *, page_size: int | None = None
-    ) -> AsyncIterator[WebhookDelivery]:
+    def deliveries(self, endpoint_id: str, *, page_size: int | None = None) -> AsyncIterator[WebhookDelivery]:
         """The endpoint's deliveries, newest first, across all pages."""
         path = f"/api/v1/webhooks/{endpoint_id}/deliveries"
-        async for item in self._client._paginate(path, {"limit": page_size}):
-            yield WebhookDelivery.model_validate(item)
+        return self._client._paginate(path, {"limit": page_size}, WebhookDelivery)
 
     async def test(self, endpoint_id: str) -> WebhookDelivery:
         """Queue a signed ``webhook.test`` event to the endpoint now."""
         call = Call("POST", f"/api/v1/webhooks/{endpoint_id}/test")
         return WebhookDelivery.model_validate(await self._client._json(call))
 
-    async def events(self, *, page_size: int | None = None) -> AsyncIterator[WebhookEvent]:
+    def events(self, *, page_size: int | None = None) -> AsyncIterator[WebhookEvent]:
         """The account's webhook events, newest first, across all pages."""
-        async for item in self._client._paginate("/api/v1/webhook-events", {"limit": page_size}):
-            yield WebhookEvent.model_validate(item)
+        return self._client._paginate("/api/v1/webhook-events", {"limit": page_size}, WebhookEvent)

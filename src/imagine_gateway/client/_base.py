@@ -1,33 +1,33 @@
-"""What the sync and async clients share: configuration, the description of every API call, the
-retry policy, error parsing, pagination and the wait/download helpers. The twins only do I/O.
+"""What the sync and async clients share: configuration, the description of every API call, error
+parsing, pagination and the wait/download helpers (the retry policy is in ``_retry``). The clients
+only do I/O.
 """
 
 from __future__ import annotations
 
-import email.utils
+import inspect
 import mimetypes
 import os
-import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Final, Literal, TypeVar
+from typing import IO, Any, Final, Literal
 
 import httpx
 
-from imagine_gateway import __version__
+from imagine_gateway._version import __version__
 from imagine_gateway.client.errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    GenerationFailedError,
     GenerationNotReadyError,
+    WaitTimeoutError,
     error_class,
 )
 from imagine_gateway.client.models import Generation
-
-T = TypeVar("T")
 
 
 class NotGiven:
@@ -52,11 +52,6 @@ NOT_GIVEN: Final[NotGiven] = NotGiven()
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 DEFAULT_MAX_RETRIES = 2
-MAX_RETRY_AFTER_S = 60.0
-INITIAL_RETRY_DELAY_S = 0.5
-MAX_RETRY_DELAY_S = 8.0
-# Statuses after which the server may or may not have acted: resent only when that is harmless.
-RETRYABLE_STATUSES = frozenset({408, 500, 502, 503, 504})
 EVENT_STREAM_READ_TIMEOUT_S = 30.0  # the gateway sends a keep-alive every 15 s
 USER_AGENT = f"imagine-gateway-python/{__version__}"
 
@@ -143,67 +138,6 @@ def request_kwargs(call: Call, config: Config, file: IO[bytes] | None = None) ->
     if call.timeout is not None:
         kwargs["timeout"] = call.timeout
     return kwargs
-
-
-# Retries
-
-
-def retry_after_s(headers: Mapping[str, str]) -> float | None:
-    """``Retry-After`` (seconds or an HTTP date) or ``retry-after-ms``, in seconds; None if absent."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    raw_ms = lowered.get("retry-after-ms")
-    if raw_ms is not None:
-        try:
-            return max(float(raw_ms) / 1000, 0.0)
-        except ValueError:
-            pass
-    raw = lowered.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        return max(float(raw), 0.0)
-    except ValueError:
-        pass
-    moment = email.utils.parsedate_to_datetime(raw) if raw else None
-    if moment is None:
-        return None
-    return max(moment.timestamp() - time.time(), 0.0)
-
-
-def backoff_s(attempt: int) -> float:
-    """Exponential backoff with jitter for retry number ``attempt`` (1, 2, ...)."""
-    base: float = min(INITIAL_RETRY_DELAY_S * 2.0 ** (attempt - 1), MAX_RETRY_DELAY_S)
-    return base * (0.75 + random.random() * 0.25)
-
-
-def retry_delay_s(
-    call: Call,
-    attempt: int,
-    max_retries: int,
-    *,
-    response: httpx.Response | None = None,
-    error: Exception | None = None,
-) -> float | None:
-    """How long to wait before resending ``call`` after attempt number ``attempt``; None: do not.
-
-    Connection failures before anything was sent and 429 (refused before any work) are always
-    retried; 5xx, 408 and broken connections only when ``call.replay_safe``.
-    """
-    if attempt > max_retries:
-        return None
-    if error is not None:
-        never_sent = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-        if not (never_sent or (call.replay_safe and isinstance(error, httpx.TransportError))):
-            return None
-        return backoff_s(attempt)
-    assert response is not None
-    status = response.status_code
-    if status != 429 and not (status in RETRYABLE_STATUSES and call.replay_safe):
-        return None
-    wait = retry_after_s(response.headers)
-    if wait is not None and wait <= MAX_RETRY_AFTER_S:
-        return wait
-    return backoff_s(attempt)
 
 
 def connection_error(exc: httpx.TransportError, request: httpx.Request | None) -> APIConnectionError:
@@ -305,11 +239,6 @@ def events_call(generation_id: str, remaining_s: float | None) -> Call:
     )
 
 
-def is_event_stream(response: httpx.Response) -> bool:
-    content_type: str = response.headers.get("content-type", "")
-    return content_type.split(";")[0].strip() == "text/event-stream"
-
-
 def upload_call(
     path: str | os.PathLike[str], *, kind: str | None, model: str | None, client_request_id: str | None
 ) -> Call:
@@ -365,6 +294,23 @@ def remaining_s(deadline: float | None) -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
+def timed_out(generation_id: str, timeout_s: float | None, last: Generation) -> WaitTimeoutError:
+    return WaitTimeoutError(
+        f"Generation {generation_id} is still {last.status} after {timeout_s} s.", generation=last
+    )
+
+
+def ended(generation: Generation, raise_on_failure: bool) -> Generation:
+    """The ended task, or ``GenerationFailedError`` carrying it when it failed or was canceled."""
+    if raise_on_failure and generation.status != "succeeded":
+        raise GenerationFailedError(generation)
+    return generation
+
+
+def generation_id_of(generation: Generation | str) -> str:
+    return generation if isinstance(generation, str) else generation.id
+
+
 class ProgressTracker:
     """Calls ``on_progress`` once per change of (status, progress) and remembers the last state."""
 
@@ -372,16 +318,27 @@ class ProgressTracker:
         self.on_progress = on_progress
         self.last: Generation | None = None
 
-    def see(self, generation: Generation) -> Any:
-        """The callback's return value when it ran (an awaitable for async callbacks), else None."""
+    def _changed(self, generation: Generation) -> bool:
         changed = self.last is None or (self.last.status, self.last.progress) != (
             generation.status,
             generation.progress,
         )
         self.last = generation
-        if changed and self.on_progress is not None:
-            return self.on_progress(generation)
-        return None
+        return changed and self.on_progress is not None
+
+    def notify(self, generation: Generation) -> None:
+        """Record ``generation``; call ``on_progress`` if it changed."""
+        if self._changed(generation):
+            assert self.on_progress is not None
+            self.on_progress(generation)
+
+    async def anotify(self, generation: Generation) -> None:
+        """``notify`` for the async client: a coroutine function ``on_progress`` is awaited."""
+        if self._changed(generation):
+            assert self.on_progress is not None
+            outcome = self.on_progress(generation)
+            if inspect.isawaitable(outcome):
+                await outcome
 
 
 # Downloads

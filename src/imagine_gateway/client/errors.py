@@ -14,6 +14,8 @@
     │   ├── PayloadTooLargeError        413 payload_too_large
     │   ├── RateLimitError              429 rate_limited (retry_after_s)
     │   └── InternalServerError         5xx internal_error, upstream_unavailable, public_api_disabled
+    ├── GenerationFailedError           ``generations.run`` or ``wait`` saw the task fail or be
+    │                                   canceled (has ``generation``, ``code``, ``message``)
     ├── WaitTimeoutError                ``generations.wait`` ran past its timeout (has ``generation``)
     └── GenerationNotReadyError         ``generations.download`` of a task without a result
 
@@ -111,13 +113,33 @@ class RateLimitError(APIStatusError):
     def retry_after_s(self) -> float | None:
         if self.response is None:
             return None
-        from imagine_gateway.client._base import retry_after_s
+        from imagine_gateway.client._retry import retry_after_s
 
         return retry_after_s(self.response.headers)
 
 
 class InternalServerError(APIStatusError):
     """5xx: the gateway or every upstream failed."""
+
+
+class GenerationFailedError(ImagineError):
+    """The task ended failed or canceled; ``generation`` is the ended task.
+
+    ``code`` and ``message`` are the task's error (``code`` is ``"canceled"`` for a task canceled
+    without one). Its credits were released by the gateway.
+    """
+
+    def __init__(self, generation: Generation) -> None:
+        error = generation.error
+        self.generation = generation
+        self.code = error.code if error is not None else generation.status
+        self.message = (
+            error.message if error is not None else f"Generation {generation.id} was {generation.status}."
+        )
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
 
 
 class WaitTimeoutError(ImagineError):

@@ -1,16 +1,43 @@
-"""What a generation costs, from the catalog."""
+"""What a generation costs: a model's price rule applied to a request's validated params.
+
+The rule is a plain value: the catalog builds one for each model from its entry, so pricing depends
+on nothing outside ``core``.
+
+    rule = PriceRule(base_credits=10, credits_per_second=2)
+    rule.credits_for({"duration": 6})  # 22
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from imagine_gateway.catalog.contract import ModelContract
 
+@dataclass(frozen=True)
+class PriceRule:
+    """``base_credits`` per task, plus ``ceil(duration * credits_per_second)`` when that is set."""
 
-def price_credits(model: ModelContract, params: dict[str, Any]) -> int:
-    """Credits to reserve for a request with normalised ``params``."""
-    if model.billing_type == "PER_SECOND" and model.credits_per_second is not None:
+    base_credits: int
+    credits_per_second: int | None = None
+    """Credits per second of ``params["duration"]``; ``None`` for a fixed price."""
+
+    def credits_for(self, params: Mapping[str, Any]) -> int:
+        """Credits to reserve for a request with normalised ``params``."""
+        if self.credits_per_second is None:
+            return self.base_credits
         seconds = float(params.get("duration", 0) or 0)
-        return model.base_credits + math.ceil(seconds * model.credits_per_second)
-    return model.base_credits
+        return self.base_credits + math.ceil(seconds * self.credits_per_second)
+
+
+class Priced(Protocol):
+    """Anything that carries a price rule (a catalog model does)."""
+
+    @property
+    def price_rule(self) -> PriceRule: ...
+
+
+def price_credits(model: Priced, params: Mapping[str, Any]) -> int:
+    """Credits to reserve for a request to ``model`` with normalised ``params``."""
+    return model.price_rule.credits_for(params)

@@ -32,7 +32,7 @@ from imagine_gateway.core.errors import FieldError, WebhookUrlRejected
 from imagine_gateway.core.ids import new_id
 from imagine_gateway.core.records import Task, WebhookDelivery
 from imagine_gateway.core.timefmt import iso_ms
-from imagine_gateway.media.fetch import (
+from imagine_gateway.net import (
     Resolver,
     SystemResolver,
     default_port,

@@ -21,6 +21,7 @@ from imagine_gateway.settings import Settings
 
 
 def sandbox_provider(settings: Settings) -> SandboxProvider:
+    """The local sandbox engine, tuned by the ``sandbox_*`` settings."""
     return SandboxProvider(
         latency_s=settings.sandbox_latency_s,
         failure_rate=settings.sandbox_failure_rate,
@@ -29,12 +30,8 @@ def sandbox_provider(settings: Settings) -> SandboxProvider:
     )
 
 
-def build_providers(settings: Settings, catalog: Catalog) -> list[Provider]:
-    """The providers of ``build_router``, without their routing policy."""
-    return build_router(settings, catalog).providers
-
-
 def build_router(settings: Settings, catalog: Catalog) -> Router:
+    """The router over the providers the settings name (see the module docstring)."""
     if settings.providers_file is not None:
         models = {m.id: m for m in catalog}
         configs = load_providers_file(settings.providers_file, models)

@@ -19,9 +19,9 @@ from imagine_gateway.core.errors import (
 )
 from imagine_gateway.core.ids import new_id
 from imagine_gateway.core.records import FileRecord
-from imagine_gateway.media.fetch import FetchPolicy, Resolver, fetch_guarded
 from imagine_gateway.media.probe import probe_file
 from imagine_gateway.media.sniff import extension_for, kind_of
+from imagine_gateway.net import FetchPolicy, Resolver, fetch_guarded
 from imagine_gateway.providers.base import ReferenceInput
 from imagine_gateway.services.files import (
     KIND_NAMES,

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
 from imagine_gateway.catalog.loader import Catalog
 from imagine_gateway.catalog.validation import GenerationRequest
 from imagine_gateway.core.clock import Clock
-from imagine_gateway.core.cursor import decode_cursor, encode_cursor
 from imagine_gateway.core.errors import (
     IdempotencyConflict,
     NotFound,
@@ -25,6 +26,7 @@ from imagine_gateway.core.states import ACTIVE, CreditsState, TaskState, interna
 from imagine_gateway.delivery.events import EventBus, TaskEvent
 from imagine_gateway.delivery.webhooks import check_webhook_url
 from imagine_gateway.providers.router import Router
+from imagine_gateway.services.pagination import Page, page_of, read_cursor
 from imagine_gateway.services.principal import Principal
 from imagine_gateway.services.references import ReferenceResolver
 from imagine_gateway.settings import Settings
@@ -42,9 +44,11 @@ class Created:
 
 
 @dataclass(frozen=True)
-class Page:
-    items: list[Task]
-    next_cursor: str | None
+class Snapshot:
+    """One read of a watched task; ``quiet`` when no event came for it within the poll interval."""
+
+    task: Task
+    quiet: bool = False
 
 
 def fingerprint(request: GenerationRequest) -> str:
@@ -185,7 +189,7 @@ class GenerationService:
         limit: int = 20,
         dialect: str | None = None,
         newest_first: bool = True,
-    ) -> Page:
+    ) -> Page[Task]:
         """Newest first, keyset-paginated; the cursor is opaque to clients."""
         states = None
         if status is not None:
@@ -198,9 +202,9 @@ class GenerationService:
                 )
         if model is not None and self.catalog.get(model) is None:
             raise invalid("model", f"unknown model '{model}'", self.catalog.ids)
-        position = decode_cursor(cursor) if cursor else None
+        position = read_cursor(cursor)
         async with self.db.read() as conn:
-            items = await task_store.list_tasks(
+            rows = await task_store.list_tasks(
                 conn,
                 account_id=principal.account_id,
                 states=states,
@@ -211,10 +215,7 @@ class GenerationService:
                 limit=limit + 1,
                 newest_first=newest_first,
             )
-        more = len(items) > limit
-        items = items[:limit]
-        next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more and items else None
-        return Page(items=items, next_cursor=next_cursor)
+        return page_of(rows, limit)
 
     async def cancel(self, principal: Principal, task_id: str) -> Task:
         """queued/processing -> canceled, credits released (once); the worker's late writes lose."""
@@ -263,3 +264,37 @@ class GenerationService:
                     await provider.cancel(task.upstream_id)
         await self.events.publish(TaskEvent("generation.canceled", task_id, task.account_id))
         return final
+
+    async def watch(
+        self, principal: Principal, task_id: str, *, poll_s: float, deadline: float | None = None
+    ) -> AsyncGenerator[Snapshot, None]:
+        """The task now, then again after each of its events, until it ends.
+
+        Events from worker processes elsewhere may not reach this one (embedded bus), so without an
+        event the task is re-read every ``poll_s`` anyway. With a ``deadline`` (event-loop time) the
+        watch also ends once it passes, after one last read; the caller sees whether that one ended.
+
+            async for snapshot in generations.watch(principal, task_id, poll_s=1.0):
+                show(snapshot.task)
+        """
+        loop = asyncio.get_running_loop()
+        queue = self.events.subscribe(task_id)  # before the first read, so no event is missed
+        try:
+            snapshot = Snapshot(await self.get(principal, task_id))
+            while True:
+                yield snapshot
+                if snapshot.task.task_state.is_terminal:
+                    return
+                wait_s = poll_s
+                if deadline is not None:
+                    wait_s = min(wait_s, deadline - loop.time())
+                    if wait_s <= 0:
+                        return
+                quiet = False
+                try:
+                    await asyncio.wait_for(queue.get(), timeout=wait_s)
+                except TimeoutError:
+                    quiet = True
+                snapshot = Snapshot(await self.get(principal, task_id), quiet=quiet)
+        finally:
+            self.events.unsubscribe(task_id, queue)

@@ -8,7 +8,6 @@ can serve the exact params is asked by ``GenerationService.create`` (``router.ch
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from imagine_gateway.core.states import TaskState
 from imagine_gateway.services.principal import Principal
 
 Body = Mapping[str, Any]
+SYNC_POLL_S = 1.0  # a synchronous call re-reads its task at least this often
 
 
 class SyncWaitTimeout(GatewayError):
@@ -223,25 +223,17 @@ async def read_task(
 
 
 async def wait_until_ended(ctx: AppContext, principal: Principal, task_id: str, *, deadline: float) -> Task:
-    """Re-read the task on each of its events (and at least every second) until it ends."""
-    loop = asyncio.get_running_loop()
-    queue = ctx.events.subscribe(task_id)
-    try:
-        while True:
-            task = await ctx.generations.get(principal, task_id)
-            if task.task_state.is_terminal:
-                return task
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise SyncWaitTimeout(
-                    f"The task {task_id} did not finish within {ctx.settings.sync_wait_timeout_s:g} s; "
-                    f"it is still running: GET /v1/images/{task_id} or /api/v1/generations/{task_id}."
-                )
-            # Events from worker processes elsewhere may not reach this one: re-read every second too.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(queue.get(), timeout=min(remaining, 1.0))
-    finally:
-        ctx.events.unsubscribe(task_id, queue)
+    """The task once it ended (watched through its events, re-read at least every second), or
+    ``timeout`` once ``deadline`` (event-loop time) passes."""
+    watch = ctx.generations.watch(principal, task_id, poll_s=SYNC_POLL_S, deadline=deadline)
+    async with contextlib.aclosing(watch) as snapshots:
+        async for snapshot in snapshots:
+            if snapshot.task.task_state.is_terminal:
+                return snapshot.task
+    raise SyncWaitTimeout(
+        f"The task {task_id} did not finish within {ctx.settings.sync_wait_timeout_s:g} s; "
+        f"it is still running: GET /v1/images/{task_id} or /api/v1/generations/{task_id}."
+    )
 
 
 # --- task views --------------------------------------------------------------------------------
@@ -267,16 +259,6 @@ def result_media(ctx: AppContext, task: Task) -> list[dict[str, Any]] | None:
 
 def result_expired(ctx: AppContext, task: Task) -> bool:
     return task.task_state is TaskState.SUCCEEDED and result_media(ctx, task) is None
-
-
-def stored_keys(task: Task) -> list[str]:
-    """Storage keys of the task's result files (posters included)."""
-    keys: list[str] = []
-    for asset in (task.result or {}).get("assets", []):
-        keys.append(asset["key"])
-        if asset.get("poster_key"):
-            keys.append(asset["poster_key"])
-    return keys
 
 
 def task_error(task: Task) -> dict[str, str] | None:

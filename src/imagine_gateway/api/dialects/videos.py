@@ -44,7 +44,6 @@ from imagine_gateway.api.dialects.common import (
     read_task,
     required_text,
     result_media,
-    stored_keys,
     task_error,
     unix_s,
     whole_number,
@@ -52,14 +51,13 @@ from imagine_gateway.api.dialects.common import (
 )
 from imagine_gateway.catalog.contract import ModelContract
 from imagine_gateway.catalog.validation import GenerationRequest, ReferenceItem
-from imagine_gateway.core.cursor import encode_cursor
 from imagine_gateway.core.errors import NotFound, TaskStateConflict, invalid
 from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import TaskState
 from imagine_gateway.media.dimensions import VIDEO_DIMENSIONS
 from imagine_gateway.media.serving import blob_response
+from imagine_gateway.services.pagination import cursor_after
 from imagine_gateway.services.principal import Principal
-from imagine_gateway.store import files as file_store
 
 router = APIRouter(tags=["OpenAI videos / Dubrify dialects"])
 
@@ -254,7 +252,7 @@ async def list_videos(
     cursor = None
     if after:
         anchor = await read_task(ctx, principal, after, output="video")
-        cursor = encode_cursor(anchor.created_at, anchor.id)
+        cursor = cursor_after(anchor)
     found: list[Task] = []
     # The list holds video tasks only: page through all tasks, keeping the videos.
     while len(found) <= limit:
@@ -298,10 +296,7 @@ async def delete_video(video_id: str, ctx: Ctx, principal: CanCreate) -> dict[st
         except TaskStateConflict:
             task = await read_task(ctx, principal, video_id, output="video")  # it ended meanwhile
     if task.task_state is TaskState.SUCCEEDED:
-        async with ctx.db.write() as conn:
-            await file_store.mark_result_expired(conn, task, now_ms=ctx.clock.now_ms())
-        for key in stored_keys(task):
-            await ctx.storage.delete(key)
+        await ctx.results.delete_result(principal, task.id)
     return {"id": task.id, "object": "video.deleted", "deleted": True}
 
 

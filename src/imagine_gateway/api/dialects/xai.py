@@ -334,8 +334,7 @@ async def _image_item(ctx: AppContext, task: Task, response_format: str) -> dict
     first = media[0]
     if response_format == "url":
         return {"url": first["url"], "mime_type": first["mime_type"]}
-    key = (task.result or {})["assets"][0]["key"]
-    data = b"".join([chunk async for chunk in ctx.storage.read_range(key, 0, None)])
+    data = await ctx.results.read_asset(task)
     return {"b64_json": base64.b64encode(data).decode(), "mime_type": first["mime_type"]}
 
 

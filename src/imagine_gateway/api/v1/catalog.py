@@ -9,7 +9,6 @@ from fastapi import APIRouter
 from imagine_gateway.api.deps import CanReadCredits, Ctx
 from imagine_gateway.api.v1.views import model_view
 from imagine_gateway.core.errors import NotFound
-from imagine_gateway.store import accounts
 
 router = APIRouter(prefix="/api/v1")
 
@@ -29,12 +28,11 @@ async def get_model(model_id: str, ctx: Ctx) -> dict[str, Any]:
 
 @router.get("/credits", tags=["credits"], summary="The account's credit balance")
 async def get_credits(ctx: Ctx, principal: CanReadCredits) -> dict[str, Any]:
-    async with ctx.db.read() as conn:
-        account = await accounts.get_account(conn, principal.account_id)
+    credits = await ctx.accounts.credits(principal)
     return {
         "object": "credits",
-        "account_id": account.id,
-        "balance": account.balance,
-        "reserved": account.reserved,
-        "available": account.balance,
+        "account_id": credits.account_id,
+        "balance": credits.balance,
+        "reserved": credits.reserved,
+        "available": credits.balance,
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -13,11 +13,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from imagine_gateway.api.deps import CanCreate, CanRead, Ctx, read_json
 from imagine_gateway.api.v1.views import task_view
 from imagine_gateway.catalog.validation import validate_generation
-from imagine_gateway.core.states import PUBLIC_STATUSES, TaskState
+from imagine_gateway.core.states import PUBLIC_STATUSES
 
 router = APIRouter(prefix="/api/v1", tags=["generations"])
 
 CREATE_BODY_REF = {"$ref": "#/components/schemas/GenerationCreate"}
+KEEP_ALIVE_S = 15.0  # an event stream with no news sends a comment line this often
 
 
 @router.post(
@@ -81,29 +82,20 @@ async def cancel_generation(task_id: str, ctx: Ctx, principal: CanCreate) -> dic
 
 @router.get("/generations/{task_id}/events", summary="Server-sent events for one task until it ends")
 async def generation_events(task_id: str, ctx: Ctx, principal: CanRead) -> StreamingResponse:
-    task = await ctx.generations.get(principal, task_id)
-    queue = ctx.events.subscribe(task_id)
+    await ctx.generations.get(principal, task_id)  # not_found before the stream starts
 
     async def stream() -> AsyncIterator[bytes]:
-        try:
-            current = task
-            last = None
-            while True:
-                view = task_view(ctx.settings, current, now_ms=ctx.clock.now_ms())
-                snapshot = (view["status"], view["progress"])
-                if snapshot != last:
-                    last = snapshot
+        last = None
+        watch = ctx.generations.watch(principal, task_id, poll_s=KEEP_ALIVE_S)
+        async with contextlib.aclosing(watch) as snapshots:
+            async for snapshot in snapshots:
+                if snapshot.quiet:
+                    yield b": keep-alive\n\n"  # through proxies that close idle connections
+                view = task_view(ctx.settings, snapshot.task, now_ms=ctx.clock.now_ms())
+                shown = (view["status"], view["progress"])
+                if shown != last:
+                    last = shown
                     yield f"event: generation\ndata: {json.dumps(view)}\n\n".encode()
-                if TaskState(current.state).is_terminal:
-                    return
-                try:
-                    await asyncio.wait_for(queue.get(), timeout=15)
-                except TimeoutError:
-                    # Events from other processes may not reach this one: re-read, and keep the line alive.
-                    yield b": keep-alive\n\n"
-                current = await ctx.generations.get(principal, task_id)
-        finally:
-            ctx.events.unsubscribe(task_id, queue)
 
     return StreamingResponse(
         stream(),

@@ -105,6 +105,24 @@ class Storage(Protocol):
         """The blob's file on this machine (local backend, existing blob), else ``None``."""
         ...
 
+    async def presigned_get_url(
+        self,
+        key: str,
+        *,
+        expires_in_s: int,
+        content_type: str,
+        content_disposition: str | None,
+        cache_control: str,
+    ) -> str | None:
+        """A URL that GETs the blob straight from the backend for ``expires_in_s``, else ``None``.
+
+        The backend answers that URL with ``content_type``, ``cache_control`` and, when given,
+        ``content_disposition``. ``None`` when the backend has no such URLs (the local directory):
+        then the gateway serves the bytes itself. Signing is local: no request is made, and whether
+        the blob exists is not checked.
+        """
+        ...
+
     async def aclose(self) -> None:
         """Release connections and threads the backend holds."""
         ...

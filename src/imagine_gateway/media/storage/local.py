@@ -254,5 +254,17 @@ class LocalStorage:
         """The blob's file, if the blob exists."""
         return self._data_path(key) if await self.stat(key) is not None else None
 
+    async def presigned_get_url(
+        self,
+        key: str,
+        *,
+        expires_in_s: int,
+        content_type: str,
+        content_disposition: str | None,
+        cache_control: str,
+    ) -> str | None:
+        """Files have no URL of their own: the gateway serves them."""
+        return None
+
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -72,6 +72,8 @@ class S3Storage:
         # Self-hosted stores (MinIO, moto) rarely have per-bucket DNS names, so path-style addressing
         config = Config(
             s3={"addressing_style": "path"} if endpoint_url else {},
+            # SigV4 for presigned URLs too (boto3 would presign with SigV2, which newer regions refuse)
+            signature_version="s3v4",
             retries={"max_attempts": 3, "mode": "standard"},
             connect_timeout=10,
             read_timeout=60,
@@ -261,6 +263,35 @@ class S3Storage:
     async def local_path(self, key: str) -> pathlib.Path | None:
         """Objects have no local file."""
         return None
+
+    async def presigned_get_url(
+        self,
+        key: str,
+        *,
+        expires_in_s: int,
+        content_type: str,
+        content_disposition: str | None,
+        cache_control: str,
+    ) -> str | None:
+        """S3's own presigned GET URL (SigV4 query auth), with the response headers it must set.
+
+        The URL names this backend's endpoint, so clients must be able to reach it.
+        """
+        params: dict[str, str] = {
+            "Bucket": self.bucket,
+            "Key": self._object_key(key),
+            "ResponseContentType": content_type,
+            "ResponseCacheControl": cache_control,
+        }
+        if content_disposition is not None:
+            params["ResponseContentDisposition"] = content_disposition
+        url = await self._call(
+            self._client.generate_presigned_url,
+            ClientMethod="get_object",
+            Params=params,
+            ExpiresIn=expires_in_s,
+        )
+        return str(url)
 
     async def aclose(self) -> None:
         """Close the client's connection pool."""

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from imagine_gateway.media.dimensions import IMAGE_DIMENSIONS, image_size, video_size
-from imagine_gateway.media.render import render_image, render_video
+from imagine_gateway.providers.sandbox import render_image, render_video
 from imagine_gateway.testing.mock_upstreams.config import MockConfig
 
 if TYPE_CHECKING:

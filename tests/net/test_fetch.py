@@ -29,7 +29,7 @@ from cryptography.x509.oid import NameOID
 from PIL import Image
 
 from imagine_gateway.core.errors import FieldError, ValidationFailed
-from imagine_gateway.media.fetch import (
+from imagine_gateway.net import (
     Fetched,
     FetchPolicy,
     SystemResolver,

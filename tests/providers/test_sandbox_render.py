@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from imagine_gateway.media.dimensions import IMAGE_DIMENSIONS, VIDEO_DIMENSIONS, image_size, video_size
-from imagine_gateway.media.render import SANDBOX_MARK, render_image, render_poster, render_video
+from imagine_gateway.providers.sandbox import SANDBOX_MARK, render_image, render_poster, render_video
 
 BANNER_YELLOW = (255, 210, 31)
 TEAL = (30, 160, 90)

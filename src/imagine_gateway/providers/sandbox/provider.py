@@ -21,6 +21,7 @@ from imagine_gateway.providers.base import (
     ResultAsset,
     Submitted,
 )
+from imagine_gateway.providers.sandbox.render import render_image, render_video
 
 CHUNK_BYTES = 1 << 20
 
@@ -90,7 +91,6 @@ class SandboxProvider:
         return None
 
     async def open_result(self, asset: ResultAsset, job: Job) -> AsyncIterator[bytes]:
-        from imagine_gateway.media import render
         from imagine_gateway.media.dimensions import image_size, video_size
 
         reference = job.references[0].data if job.references else None
@@ -98,9 +98,7 @@ class SandboxProvider:
         try:
             if asset.kind == "image":
                 w, h = image_size(str(job.params.get("aspect_ratio", "1:1")))
-                data = await asyncio.to_thread(
-                    render.render_image, job.prompt, w, h, reference=reference, seed=seed
-                )
+                data = await asyncio.to_thread(render_image, job.prompt, w, h, reference=reference, seed=seed)
                 for i in range(0, len(data), CHUNK_BYTES):
                     yield data[i : i + CHUNK_BYTES]
                 return
@@ -110,7 +108,7 @@ class SandboxProvider:
             with tempfile.TemporaryDirectory(dir=self.work_dir) as tmp:
                 out = Path(tmp) / "render.mp4"
                 await asyncio.to_thread(
-                    render.render_video,
+                    render_video,
                     job.prompt,
                     w,
                     h,

@@ -1,0 +1,19 @@
+"""Outbound connections to addresses a client chose: the public-address check and the guarded fetch.
+
+Reference-media URLs are fetched through ``fetch_guarded``; webhook endpoints are vetted with
+``is_public_ip`` and a ``Resolver`` before every delivery.
+"""
+
+from imagine_gateway.net.addresses import Resolver, SystemResolver, default_port, is_ip_literal, is_public_ip
+from imagine_gateway.net.fetch import Fetched, FetchPolicy, fetch_guarded
+
+__all__ = [
+    "FetchPolicy",
+    "Fetched",
+    "Resolver",
+    "SystemResolver",
+    "default_port",
+    "fetch_guarded",
+    "is_ip_literal",
+    "is_public_ip",
+]
