@@ -29,10 +29,9 @@ from loopback import free_port, wait_for_port
 from sqlalchemy import func, select
 
 from imagine_gateway import eventloop
-from imagine_gateway.api.app import Overrides, build_context
 from imagine_gateway.catalog.validation import validate_generation
-from imagine_gateway.cli import admin
 from imagine_gateway.providers.sandbox import render_video
+from imagine_gateway.runtime import Overrides, build_context
 from imagine_gateway.services.principal import ALL_SCOPES, Principal
 from imagine_gateway.settings import load_settings
 from imagine_gateway.store.migrate import upgrade
@@ -81,16 +80,8 @@ async def run(args: argparse.Namespace, home: Path, base_url: str) -> dict[str, 
         worker_idle_poll_s=0.1,
     )
     await asyncio.to_thread(upgrade, settings.resolved_database_url)
-    made = await admin.create_key(
-        settings,
-        name="bench",
-        account_ref=None,
-        credits=args.tasks * 10,
-        scopes=None,
-        expires_in_s=None,
-        rate_limit=None,
-    )
     ctx = build_context(settings, Overrides(run_worker=True))
+    made = await ctx.accounts.create_key(name="bench", credits=args.tasks * 10)
     assert ctx.worker is not None
     principal = Principal(account_id=made.account.id, api_key_id=made.key.id, scopes=frozenset(ALL_SCOPES))
     request = validate_generation(

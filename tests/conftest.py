@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from imagine_gateway.api.app import Overrides, create_app
+from imagine_gateway.api.app import create_app
+from imagine_gateway.runtime import Overrides, Runtime
 from imagine_gateway.services.accounts import NewKey, open_accounts
 from imagine_gateway.settings import Settings, load_settings
 from imagine_gateway.testing.loopback import LoopbackServer
@@ -54,6 +55,16 @@ class Gateway:
     @property
     def ctx(self) -> Any:
         return self.server.app.state.ctx  # type: ignore[union-attr]
+
+    @property
+    def runtime(self) -> Runtime:
+        found: Runtime = self.server.app.state.runtime  # type: ignore[union-attr]
+        return found
+
+    def stop(self) -> None:
+        """Close the client, then stop the server (its lifespan stops the runtime)."""
+        self.http.close()
+        self.server.stop()
 
     def key(
         self,
@@ -103,28 +114,33 @@ def make_settings(home: Path, **overrides: Any) -> Settings:
     return load_settings(**values)
 
 
+def start_gateway(home: Path, overrides: Overrides | None = None, **settings: Any) -> Gateway:
+    """A gateway (its runtime inside the app's lifespan) on a free loopback port; ``stop()`` it after."""
+    server = LoopbackServer()
+    s = make_settings(home, public_base_url=server.base_url, **settings)
+    try:
+        server.app = create_app(s, overrides)
+        server.start()
+    except BaseException:
+        server.stop()
+        raise
+    settled: Settings = server.app.state.ctx.settings  # with the signing secret the runtime settled
+    return Gateway(settings=settled, server=server, http=httpx.Client(base_url=server.base_url, timeout=30))
+
+
 @pytest.fixture
 def gateway_factory(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
     """Start gateways (API + in-process worker) on loopback; each stops at the end of the test."""
     running: list[Gateway] = []
 
     def start(home: Path | None = None, overrides: Overrides | None = None, **settings: Any) -> Gateway:
-        server = LoopbackServer()
-        s = make_settings(home or tmp_path / "home", public_base_url=server.base_url, **settings)
-        try:
-            server.app = create_app(s, overrides)
-            server.start()
-        except BaseException:
-            server.stop()
-            raise
-        gw = Gateway(settings=s, server=server, http=httpx.Client(base_url=server.base_url, timeout=30))
+        gw = start_gateway(home or tmp_path / "home", overrides, **settings)
         running.append(gw)
         return gw
 
     yield start
     for gw in running:
-        gw.http.close()
-        gw.server.stop()
+        gw.stop()
 
 
 @pytest.fixture

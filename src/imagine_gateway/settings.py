@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -177,17 +176,12 @@ class Settings(BaseSettings):
             return self.storage_url
         return (self.home / "media").resolve().as_uri()
 
-    @cached_property
+    @property
     def signing_key(self) -> bytes:
-        """The secret for media URLs and tokens; created once under home when not configured."""
-        if self.secret_key is not None:
-            return self.secret_key.get_secret_value().encode()
-        path = self.home / "secret.key"
-        if not path.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip().encode()
+        """The secret for media URLs and tokens (the runtime fills it from home when not configured)."""
+        if self.secret_key is None:
+            raise RuntimeError("no signing secret: set IMAGINE_SECRET_KEY or start the gateway's runtime")
+        return self.secret_key.get_secret_value().encode()
 
     @property
     def is_sqlite(self) -> bool:

@@ -6,15 +6,15 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from imagine_gateway.api.context import AppContext
 from imagine_gateway.catalog.validation import validate_generation
 from imagine_gateway.core.records import Task
+from imagine_gateway.runtime import Context
 from imagine_gateway.services.generations import Snapshot
 from imagine_gateway.services.principal import ALL_SCOPES, Principal
 from tests.worker.conftest import gateway_context
 
 
-async def queued_task(ctx: AppContext) -> tuple[Principal, Task]:
+async def queued_task(ctx: Context) -> tuple[Principal, Task]:
     """A new account's queued image task (no worker runs)."""
     made = await ctx.accounts.create_key(name="w", credits=10)
     principal = Principal(account_id=made.account.id, api_key_id=made.key.id, scopes=frozenset(ALL_SCOPES))

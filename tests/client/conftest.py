@@ -5,30 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from PIL import Image
 
 from imagine_gateway import Client
-from imagine_gateway.api.app import create_app
-from imagine_gateway.testing.loopback import LoopbackServer
-from tests.conftest import Gateway, Key, make_settings
-
-
-def start_gateway(home: Path, **settings: Any) -> Gateway:
-    server = LoopbackServer()
-    try:
-        server.app = create_app(make_settings(home, public_base_url=server.base_url, **settings))
-        server.start()
-    except BaseException:
-        server.stop()
-        raise
-    app_settings = server.app.state.ctx.settings
-    return Gateway(
-        settings=app_settings, server=server, http=httpx.Client(base_url=server.base_url, timeout=30)
-    )
+from tests.conftest import Gateway, Key, start_gateway
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +18,7 @@ def shared_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
     """One gateway for a module's tests; each test gets its own account through its own key."""
     gateway = start_gateway(tmp_path_factory.mktemp("gateway"))
     yield gateway
-    gateway.http.close()
-    gateway.server.stop()
+    gateway.stop()
 
 
 @dataclass
@@ -60,8 +41,7 @@ def slow_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """A gateway whose sandbox takes 30 s, so tasks stay in flight during the test."""
     gateway = start_gateway(tmp_path_factory.mktemp("slow"), sandbox_latency_s=30)
     yield gateway
-    gateway.http.close()
-    gateway.server.stop()
+    gateway.stop()
 
 
 @pytest.fixture

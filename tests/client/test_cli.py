@@ -11,8 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from imagine_gateway.cli.main import app
-from tests.client.conftest import start_gateway
-from tests.conftest import Gateway, Key
+from tests.conftest import Gateway, Key, start_gateway
 from tests.matchers import TASK_ID, Matches
 
 

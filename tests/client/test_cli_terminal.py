@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.client.conftest import start_gateway
-from tests.conftest import Gateway, Key
+from tests.conftest import Gateway, Key, start_gateway
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None, reason="tmux is not installed (apt-get install -y tmux)"

@@ -5,27 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from imagine_gateway.api.app import create_app
-from imagine_gateway.testing.loopback import LoopbackServer
-from tests.conftest import Gateway, make_settings
+from tests.conftest import Gateway, start_gateway
 
 
 @pytest.fixture(scope="module")
 def shared_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """A gateway (SQLite + local storage + sandbox worker) on loopback for the whole module."""
-    server = LoopbackServer()
-    settings = make_settings(tmp_path_factory.mktemp("files") / "home", public_base_url=server.base_url)
-    server.app = create_app(settings)
-    server.start()
-    gateway = Gateway(
-        settings=settings, server=server, http=httpx.Client(base_url=server.base_url, timeout=30)
-    )
+    gateway = start_gateway(tmp_path_factory.mktemp("files") / "home")
     yield gateway
-    gateway.http.close()
-    server.stop()
+    gateway.stop()
 
 
 @pytest.fixture

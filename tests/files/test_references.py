@@ -120,7 +120,9 @@ def upstream() -> Iterator[str]:
 
 @pytest.fixture
 async def env(tmp_path: Path, upstream: str) -> AsyncIterator[Env]:
-    settings = make_settings(tmp_path / "home", public_base_url="https://gateway.test")
+    settings = make_settings(
+        tmp_path / "home", public_base_url="https://gateway.test", secret_key="references-secret"
+    )
     async with open_accounts(settings) as accounts:
         alice = await accounts.create_key(name="alice")
         bob = await accounts.create_key(name="bob")

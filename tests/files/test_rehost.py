@@ -17,14 +17,15 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from imagine_gateway.api.app import Overrides
 from imagine_gateway.catalog.loader import load_catalog
+from imagine_gateway.core.results import StoredAsset
 from imagine_gateway.media.storage import LocalStorage, open_storage
 from imagine_gateway.providers.base import Job, ProviderUnavailable, ResultAsset
 from imagine_gateway.providers.router import Router
 from imagine_gateway.providers.sandbox import SandboxProvider
+from imagine_gateway.runtime import Overrides
 from imagine_gateway.testing.loopback import LoopbackServer
-from imagine_gateway.worker.collect import CollectedAsset, CollectError, collect_asset
+from imagine_gateway.worker.collect import CollectError, collect_asset
 from tests.conftest import Gateway
 from tests.files import samples
 
@@ -89,7 +90,7 @@ def job(task_id: str) -> Job:
 
 async def collect(
     storage: LocalStorage, url: str, *, max_bytes: int = 10 * samples.MIB, tmp: Path
-) -> CollectedAsset:
+) -> StoredAsset:
     return await collect_asset(
         storage,
         HttpResults(),
@@ -106,7 +107,7 @@ async def test_a_result_is_streamed_into_storage_probed_and_given_a_poster(
 ) -> None:
     storage = LocalStorage(tmp_path / "media")
     collected = await collect(storage, f"{upstream}/ok.mp4", tmp=tmp_path)
-    assert collected == CollectedAsset(
+    assert collected == StoredAsset(
         key="results/task_one/0.mp4",
         kind="video",
         mime_type="video/mp4",

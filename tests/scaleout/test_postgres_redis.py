@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from imagine_gateway.api.app import Overrides
+from imagine_gateway.runtime import Overrides
 from imagine_gateway.settings import Settings
 from imagine_gateway.worker.process import run_worker_process
 from tests.api.test_credits_and_idempotency import _create_many, _ledger_facts

@@ -15,8 +15,7 @@ from starlette.routing import Route
 
 from imagine_gateway import Client
 from imagine_gateway.testing.loopback import LoopbackServer
-from tests.client.conftest import start_gateway
-from tests.conftest import Gateway, Key
+from tests.conftest import Gateway, Key, start_gateway
 
 FAST_WEBHOOKS = {
     "webhook_allow_private": True,
@@ -75,8 +74,7 @@ def receiver() -> Iterator[Receiver]:
 def hook_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     gateway = start_gateway(tmp_path_factory.mktemp("hooks"), **FAST_WEBHOOKS)
     yield gateway
-    gateway.http.close()
-    gateway.server.stop()
+    gateway.stop()
 
 
 @dataclass

@@ -15,7 +15,7 @@ from imagine_gateway.core.clock import SystemClock
 from imagine_gateway.delivery.webhooks import WebhookDispatcher
 from imagine_gateway.store.db import Database
 from imagine_gateway.webhooks import WebhookVerificationError, verify
-from tests.client.conftest import start_gateway
+from tests.conftest import start_gateway
 from tests.matchers import ISO, Matches
 from tests.webhooks.conftest import FAST_WEBHOOKS, Account, Receiver
 

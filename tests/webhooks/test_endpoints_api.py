@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from imagine_gateway import Client, NotFoundError, PermissionDeniedError, ValidationError, WebhookEndpoint
-from tests.client.conftest import start_gateway
-from tests.conftest import Gateway, Key
+from tests.conftest import Gateway, Key, start_gateway
 from tests.matchers import ISO, Matches
 
 PUBLIC_URL = "https://93.184.216.34/hooks/imagine"  # a public IP literal: no DNS needed to vet it

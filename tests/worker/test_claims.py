@@ -7,15 +7,15 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from imagine_gateway.api.context import AppContext
 from imagine_gateway.core.records import Task
+from imagine_gateway.runtime import Context
 from imagine_gateway.store.tables import tasks
+from imagine_gateway.store.writeback import WriteBatcher
 from imagine_gateway.worker.runner import Worker
-from imagine_gateway.worker.writeback import WriteBatcher
 from tests.worker.conftest import claim, claimed_tasks, create_tasks, gateway_context
 
 
-async def test_due_polls_are_claimed_before_older_queued_submissions(ctx: AppContext) -> None:
+async def test_due_polls_are_claimed_before_older_queued_submissions(ctx: Context) -> None:
     (in_flight,) = await claimed_tasks(ctx, 1)
     now = ctx.clock.now_ms()
     assert await WriteBatcher(ctx.db).write(
@@ -31,14 +31,14 @@ async def test_due_polls_are_claimed_before_older_queued_submissions(ctx: AppCon
     assert [t.state for t in rest] == ["queued", "queued"]
 
 
-async def test_a_claimed_task_is_not_claimed_again_while_its_lease_runs(ctx: AppContext) -> None:
+async def test_a_claimed_task_is_not_claimed_again_while_its_lease_runs(ctx: Context) -> None:
     (taken,) = await claimed_tasks(ctx, 1)
 
     assert await claim(ctx, 5) == []
     assert [t.id for t in await claim(ctx, 5, at_ms=taken.lease_expires_at + 1)] == [taken.id]  # type: ignore[operator]
 
 
-async def test_results_to_collect_are_claimed_apart_from_submissions_and_polls(ctx: AppContext) -> None:
+async def test_results_to_collect_are_claimed_apart_from_submissions_and_polls(ctx: Context) -> None:
     polled, *to_collect = await claimed_tasks(ctx, 3)
     batcher, now = WriteBatcher(ctx.db), ctx.clock.now_ms()
     for task, state in ((polled, "processing"), *((t, "collecting") for t in to_collect)):
@@ -73,14 +73,14 @@ async def test_a_worker_leases_no_more_results_than_its_collect_queue_holds(tmp_
         assert await ctx.worker.claim_and_start() == 4
 
 
-async def leases(ctx: AppContext) -> dict[str | None, int]:
+async def leases(ctx: Context) -> dict[str | None, int]:
     """How many live tasks each lease owner holds (None: not leased)."""
     query = select(tasks.c.lease_owner, func.count()).where(tasks.c.next_run_at.is_not(None))
     async with ctx.db.read() as conn:
         return dict(((owner, n) for owner, n in await conn.execute(query.group_by(tasks.c.lease_owner))))
 
 
-async def states(ctx: AppContext) -> dict[str, int]:
+async def states(ctx: Context) -> dict[str, int]:
     async with ctx.db.read() as conn:
         query = select(tasks.c.state, func.count()).group_by(tasks.c.state)
         return {state: n for state, n in await conn.execute(query)}
@@ -119,7 +119,7 @@ async def test_results_waiting_in_the_collect_queue_keep_their_leases(tmp_path: 
             result_host.close()
 
 
-async def lease_ends(ctx: AppContext) -> dict[str, int]:
+async def lease_ends(ctx: Context) -> dict[str, int]:
     """When each leased task's lease runs out."""
     query = select(tasks.c.id, tasks.c.lease_expires_at).where(tasks.c.lease_owner.is_not(None))
     async with ctx.db.read() as conn:
@@ -145,7 +145,7 @@ async def test_due_polls_are_claimed_even_when_submissions_fill_their_own_slots(
         assert leased == {("processing", True): 1, ("queued", True): 2, ("queued", False): 4}
 
 
-async def leased_states(ctx: AppContext) -> dict[tuple[str, bool], int]:
+async def leased_states(ctx: Context) -> dict[tuple[str, bool], int]:
     """How many live tasks are in each state, leased or not."""
     leased = tasks.c.lease_owner.is_not(None)
     query = select(tasks.c.state, leased, func.count()).where(tasks.c.next_run_at.is_not(None))
@@ -157,7 +157,7 @@ async def leased_states(ctx: AppContext) -> dict[tuple[str, bool], int]:
 class GatedWorker(Worker):
     """A worker whose steps wait until their claim's gate opens (keyed by fence)."""
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(
             db=ctx.db,
             catalog=ctx.catalog,
@@ -202,7 +202,7 @@ async def test_a_step_ending_after_its_task_was_claimed_again_leaves_the_new_lea
             await worker.drain()
 
 
-async def only_task(ctx: AppContext) -> Task:
+async def only_task(ctx: Context) -> Task:
     """The one task in the database, as stored now."""
     async with ctx.db.read() as conn:
         return Task.from_row((await conn.execute(select(tasks))).mappings().one())

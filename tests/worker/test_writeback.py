@@ -7,19 +7,19 @@ import dataclasses
 
 import pytest
 
-from imagine_gateway.api.context import AppContext
-from imagine_gateway.worker import settle
-from imagine_gateway.worker.writeback import WriteBatcher
+from imagine_gateway.core.transitions import Failed, transition
+from imagine_gateway.runtime import Context
+from imagine_gateway.store.writeback import WriteBatcher
 from tests.worker.conftest import claimed_tasks, row
 
 
 async def test_concurrent_writes_land_in_one_transaction_and_each_caller_hears_its_own_outcome(
-    ctx: AppContext,
+    ctx: Context,
 ) -> None:
     live, stale, ended = await claimed_tasks(ctx, 3)
-    assert await settle.fail(ctx.db, ended, code="generation_failed", message="x", now_ms=ctx.clock.now_ms())
-    stale_copy = dataclasses.replace(stale, fence=stale.fence - 1)
     batcher = WriteBatcher(ctx.db)
+    assert await batcher.apply(transition(ended, Failed("generation_failed", "x"), ctx.clock.now_ms()))
+    stale_copy = dataclasses.replace(stale, fence=stale.fence - 1)
 
     outcomes = await asyncio.gather(
         batcher.write(live, {"state": "collecting", "upstream_result": {"assets": [{"url": "u"}]}}),
@@ -30,7 +30,7 @@ async def test_concurrent_writes_land_in_one_transaction_and_each_caller_hears_i
 
     # Both writes of ``live`` land, in order, as if applied one by one; each caller hears True.
     assert list(outcomes) == [True, False, False, True]
-    assert batcher.flushes == 1
+    assert batcher.flushes == 1  # the ending ran in a transaction of its own, not in a batch
     written = await row(ctx, live.id)
     assert (written["state"], written["progress"], written["polls"]) == ("collecting", 99, 3)
     assert written["upstream_result"] == {"assets": [{"url": "u"}]}
@@ -39,7 +39,7 @@ async def test_concurrent_writes_land_in_one_transaction_and_each_caller_hears_i
     assert (await row(ctx, ended.id))["next_run_at"] is None
 
 
-async def test_json_columns_are_written_through_the_batch(ctx: AppContext) -> None:
+async def test_json_columns_are_written_through_the_batch(ctx: Context) -> None:
     (task,) = await claimed_tasks(ctx, 1)
     batcher = WriteBatcher(ctx.db)
 
@@ -52,7 +52,7 @@ async def test_json_columns_are_written_through_the_batch(ctx: AppContext) -> No
     assert written["upstream_result"] == {"assets": [{"url": "https://x/1.mp4"}]}
 
 
-async def test_unknown_or_fence_columns_are_refused_before_anything_is_queued(ctx: AppContext) -> None:
+async def test_unknown_or_fence_columns_are_refused_before_anything_is_queued(ctx: Context) -> None:
     (task,) = await claimed_tasks(ctx, 1)
     batcher = WriteBatcher(ctx.db)
 
@@ -63,7 +63,7 @@ async def test_unknown_or_fence_columns_are_refused_before_anything_is_queued(ct
     assert (await row(ctx, task.id))["fence"] == task.fence
 
 
-async def test_a_renewal_never_leases_again_a_task_its_step_released(ctx: AppContext) -> None:
+async def test_a_renewal_never_leases_again_a_task_its_step_released(ctx: Context) -> None:
     same_batch, later_batch = await claimed_tasks(ctx, 2)
     batcher = WriteBatcher(ctx.db)
     released = {"next_run_at": 5, "lease_owner": None, "lease_expires_at": None}
@@ -82,7 +82,7 @@ async def test_a_renewal_never_leases_again_a_task_its_step_released(ctx: AppCon
         assert (stored["lease_owner"], stored["lease_expires_at"], stored["next_run_at"]) == (None, None, 5)
 
 
-async def test_a_renewal_extends_the_leases_still_held(ctx: AppContext) -> None:
+async def test_a_renewal_extends_the_leases_still_held(ctx: Context) -> None:
     task, other = await claimed_tasks(ctx, 2)
     until = ctx.clock.now_ms() + 60_000
 

@@ -1,6 +1,7 @@
 """Rendering errors in each wire shape's envelope.
 
-The native (Rivya) envelope is the default; a dialect registers its own renderer for its paths.
+The native (Rivya) envelope is the default; a dialect registers its own renderer for its paths on the
+app that mounts it, so two apps in one process never see each other's shapes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -36,12 +38,19 @@ class Envelope:
     render: Renderer
 
 
-_ENVELOPES: list[Envelope] = []
+def register_envelope(app: Starlette, matches: Callable[[Request], bool], render: Renderer) -> None:
+    """A dialect's error shape for the requests it serves on ``app`` (first match wins)."""
+    envelopes: list[Envelope] | None = getattr(app.state, "error_envelopes", None)
+    if envelopes is None:
+        envelopes = []
+        app.state.error_envelopes = envelopes
+    envelopes.append(Envelope(matches, render))
 
 
-def register_envelope(matches: Callable[[Request], bool], render: Renderer) -> None:
-    """A dialect's error shape for the requests it serves (first match wins)."""
-    _ENVELOPES.append(Envelope(matches, render))
+def _envelopes(request: Request) -> list[Envelope]:
+    app = request.scope.get("app")  # set by the app before any middleware runs
+    found: list[Envelope] = getattr(app.state, "error_envelopes", []) if app is not None else []
+    return found
 
 
 def native_body(exc: GatewayError, request_id: str) -> dict[str, object]:
@@ -67,7 +76,7 @@ def error_headers(exc: GatewayError) -> dict[str, str]:
 def render_error(request: Request, exc: GatewayError) -> Response:
     request_id = getattr(request.state, "request_id", "req_unknown")
     renderer: Renderer = render_native
-    for envelope in _ENVELOPES:
+    for envelope in _envelopes(request):
         if envelope.matches(request):
             renderer = envelope.render
             break

@@ -31,7 +31,7 @@ async def get_media(
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     now = ctx.clock.now_ms() // 1000
-    verify_media_signature(key, exp, sig, now=now, secret=ctx.settings.signing_key)
+    verify_media_signature(key, exp, sig, now=now, secret=ctx.signing_key)
     redirect_ttl_s = None
     if ctx.settings.s3_presigned_redirects and exp is not None:
         # The direct URL never outlives the signed one it was reached through.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from imagine_gateway.core.results import StoredResult
 from imagine_gateway.media.signing import sign_media_path
 from imagine_gateway.settings import Settings
 
@@ -16,31 +17,30 @@ def media_url(settings: Settings, key: str, *, now_ms: int) -> str:
 
 
 def result_view(
-    settings: Settings, result: dict[str, Any] | None, *, now_ms: int, expires_at: int | None
+    settings: Settings, result: StoredResult | None, *, now_ms: int, expires_at: int | None
 ) -> dict[str, Any] | None:
     """The public ``result``: Rivya's primary_url + urls, plus a ``media`` list with probes."""
-    if not result:
+    if result is None:
         return None
-    if (expires_at is not None and now_ms >= expires_at) or result.get("expired"):
+    if (expires_at is not None and now_ms >= expires_at) or result.expired:
         return {"primary_url": None, "urls": [], "expired": True, "media": []}
     media = []
     urls = []
-    for asset in result.get("assets", []):
-        url = media_url(settings, asset["key"], now_ms=now_ms)
+    for asset in result.assets:
+        url = media_url(settings, asset.key, now_ms=now_ms)
+        poster = media_url(settings, asset.poster_key, now_ms=now_ms) if asset.poster_key else None
         urls.append(url)
         media.append(
             {
                 "url": url,
-                "kind": asset["kind"],
-                "mime_type": asset["mime_type"],
-                "size_bytes": asset["size_bytes"],
-                "sha256": asset["sha256"],
-                "width": asset["width"],
-                "height": asset["height"],
-                "duration_seconds": asset["duration_seconds"],
-                "poster_url": media_url(settings, asset["poster_key"], now_ms=now_ms)
-                if asset.get("poster_key")
-                else None,
+                "kind": asset.kind,
+                "mime_type": asset.mime_type,
+                "size_bytes": asset.size_bytes,
+                "sha256": asset.sha256,
+                "width": asset.width,
+                "height": asset.height,
+                "duration_seconds": asset.duration_s,
+                "poster_url": poster,
             }
         )
     return {"primary_url": urls[0] if urls else None, "urls": urls, "expired": False, "media": media}

@@ -103,8 +103,9 @@ def serve(
     """Run the gateway (API + worker) on the embedded default or the configured stack."""
     import uvicorn
 
-    from imagine_gateway.api.app import Overrides, create_app
+    from imagine_gateway.api.app import create_app
     from imagine_gateway.providers.registry import uses_sandbox
+    from imagine_gateway.runtime import Overrides
 
     settings = _settings(host=host, port=port, run_worker=workers_inside)
     if "public_base_url" not in settings.model_fields_set:

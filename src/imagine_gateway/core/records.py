@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Self
 
+from imagine_gateway.core.results import StoredResult, UpstreamResult
 from imagine_gateway.core.states import CreditsState, TaskState
 
 
@@ -71,12 +72,12 @@ class Task(_FromRow):
     reserved_credits: int
     final_credits: int
     credits_state: str
-    result: dict[str, Any] | None
+    result: StoredResult | None
     error_code: str | None
     error_message: str | None
     provider: str | None
     upstream_id: str | None
-    upstream_result: dict[str, Any] | None
+    upstream_result: UpstreamResult | None
     upstream_cost_ticks: int | None
     submit_ambiguous: int
     next_run_at: int | None
@@ -92,6 +93,25 @@ class Task(_FromRow):
     completed_at: int | None
     expires_at: int | None
 
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> Self:
+        """The task of a row; its JSON result columns become records."""
+        values = {k: v for k, v in row.items() if k in _TASK_FIELDS}
+        if (result := values.get("result")) is not None and not isinstance(result, StoredResult):
+            values["result"] = StoredResult.from_json(result)
+        upstream = values.get("upstream_result")
+        if upstream is not None and not isinstance(upstream, UpstreamResult):
+            values["upstream_result"] = UpstreamResult.from_json(upstream)
+        return cls(**values)
+
+    def to_row(self) -> dict[str, Any]:
+        """The row of this task: every column, with the results as the JSON stored."""
+        values = {name: getattr(self, name) for name in _TASK_FIELDS}
+        values["result"] = self.result.to_json() if self.result is not None else None
+        upstream = self.upstream_result
+        values["upstream_result"] = upstream.to_json() if upstream is not None else None
+        return values
+
     @property
     def task_state(self) -> TaskState:
         return TaskState(self.state)
@@ -99,6 +119,9 @@ class Task(_FromRow):
     @property
     def credits(self) -> CreditsState:
         return CreditsState(self.credits_state)
+
+
+_TASK_FIELDS = frozenset(f.name for f in fields(Task))
 
 
 @dataclass(frozen=True)

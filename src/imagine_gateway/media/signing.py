@@ -1,4 +1,5 @@
-"""Signed, expiring media URLs and compact signed tokens (HMAC-SHA256). Pure: the caller passes the time.
+"""Signed, expiring media URLs and compact signed tokens (HMAC-SHA256). Pure: the caller passes the time
+and the secret (``load_or_create_key`` reads or makes the secret once, when the gateway starts).
 
     query = sign_media_path("results/task_abc/0.mp4", expires_at=now + 3600, secret=secret)
     # -> "exp=1767225600&sig=..."; the route checks it with
@@ -21,13 +22,42 @@ import binascii
 import hashlib
 import hmac
 import json
+import os
+import secrets
 import urllib.parse
+from pathlib import Path
 
 from imagine_gateway.core.errors import SignatureInvalid
 
 _MEDIA_DOMAIN = b"imagine-gateway/media-url/v1\x00"
 _TOKEN_DOMAIN = b"imagine-gateway/token/v1\x00"
 _MAX_EXP_DIGITS = 12
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The secret kept in ``path``, made (random, mode 0600) when there is none yet.
+
+    Processes starting at once on one home agree: the file appears whole or not at all, and only the
+    first made is kept.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        draft.write_text(secrets.token_urlsafe(48))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)  # fails if another process made it first
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            if not path.exists():
+                os.replace(draft, path)
+        finally:
+            draft.unlink(missing_ok=True)
+    key = path.read_text().strip().encode()
+    if not key:
+        raise ValueError(f"the signing secret in {path} is empty")
+    return key
 
 
 def _mac(secret: bytes, domain: bytes, message: bytes) -> bytes:

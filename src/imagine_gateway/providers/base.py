@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from imagine_gateway.catalog.contract import ModelContract
+from imagine_gateway.core.results import ResultAsset as ResultAsset
 
 
 @dataclass(frozen=True)
@@ -48,16 +49,6 @@ class Submitted:
     # When the upstream knows the job will not be ready sooner (the sandbox does), the first poll
     # may come at this time instead of the default first-poll delay.
     first_poll_s: float | None = None
-
-
-@dataclass(frozen=True)
-class ResultAsset:
-    """One output the upstream produced, as the upstream hands it to us."""
-
-    url: str
-    kind: Literal["image", "video", "audio"]
-    mime_type: str | None = None
-    duration_s: float | None = None
 
 
 @dataclass(frozen=True)

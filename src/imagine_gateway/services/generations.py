@@ -22,7 +22,8 @@ from imagine_gateway.core.errors import (
 from imagine_gateway.core.ids import new_task_id
 from imagine_gateway.core.pricing import price_credits
 from imagine_gateway.core.records import Task
-from imagine_gateway.core.states import ACTIVE, CreditsState, TaskState, internal_states_for
+from imagine_gateway.core.states import internal_states_for
+from imagine_gateway.core.transitions import Canceled, open_task, transition
 from imagine_gateway.delivery.events import EventBus, TaskEvent
 from imagine_gateway.delivery.webhooks import check_webhook_url
 from imagine_gateway.providers.router import Router
@@ -30,7 +31,7 @@ from imagine_gateway.services.pagination import Page, page_of, read_cursor
 from imagine_gateway.services.principal import Principal
 from imagine_gateway.services.references import ReferenceResolver
 from imagine_gateway.settings import Settings
-from imagine_gateway.store import idempotency, ledger
+from imagine_gateway.store import idempotency
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
 
@@ -123,43 +124,22 @@ class GenerationService:
                     )
                     if existing is not None:
                         return await self._replay(conn, principal, existing, digest)
-            task = await task_store.insert_task(
-                conn,
-                {
-                    "id": task_id,
-                    "account_id": principal.account_id,
-                    "api_key_id": principal.api_key_id,
-                    "model": request.model.id,
-                    "prompt": request.prompt,
-                    "params": request.public_params(),
-                    "client_request_id": request.client_request_id,
-                    "dialect": dialect,
-                    "webhook_url": request.webhook_url,
-                    "state": TaskState.QUEUED.value,
-                    "progress": 0,
-                    "reserved_credits": price,
-                    "final_credits": 0,
-                    "credits_state": CreditsState.RESERVED.value,
-                    "submit_ambiguous": 0,
-                    "next_run_at": now,
-                    "attempts": 0,
-                    "polls": 0,
-                    "fence": 0,
-                    "deadline_at": now + int(self.settings.task_deadline_s * 1000),
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            )
-            # Raises insufficient_credits and so rolls the insert back: nothing is created.
-            await ledger.post(
-                conn,
-                account_id=principal.account_id,
-                kind="reserve",
-                amount=-price,
-                reserved_delta=price,
+            new = open_task(
                 task_id=task_id,
+                account_id=principal.account_id,
+                api_key_id=principal.api_key_id,
+                model=request.model.id,
+                prompt=request.prompt,
+                params=request.public_params(),
+                client_request_id=request.client_request_id,
+                dialect=dialect,
+                webhook_url=request.webhook_url,
+                price=price,
+                deadline_ms=int(self.settings.task_deadline_s * 1000),
                 now_ms=now,
             )
+            # Raises insufficient_credits and so rolls the insert back: nothing is created.
+            task = await task_store.insert_task(conn, new)
         return Created(task=task, replayed=False)
 
     async def _replay(
@@ -224,36 +204,10 @@ class GenerationService:
             task = await task_store.get_task(conn, task_id, account_id=principal.account_id)
             if task is None:
                 raise NotFound(f"Task {task_id} was not found.")
-            if task.task_state.is_terminal:
-                raise TaskStateConflict(
-                    f"Task {task_id} is already {task.task_state.public}; "
-                    "only queued or processing tasks can be canceled."
-                )
-            moved = await task_store.finish(
-                conn,
-                task_id,
-                expected_fence=None,
-                from_states=list(ACTIVE),
-                values={
-                    "state": TaskState.CANCELED.value,
-                    "credits_state": CreditsState.RELEASED.value,
-                    "error_code": "canceled",
-                    "error_message": "The task was canceled by the client.",
-                    "updated_at": now,
-                    "completed_at": now,
-                },
-            )
-            if not moved:  # pragma: no cover - guarded by the write lock / row lock
+            # Refused (task_state_conflict) once the task has ended.
+            update = transition(task, Canceled(), now)
+            if not await task_store.apply(conn, update):  # pragma: no cover - guarded by the write lock
                 raise TaskStateConflict(f"Task {task_id} changed state; try again.")
-            await ledger.post(
-                conn,
-                account_id=task.account_id,
-                kind="release",
-                amount=task.reserved_credits,
-                reserved_delta=-task.reserved_credits,
-                task_id=task_id,
-                now_ms=now,
-            )
             final = await task_store.get_task(conn, task_id)
         assert final is not None
         if task.provider and task.upstream_id:

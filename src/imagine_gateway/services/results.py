@@ -11,23 +11,13 @@ from __future__ import annotations
 from imagine_gateway.core.clock import Clock
 from imagine_gateway.core.errors import NotFound
 from imagine_gateway.core.records import Task
+from imagine_gateway.core.results import result_keys
 from imagine_gateway.core.states import TaskState
 from imagine_gateway.media.storage import Storage
 from imagine_gateway.services.principal import Principal
 from imagine_gateway.store import files as file_store
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
-
-
-def _result_keys(task: Task) -> list[str]:
-    """Storage keys of the task's result files, posters included."""
-    keys: list[str] = []
-    for asset in (task.result or {}).get("assets", []):
-        for name in ("key", "poster_key"):
-            key = asset.get(name)
-            if isinstance(key, str) and key:
-                keys.append(key)
-    return keys
 
 
 class ResultService:
@@ -40,7 +30,9 @@ class ResultService:
 
     async def read_asset(self, task: Task, index: int = 0) -> bytes:
         """The bytes of one result file, for answers that carry it inline (base64 images)."""
-        key = (task.result or {})["assets"][index]["key"]
+        if task.result is None:
+            raise NotFound(f"Task {task.id} has no result.")
+        key = task.result.assets[index].key
         return b"".join([chunk async for chunk in self.storage.read_range(key, 0, None)])
 
     async def delete_result(self, principal: Principal, task_id: str) -> bool:
@@ -53,9 +45,9 @@ class ResultService:
             task = await task_store.get_task(conn, task_id, account_id=principal.account_id)
         if task is None:
             raise NotFound(f"Task {task_id} was not found.")
-        if task.task_state is not TaskState.SUCCEEDED or (task.result or {}).get("expired"):
+        if task.task_state is not TaskState.SUCCEEDED or task.result is None or task.result.expired:
             return False
-        for key in _result_keys(task):
+        for key in result_keys(task.result):
             await self.storage.delete(key)  # a missing blob is not an error: a retry passes here again
         async with self.db.write() as conn:
             return await file_store.mark_result_expired(conn, task, now_ms=self.clock.now_ms())

@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from imagine_gateway.core.records import FileRecord, Task
 from imagine_gateway.core.states import TaskState
+from imagine_gateway.core.transitions import ResultExpired, transition
+from imagine_gateway.core.updates import TaskUpdate
 from imagine_gateway.store.tables import files, tasks
 
 
@@ -87,11 +89,16 @@ async def expired_results(conn: AsyncConnection, *, now_ms: int, limit: int) -> 
 
 async def mark_result_expired(conn: AsyncConnection, task: Task, *, now_ms: int) -> bool:
     """Keep the task's result metadata, flagged ``expired``; False when someone else did it first."""
-    result = dict(task.result or {})
-    result["expired"] = True
+    if task.result is None or task.result.expired:
+        return False
+    change = transition(task, ResultExpired(), now_ms)
     done = await conn.execute(
         update(tasks)
-        .where(tasks.c.id == task.id, tasks.c.state == TaskState.SUCCEEDED.value, _not_marked_expired())
-        .values(result=result, updated_at=now_ms)
+        .where(tasks.c.id == task.id, tasks.c.state.in_(_states(change)), _not_marked_expired())
+        .values(change.values())
     )
     return done.rowcount == 1
+
+
+def _states(change: TaskUpdate) -> list[str]:
+    return [s.value for s in change.from_states]

@@ -72,5 +72,6 @@ async def claim(
 
 
 async def purge_expired(conn: AsyncConnection, *, now_ms: int) -> int:
+    """Delete every record past its retention; how many were deleted."""
     result = await conn.execute(delete(idempotency_keys).where(idempotency_keys.c.expires_at <= now_ms))
     return result.rowcount

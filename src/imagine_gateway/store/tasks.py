@@ -1,4 +1,4 @@
-"""Task rows: insert, read, list, and the job operations (claim with lease, fenced write-back).
+"""Task rows: insert, read, list, and the job operations (claim with lease, applying an update).
 
 The worker's hot statements (claim, finish) are built once with bound parameters: building a
 SQLAlchemy statement costs more CPU than running it on SQLite, thousands of times a second.
@@ -15,15 +15,57 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import ACTIVE, TaskState
+from imagine_gateway.core.transitions import NewTask
+from imagine_gateway.core.updates import Posting, TaskUpdate
+from imagine_gateway.store import ledger
 from imagine_gateway.store.pagination import keyset_page
 from imagine_gateway.store.tables import tasks
 
 _ACTIVE = [s.value for s in ACTIVE]
 
 
-async def insert_task(conn: AsyncConnection, values: dict[str, Any]) -> Task:
-    await conn.execute(insert(tasks).values(**values))
-    return await get_task(conn, values["id"])  # type: ignore[return-value]
+async def insert_task(conn: AsyncConnection, new: NewTask) -> Task:
+    """Insert the task and post its reservation; ``insufficient_credits`` rolls both back."""
+    await conn.execute(insert(tasks).values(**new.task.to_row()))
+    await _post(conn, new.task, new.posting, now_ms=new.task.created_at)
+    return await get_task(conn, new.task.id)  # type: ignore[return-value]
+
+
+async def apply(conn: AsyncConnection, update: TaskUpdate) -> bool:
+    """Write ``update`` and post its ledger row, on the caller's transaction; False when the task
+    is no longer where the update was made for (ended, another state, or the fence moved)."""
+    values = update.values()
+    if update.terminal:
+        statement = _finish_statement(frozenset(values), _states(update.from_states), update.fenced)
+        prefix = "f_"
+    else:
+        statement = _change_statement(frozenset(values), _states(update.from_states), update.fenced)
+        prefix = "u_"
+    params = {f"{prefix}{k}": v for k, v in values.items()}
+    params |= {f"{prefix}task": update.task.id, f"{prefix}fence": update.task.fence}
+    result = await conn.execute(statement, params)
+    if result.rowcount != 1:
+        return False
+    if update.posting is not None:
+        await _post(conn, update.task, update.posting, now_ms=update.updated_at)
+    return True
+
+
+async def _post(conn: AsyncConnection, task: Task, posting: Posting, *, now_ms: int) -> None:
+    await ledger.post(
+        conn,
+        account_id=task.account_id,
+        kind=posting.kind,
+        amount=posting.amount,
+        reserved_delta=posting.reserved_delta,
+        task_id=task.id,
+        now_ms=now_ms,
+    )
+
+
+@functools.cache
+def _states(states: frozenset[TaskState]) -> tuple[str, ...]:
+    return tuple(sorted(s.value for s in states))
 
 
 async def get_task(conn: AsyncConnection, task_id: str, *, account_id: str | None = None) -> Task | None:
@@ -124,25 +166,9 @@ def _claim_statement(skip_locked: bool, scope: ClaimScope) -> Any:
     )
 
 
-async def finish(
-    conn: AsyncConnection,
-    task_id: str,
-    *,
-    expected_fence: int | None,
-    from_states: Sequence[TaskState],
-    values: dict[str, Any],
-) -> bool:
-    """Move a live, still-reserved task to a terminal state; False when someone got there first."""
-    statement = _finish_statement(
-        frozenset(values), tuple(s.value for s in from_states), expected_fence is not None
-    )
-    params = {f"f_{k}": v for k, v in values.items()}
-    result = await conn.execute(statement, {**params, "f_task": task_id, "f_fence": expected_fence})
-    return result.rowcount == 1
-
-
 @functools.lru_cache(maxsize=64)
 def _finish_statement(columns: frozenset[str], from_states: tuple[str, ...], fenced: bool) -> Any:
+    """Move a live, still-reserved task to a terminal state (at most once: the credits move with it)."""
     conditions = [
         tasks.c.id == bindparam("f_task"),
         tasks.c.state.in_(from_states),
@@ -160,4 +186,16 @@ def _finish_statement(columns: frozenset[str], from_states: tuple[str, ...], fen
             fence=tasks.c.fence + 1,
             **{name: bindparam(f"f_{name}", type_=tasks.c[name].type) for name in sorted(columns)},
         )
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _change_statement(columns: frozenset[str], from_states: tuple[str, ...], fenced: bool) -> Any:
+    conditions = [tasks.c.id == bindparam("u_task"), tasks.c.state.in_(from_states)]
+    if fenced:
+        conditions.append(tasks.c.fence == bindparam("u_fence"))
+    return (
+        update(tasks)
+        .where(*conditions)
+        .values({name: bindparam(f"u_{name}", type_=tasks.c[name].type) for name in sorted(columns)})
     )

@@ -11,13 +11,13 @@ import secrets
 import tempfile
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from anyio import to_thread
 
 from imagine_gateway.core.errors import GatewayError, PayloadTooLarge
+from imagine_gateway.core.results import StoredAsset
 from imagine_gateway.media.probe import probe_with_poster
 from imagine_gateway.media.sniff import ALLOWED_MIME, SNIFF_BYTES, extension_for, kind_of, sniff_mime
 from imagine_gateway.media.storage import LocalStorage, Storage, StoredBlob
@@ -36,32 +36,6 @@ class CollectError(Exception):
         self.retryable = retryable
 
 
-@dataclass(frozen=True)
-class CollectedAsset:
-    key: str
-    kind: str
-    mime_type: str
-    size_bytes: int
-    sha256: str
-    width: int | None
-    height: int | None
-    duration_s: float | None
-    poster_key: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "kind": self.kind,
-            "mime_type": self.mime_type,
-            "size_bytes": self.size_bytes,
-            "sha256": self.sha256,
-            "width": self.width,
-            "height": self.height,
-            "duration_seconds": self.duration_s,
-            "poster_key": self.poster_key,
-        }
-
-
 async def collect_asset(
     storage: Storage,
     provider: Provider,
@@ -71,7 +45,7 @@ async def collect_asset(
     *,
     max_bytes: int,
     work_dir: Path | None = None,
-) -> CollectedAsset:
+) -> StoredAsset:
     """Store one asset under ``results/<task>/<index>.<ext>`` and describe it.
 
     One pass over the bytes: the type is sniffed from the first ones, which names the key, and the
@@ -120,7 +94,7 @@ async def collect_asset(
     if poster is not None:
         poster_key = f"results/{job.task_id}/{index}.poster.jpg"
         await storage.put_bytes(poster_key, poster, content_type="image/jpeg")
-    return CollectedAsset(
+    return StoredAsset(
         key=key,
         kind=info.kind,
         mime_type=info.mime_type,

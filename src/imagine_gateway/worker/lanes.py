@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 
 @dataclass
-class Lane:
+class StepLane:
     """At most ``size`` steps at once; claimed again once ``refill_at`` or fewer run."""
 
     size: int

@@ -1,10 +1,8 @@
-"""The worker: claims due task rows and runs their next step.
+"""The worker's loop: claims due task rows into lanes of slots and runs each one's step.
 
-Steps (each resumable from the persisted state after a crash):
-  queued      -> record 'submitting' + provider, then submit           -> processing
-  submitting  -> (found after a crash) reconcile, never resubmit blindly -> processing | failed
-  processing  -> poll on a backoff schedule                              -> collecting | failed
-  collecting  -> stream results into storage, probe, settle credits      -> succeeded | failed
+The steps themselves (submit, reconcile, poll, collect) live in ``worker.steps``; this module
+claims, leases, dispatches by state, turns a step's ``Retry`` into a reschedule, and writes every
+update through the group-committing ``store.writeback.WriteBatcher``.
 """
 
 from __future__ import annotations
@@ -20,33 +18,24 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from imagine_gateway.catalog.loader import Catalog
-from imagine_gateway.catalog.validation import ReferenceItem
 from imagine_gateway.core.clock import Clock
 from imagine_gateway.core.records import Task
-from imagine_gateway.core.schedule import jittered, poll_delay_s, retry_delay_s
+from imagine_gateway.core.schedule import retry_delay_s
 from imagine_gateway.core.states import TaskState
+from imagine_gateway.core.transitions import DeadlinePassed, Rescheduled, overdue, transition
+from imagine_gateway.core.updates import TaskUpdate
 from imagine_gateway.delivery.events import EventBus, TaskEvent
 from imagine_gateway.media.storage import Storage
-from imagine_gateway.providers.base import (
-    Job,
-    Provider,
-    ProviderError,
-    ProviderRejected,
-    ProviderUnavailable,
-    SubmitAmbiguous,
-)
 from imagine_gateway.providers.router import Router
 from imagine_gateway.services.references import ReferenceResolver
 from imagine_gateway.settings import Settings
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
-from imagine_gateway.worker import settle
-from imagine_gateway.worker.collect import CollectError, collect_asset
-from imagine_gateway.worker.lanes import Lane
-from imagine_gateway.worker.writeback import WriteBatcher
+from imagine_gateway.store.writeback import WriteBatcher
+from imagine_gateway.worker.lanes import StepLane
+from imagine_gateway.worker.steps import STEPS, Retry, StepContext
 
 log = logging.getLogger("imagine_gateway.worker")
 
@@ -92,23 +81,33 @@ class Worker:
         self._wake = asyncio.Event()
         self._batcher = WriteBatcher(db)
         # Polls (and reconciles) of jobs at an upstream: claimed as soon as a slot frees.
-        self._polls = Lane(size=settings.worker_concurrency, refill_at=settings.worker_concurrency - 1)
+        self._polls = StepLane(size=settings.worker_concurrency, refill_at=settings.worker_concurrency - 1)
         # New submissions: far fewer at once than polls, so a backlog of them cannot crowd the event
         # loop while jobs already running wait for their polls (docs/benchmarks.md: with half as many
         # submissions as polls in flight, 20,000 new tasks pushed the poll lag p99 to 1.8 s; with an
         # eighth, 0.2 s, and all 20,000 were still at the upstream at once).
         submits = settings.worker_submit_concurrency or max(8, settings.worker_concurrency // 8)
-        self._submits = Lane(size=submits, refill_at=submits // 2)
+        self._submits = StepLane(size=submits, refill_at=submits // 2)
         # Collecting is CPU work (probe, poster); more of it at once than cores only starves polls.
         # A short queue is leased, sixteen per slot (refilling one of four per slot cost a tenth of
         # the collect rate in claims); results beyond it stay in the database, unleased, for
         # whichever worker frees a slot first.
         slots = settings.worker_collect_concurrency or max(2, os.cpu_count() or 2)
         self._collect_slots = asyncio.Semaphore(slots)
-        self._collects = Lane(size=16 * slots, refill_at=8 * slots)
+        self._collects = StepLane(size=16 * slots, refill_at=8 * slots)
         self._next_probe_s = 0.0
-        self._random = random.Random()  # poll jitter only; nothing secret
         self._probing: asyncio.Task[dict[str, bool]] | None = None
+        self._steps = StepContext(
+            catalog=catalog,
+            router=router,
+            references=references,
+            storage=storage,
+            settings=settings,
+            clock=clock,
+            apply=self._apply,
+            wake=self.wake,
+            rng=random.Random(),  # poll jitter only; nothing secret
+        )
         # Called with each poll's lateness (actual minus scheduled start, ms); benchmarks listen here.
         self.on_poll_lag: Callable[[int], None] | None = None
 
@@ -154,7 +153,7 @@ class Worker:
         """Claim due tasks into the lanes' free slots and start their steps; how many were claimed."""
         batch = self.settings.worker_batch
         # Polls first: under more load than the worker carries, jobs in flight keep their schedule.
-        rooms: list[tuple[task_store.ClaimScope, Lane, int]] = [
+        rooms: list[tuple[task_store.ClaimScope, StepLane, int]] = [
             ("in_flight", self._polls, self._polls.room(batch)),
             ("queued", self._submits, self._submits.room(batch)),
             ("collect", self._collects, self._collects.room()),
@@ -168,7 +167,7 @@ class Worker:
             lease_ms=self.lease_ms,
             skip_locked=not self.db.is_sqlite,
         )
-        claimed: list[tuple[Lane, Task]] = []
+        claimed: list[tuple[StepLane, Task]] = []
         async with self.db.write() as conn:
             for scope, lane, room in rooms:
                 claimed += [(lane, task) for task in await claim(conn, limit=room, scope=scope)]
@@ -184,26 +183,24 @@ class Worker:
             self._lease_keeper = asyncio.create_task(self._keep_leases())
         return len(claimed)
 
-    def _step_done(self, lane: Lane, runner: asyncio.Task[None]) -> None:
+    def _step_done(self, lane: StepLane, runner: asyncio.Task[None]) -> None:
         # Here, not in the step: the claim loop it wakes must see the slot already free.
         self._running.discard(runner)
         if lane.finished():
             self._wake.set()
 
-    async def run_until_idle(self, *, max_rounds: int = 10_000) -> None:
-        """Run every due step now, repeatedly, until nothing is due (tests and tools)."""
-        for _ in range(max_rounds):
-            if await self.claim_and_start() == 0 and not self._running:
-                return
-            await self.drain()
-
     async def _run_step(self, task: Task) -> None:
         try:
             self.stats.steps += 1
-            await self.step(task)
-        except Exception:
-            log.exception("step of task %s failed unexpectedly", task.id)
-            await self._reschedule(task, delay_s=retry_delay_s(task.attempts), attempts=task.attempts + 1)
+            try:
+                await self.step(task)
+            except Retry as retry:
+                await self._reschedule(task, retry)
+            except Exception:
+                log.exception("step of task %s failed unexpectedly", task.id)
+                await self._reschedule(task, Retry(retry_delay_s(task.attempts)))
+        except Exception:  # a reschedule that could not be written: the lease runs out instead
+            log.exception("rescheduling task %s failed", task.id)
         finally:
             # Only this step's own claim: the task may have been claimed again since it wrote its
             # last write-back (a poll due soon), and that claim's lease must go on being renewed.
@@ -222,303 +219,34 @@ class Worker:
                 log.exception("renewing %d leases failed", len(self._held))
 
     async def step(self, task: Task) -> None:
+        """Run the step of the task's state (the deadline first ends a task that waited too long)."""
         now = self.clock.now_ms()
+        if overdue(task, now):
+            await self._apply(transition(task, DeadlinePassed(self.settings.task_deadline_s), now))
+            return
         state = task.task_state
-        if now >= task.deadline_at and state in (TaskState.QUEUED, TaskState.PROCESSING):
-            await self._fail(
-                task,
-                "upstream_timeout",
-                f"The upstream did not finish within {self.settings.task_deadline_s:g} s.",
-            )
+        run = STEPS.get(state)
+        if run is None:  # pragma: no cover - claims take live tasks only
             return
-        if state is TaskState.QUEUED:
-            await self._submit(task, await self._job(task), tried=())
-        elif state is TaskState.SUBMITTING:
-            await self._reconcile(task)
-        elif state is TaskState.PROCESSING:
-            if self.on_poll_lag is not None and task.next_run_at is not None:
-                self.on_poll_lag(now - task.next_run_at)
-            await self._poll(task)
-        elif state is TaskState.COLLECTING:
+        if state is TaskState.COLLECTING:
             async with self._collect_slots:
-                await self._collect(task)
-
-    async def _job(self, task: Task) -> Job:
-        model = self.catalog.get(task.model)
-        if model is None:
-            raise RuntimeError(f"model {task.model} left the catalog")
-        # The task was validated at creation, by whichever dialect's contract it came through; here we
-        # only rebuild its reference items (never re-check it against the native ranges).
-        items = tuple(ReferenceItem.from_public(i) for i in task.params.get("referenceMediaItems") or ())
-        refs = await self.references.load(task.account_id, items)
-        params = {k: v for k, v in task.params.items() if k != "referenceMediaItems"}
-        return Job(
-            task_id=task.id,
-            model=model,
-            prompt=task.prompt,
-            params=params,
-            references=refs,
-            now_ms=self.clock.now_ms(),
-        )
-
-    def _poll_job(self, task: Task) -> Job:
-        """The job as a poll needs it: no reference bytes (polls are frequent; only submits use them)."""
-        model = self.catalog.get(task.model)
-        if model is None:
-            raise RuntimeError(f"model {task.model} left the catalog")
-        params = {k: v for k, v in task.params.items() if k != "referenceMediaItems"}
-        return Job(
-            task_id=task.id, model=model, prompt=task.prompt, params=params, now_ms=self.clock.now_ms()
-        )
-
-    async def _submit(self, task: Task, job: Job, *, tried: tuple[str, ...], wait_s: float = 0.0) -> None:
-        """Submit to the best ready provider; fail over along the others on safe failures."""
-        provider = self.router.pick(job.model, job.params, exclude=tried)
-        if provider is None:
-            # Every provider failed, is out (breaker), rate-limited or asked us to wait (Retry-After).
-            delay = max(wait_s, retry_delay_s(task.attempts, base_s=1.0, cap_s=60.0))
-            log.warning("no provider took task %s (tried %s); retrying in %.0f s", task.id, tried, delay)
-            await self._reschedule(task, delay_s=delay, attempts=task.attempts + 1, state=TaskState.QUEUED)
+                await run(self._steps, task)
             return
-        now = self.clock.now_ms()
-        if not await self._write(
-            task,
-            {
-                "state": TaskState.SUBMITTING.value,
-                "provider": provider.name,
-                "started_at": task.started_at or now,
-                "updated_at": now,
-            },
-        ):
-            return
-        try:
-            submitted = await provider.submit(job)
-        except ProviderUnavailable as exc:
-            self.router.record_failure(provider.name, retry_after_s=exc.retry_after_s)
-            log.info("provider %s unavailable for %s: %s", provider.name, task.id, exc.message)
-            await self._submit(
-                task, job, tried=(*tried, provider.name), wait_s=max(wait_s, exc.retry_after_s or 0.0)
-            )
-            return
-        except SubmitAmbiguous as exc:
-            self.router.record_failure(provider.name)
-            log.warning("submit of %s to %s is ambiguous: %s", task.id, provider.name, exc.message)
-            await self._write(task, {"submit_ambiguous": 1})
-            await self._reconcile(task, provider=provider, job=job, cause=exc.message)
-            return
-        except ProviderRejected as exc:
-            self.router.record_success(provider.name)
-            await self._fail(task, exc.code, exc.message)
-            return
-        self.router.record_success(provider.name)
-        await self._accepted(task, provider, submitted.upstream_id, first_poll_s=submitted.first_poll_s)
+        if state is TaskState.PROCESSING and self.on_poll_lag is not None and task.next_run_at is not None:
+            self.on_poll_lag(now - task.next_run_at)
+        await run(self._steps, task)
 
-    async def _accepted(
-        self, task: Task, provider: Provider, upstream_id: str, *, first_poll_s: float | None = None
-    ) -> None:
-        now = self.clock.now_ms()
-        delay = self._poll_delay(task, 0) if first_poll_s is None else first_poll_s
-        if await self._write(
-            task,
-            {
-                "state": TaskState.PROCESSING.value,
-                "provider": provider.name,
-                "upstream_id": upstream_id,
-                "polls": 0,
-                "updated_at": now,
-                "next_run_at": now + int(delay * 1000),
-                "lease_owner": None,
-                "lease_expires_at": None,
-            },
-        ):
-            await self.events.publish(TaskEvent("generation.processing", task.id, task.account_id))
+    async def _reschedule(self, task: Task, retry: Retry) -> None:
+        event = Rescheduled(int(retry.delay_s * 1000), count=retry.count, requeue=retry.requeue)
+        await self._apply(transition(task, event, self.clock.now_ms()))
 
-    async def _reconcile(
-        self,
-        task: Task,
-        *,
-        provider: Provider | None = None,
-        job: Job | None = None,
-        cause: str = "the worker stopped between sending the request and recording its answer",
-    ) -> None:
-        """A submit whose outcome we do not know: ask the upstream, never resubmit blindly."""
-        provider = provider or (self.router.get(task.provider) if task.provider else None)
-        job = job or await self._job(task)
-        found = None
-        if provider is not None:
-            try:
-                found = await provider.reconcile(job)
-            except ProviderError as exc:
-                if exc.retryable and self.clock.now_ms() < task.deadline_at:
-                    await self._reschedule(
-                        task, delay_s=retry_delay_s(task.attempts), attempts=task.attempts + 1
-                    )
-                    return
-        if found is None:
-            await self._fail(
-                task,
-                "upstream_submit_ambiguous",
-                f"The upstream may or may not have received this task ({cause}) and has no way to "
-                "look it up; it was not resubmitted, to avoid paying twice. Credits were released.",
-            )
-            return
-        assert provider is not None
-        await self._accepted(task, provider, found.upstream_id)
-
-    async def _poll(self, task: Task) -> None:
-        provider = self.router.get(task.provider or "")
-        if provider is None or task.upstream_id is None:
-            await self._fail(
-                task, "upstream_unavailable", f"Provider {task.provider!r} is no longer configured."
-            )
-            return
-        job = self._poll_job(task)
-        try:
-            outcome = await provider.poll(task.upstream_id, job)
-        except ProviderUnavailable as exc:
-            # Unknown, never failed: look again later (the deadline ends a job that stays unknown).
-            self.router.record_failure(provider.name, retry_after_s=exc.retry_after_s)
-            delay = max(exc.retry_after_s or 0.0, self._poll_delay(task, task.polls + 1))
-            await self._reschedule(task, delay_s=delay, polls=task.polls + 1)
-            return
-        except ProviderRejected as exc:
-            await self._fail(task, exc.code, exc.message)
-            return
-        self.router.record_success(provider.name)
-        now = self.clock.now_ms()
-        if outcome.state == "pending":
-            delay = self._poll_delay(task, task.polls + 1)
-            if outcome.retry_after_s is not None:
-                delay = max(0.05, min(delay, outcome.retry_after_s))
-            changed = outcome.progress != task.progress
-            await self._reschedule(
-                task, delay_s=delay, polls=task.polls + 1, progress=max(task.progress, outcome.progress)
-            )
-            if changed:
-                await self.events.publish(TaskEvent("generation.progress", task.id, task.account_id))
-        elif outcome.state == "failed":
-            await self._fail(
-                task,
-                outcome.error_code or "generation_failed",
-                outcome.error_message or "The generation failed.",
-                extra={"upstream_result": outcome.raw or None, "upstream_cost_ticks": outcome.cost_ticks},
-            )
-        else:
-            assets = [
-                {"url": a.url, "kind": a.kind, "mime_type": a.mime_type, "duration_s": a.duration_s}
-                for a in outcome.assets
-            ]
-            if not assets:
-                await self._fail(task, "generation_failed", "The upstream finished without a result.")
-                return
-            await self._write(
-                task,
-                {
-                    "state": TaskState.COLLECTING.value,
-                    "progress": 99,
-                    "polls": task.polls + 1,
-                    "upstream_result": {"assets": assets, "raw": outcome.raw},
-                    "upstream_cost_ticks": outcome.cost_ticks,
-                    "attempts": 0,
-                    "next_run_at": now,
-                    "updated_at": now,
-                    "lease_owner": None,
-                    "lease_expires_at": None,
-                },
-            )
-            self.wake()
-
-    async def _collect(self, task: Task) -> None:
-        from imagine_gateway.providers.base import ResultAsset
-
-        provider = self.router.get(task.provider or "")
-        upstream = task.upstream_result or {}
-        if provider is None:
-            await self._fail(
-                task, "upstream_unavailable", f"Provider {task.provider!r} is no longer configured."
-            )
-            return
-        job = await self._job(task)
-        collected = []
-        try:
-            for index, raw in enumerate(upstream.get("assets", [])):
-                asset = ResultAsset(
-                    url=raw["url"],
-                    kind=raw["kind"],
-                    mime_type=raw.get("mime_type"),
-                    duration_s=raw.get("duration_s"),
-                )
-                collected.append(
-                    await collect_asset(
-                        self.storage,
-                        provider,
-                        job,
-                        asset,
-                        index,
-                        max_bytes=self.settings.collect_max_bytes,
-                        work_dir=self.settings.home,
-                    )
-                )
-        except CollectError as exc:
-            if exc.retryable and task.attempts + 1 < self.settings.collect_attempts:
-                await self._reschedule(
-                    task, delay_s=retry_delay_s(task.attempts, base_s=2.0), attempts=task.attempts + 1
-                )
-            else:
-                await self._fail(task, "result_unavailable", str(exc))
-            return
-        now = self.clock.now_ms()
-        expires = now + int(self.settings.result_retention_s * 1000)
-        result = {"assets": [c.as_dict() for c in collected]}
-        if await settle.succeed(self.db, task, result=result, now_ms=now, expires_at=expires):
-            await self.events.publish(TaskEvent("generation.succeeded", task.id, task.account_id))
-        else:
-            self.stats.lost_writes += 1
-
-    def _poll_delay(self, task: Task, attempt: int) -> float:
-        if attempt <= 0:
-            delay = self.settings.poll_first_s
-        else:
-            model = self.catalog.get(task.model)
-            duration = task.params.get("duration")
-            delay = poll_delay_s(
-                attempt,
-                output=model.output if model else "video",
-                duration_s=float(duration) if isinstance(duration, int | float) else None,
-                age_s=(self.clock.now_ms() - task.created_at) / 1000,
-            )
-        delay = jittered(delay, self._random.random())
-        cap = self.settings.poll_max_interval_s
-        return delay if cap is None else min(delay, cap)
-
-    async def _reschedule(
-        self, task: Task, *, delay_s: float, state: TaskState | None = None, **values: Any
-    ) -> None:
-        now = self.clock.now_ms()
-        update = {
-            "next_run_at": now + int(delay_s * 1000),
-            "updated_at": now,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            **values,
-        }
-        if state is not None:
-            update["state"] = state.value
-        await self._write(task, update)
-
-    async def _write(self, task: Task, values: dict[str, Any]) -> bool:
-        ok = await self._batcher.write(task, values)
-        if not ok:
-            self.stats.lost_writes += 1
-            log.info("task %s moved on without this worker (lease lost or canceled)", task.id)
-        return ok
-
-    async def _fail(
-        self, task: Task, code: str, message: str, *, extra: dict[str, Any] | None = None
-    ) -> None:
-        if await settle.fail(
-            self.db, task, code=code, message=message, now_ms=self.clock.now_ms(), extra=extra
-        ):
-            await self.events.publish(TaskEvent("generation.failed", task.id, task.account_id))
-        else:
-            self.stats.lost_writes += 1
+    async def _apply(self, update: TaskUpdate) -> bool:
+        """Write an update; announce it when it took effect, count it when it lost."""
+        if await self._batcher.apply(update):
+            if update.announce is not None:
+                task = update.task
+                await self.events.publish(TaskEvent(update.announce, task.id, task.account_id))
+            return True
+        self.stats.lost_writes += 1
+        log.info("task %s moved on without this worker (lease lost or canceled)", update.task.id)
+        return False

@@ -3,12 +3,13 @@
 Uploads (and fetched reference copies) past ``expires_at`` lose their blob and then their row. Results
 of succeeded tasks past the task's ``expires_at`` lose their blobs (media and posters); the task keeps
 its metadata, with ``result["expired"] = True``, so clients see ``expired: true`` rather than a 404.
-Blobs go before rows, so a crash in between leaves a row that the next sweep finishes. Any number of
-processes may sweep at once: deleting a missing blob is not an error and every row change is
-conditional.
+Blobs go before rows, so a crash in between leaves a row that the next sweep finishes. Idempotency
+keys past their retention are deleted too (a key may be used again once its record expired). Any
+number of processes may sweep at once: deleting a missing blob is not an error and every row change
+is conditional.
 
     sweeper = Sweeper(db=db, storage=storage, clock=clock)
-    stats = await sweeper.sweep_once()    # SweepStats(files_removed=3, results_expired=1)
+    stats = await sweeper.sweep_once()    # SweepStats(files_removed=3, results_expired=1, ...)
     await sweeper.run(stop)               # every interval_s until stop is set
 """
 
@@ -20,9 +21,10 @@ import logging
 from dataclasses import dataclass
 
 from imagine_gateway.core.clock import Clock
-from imagine_gateway.core.records import Task
+from imagine_gateway.core.results import result_keys
 from imagine_gateway.media.storage import Storage
 from imagine_gateway.store import files as file_store
+from imagine_gateway.store import idempotency
 from imagine_gateway.store.db import Database
 
 log = logging.getLogger("imagine_gateway.sweeper")
@@ -37,10 +39,11 @@ class SweepStats:
 
     files_removed: int = 0
     results_expired: int = 0
+    idempotency_keys_removed: int = 0
 
 
 class Sweeper:
-    """Deletes expired uploads and result blobs in batches."""
+    """Deletes expired uploads and result blobs in batches, and expired idempotency keys."""
 
     def __init__(
         self,
@@ -66,7 +69,10 @@ class Sweeper:
             files_removed += removed
             results_expired += expired
             if removed < self.batch and expired < self.batch:
-                return SweepStats(files_removed, results_expired)
+                break
+        async with self.db.write() as conn:
+            keys_removed = await idempotency.purge_expired(conn, now_ms=self.clock.now_ms())
+        return SweepStats(files_removed, results_expired, keys_removed)
 
     async def _sweep_files(self) -> int:
         async with self.db.read() as conn:
@@ -84,7 +90,7 @@ class Sweeper:
             due = await file_store.expired_results(conn, now_ms=now, limit=self.batch)
         expired = 0
         for task in due:
-            for key in _result_keys(task):
+            for key in result_keys(task.result):
                 await self.storage.delete(key)
             async with self.db.write() as conn:
                 expired += await file_store.mark_result_expired(conn, task, now_ms=now)
@@ -95,23 +101,14 @@ class Sweeper:
         while not stop.is_set():
             try:
                 stats = await self.sweep_once()
-                if stats.files_removed or stats.results_expired:
+                if stats.files_removed or stats.results_expired or stats.idempotency_keys_removed:
                     log.info(
-                        "retention sweep removed %d files and %d results",
+                        "retention sweep removed %d files, %d results and %d idempotency keys",
                         stats.files_removed,
                         stats.results_expired,
+                        stats.idempotency_keys_removed,
                     )
             except Exception:  # keep sweeping through a database or storage hiccup
                 log.exception("retention sweep failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.interval_s)
-
-
-def _result_keys(task: Task) -> list[str]:
-    keys: list[str] = []
-    for asset in (task.result or {}).get("assets", []):
-        for name in ("key", "poster_key"):
-            key = asset.get(name)
-            if isinstance(key, str) and key:
-                keys.append(key)
-    return keys

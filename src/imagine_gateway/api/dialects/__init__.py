@@ -14,8 +14,6 @@ from imagine_gateway.api.errors import register_envelope
 
 OPENAI_STYLE_PREFIXES = ("/v1/videos", "/v1/images")
 
-_envelopes_registered = False
-
 
 def speaks_openai_errors(request: Request) -> bool:
     """xAI, OpenAI videos and Dubrify paths: one envelope that the OpenAI SDK and xAI clients read."""
@@ -24,12 +22,9 @@ def speaks_openai_errors(request: Request) -> bool:
 
 
 def install_dialects(app: FastAPI) -> None:
-    """Mount every dialect's routes and register their error envelopes (once per process)."""
-    global _envelopes_registered
+    """Mount every dialect's routes and register their error envelopes on ``app``."""
     app.include_router(xai.router)
     app.include_router(videos.router)
     app.include_router(grokimagineapi.router)
-    if not _envelopes_registered:
-        register_envelope(speaks_openai_errors, render_openai_error)
-        register_envelope(grokimagineapi.serves, grokimagineapi.render_error)
-        _envelopes_registered = True
+    register_envelope(app, speaks_openai_errors, render_openai_error)
+    register_envelope(app, grokimagineapi.serves, grokimagineapi.render_error)

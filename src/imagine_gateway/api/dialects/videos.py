@@ -319,8 +319,9 @@ async def video_content(
         )
     if result_media(ctx, task) is None:
         raise NotFound(f"The content of video {task.id} has expired or was deleted.")
-    asset = (task.result or {})["assets"][0]
-    key = asset["key"] if variant == "video" else asset.get("poster_key")
+    assert task.result is not None  # result_media found media
+    asset = task.result.assets[0]
+    key = asset.key if variant == "video" else asset.poster_key
     if not key:
         raise NotFound(f"Video {task.id} has no {variant}.")
     return await blob_response(ctx.storage, key, range_header=range_header, if_none_match=if_none_match)

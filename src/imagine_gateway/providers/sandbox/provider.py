@@ -30,6 +30,9 @@ class SandboxProvider:
     """A provider whose 'upstream' is a renderer in this process."""
 
     name = "sandbox"
+    # The result is rendered when it is collected, from the task's reference image: collecting
+    # needs the reference bytes, which a downloaded result never does.
+    renders_results_from_references = True
 
     def __init__(
         self, *, latency_s: float, failure_rate: float, fps: int, work_dir: Path | None = None

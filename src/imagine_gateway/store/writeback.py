@@ -1,5 +1,8 @@
 """Group commit for the worker's write-backs (schedule, state, provider, counters, results).
 
+``apply(update)`` is the worker's one way to write: an update that ends the task (and moves its
+credits) runs in a transaction of its own through ``tasks.apply``; every other one joins a batch.
+
 Thousands of tasks in flight mean thousands of small fenced updates a second (every pending poll
 reschedules its task). One transaction each is bounded by the single SQLite writer and by the
 event-loop hops every statement costs, so write-backs that arrive within ``linger_s`` of each other
@@ -23,6 +26,8 @@ from sqlalchemy import bindparam, select, update
 
 from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import ACTIVE
+from imagine_gateway.core.updates import TaskUpdate
+from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.tables import tasks
 
@@ -49,6 +54,13 @@ class WriteBatcher:
         self._queue: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
         self.flushes = 0
+
+    async def apply(self, update: TaskUpdate) -> bool:
+        """Apply a fenced update of a live task; whether it took effect."""
+        if update.terminal or update.posting is not None or not update.fenced:
+            async with self.db.write() as conn:
+                return await task_store.apply(conn, update)
+        return await self.write(update.task, update.values())
 
     async def write(self, task: Task, values: dict[str, Any]) -> bool:
         """Apply ``values`` to the task if it is live and still holds ``task.fence``."""

@@ -1,0 +1,392 @@
+"""The task state machine: ``transition(task, event, now_ms)`` decides the update an event makes.
+
+    queued ─▶ submitting ─▶ processing ─▶ collecting ─▶ succeeded
+       │           │             │             │
+       └───────────┴─────────────┴─────────────┴──▶ failed | canceled   (credits released)
+
+A success captures the reservation; a failure or a cancel releases it; the deadline fails a task
+that waits (queued) or runs (processing) too long. ``Rescheduled`` puts a step off (a retry, or
+back to ``queued`` when no provider took it). An event that does not apply to the task's state
+raises ``TransitionRefused`` and changes nothing. Pure: the caller supplies the time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from imagine_gateway.core.records import Task
+from imagine_gateway.core.results import ResultAsset, StoredResult, UpstreamResult
+from imagine_gateway.core.states import ACTIVE, CreditsState, TaskState
+from imagine_gateway.core.updates import Posting, TaskUpdate, TransitionRefused
+
+ERROR_MESSAGE_MAX = 1000
+
+
+@dataclass(frozen=True)
+class Submitting:
+    """The worker is about to send the job to ``provider`` (recorded first, so a crash reconciles)."""
+
+    provider: str
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The upstream holds the job as ``upstream_id`` (submitted, or found again by a reconcile)."""
+
+    provider: str
+    upstream_id: str
+    first_poll_in_ms: int
+
+
+@dataclass(frozen=True)
+class SubmitWasAmbiguous:
+    """The request may have reached the upstream: it is reconciled, never resubmitted."""
+
+
+@dataclass(frozen=True)
+class Progressed:
+    """A poll found the job still running."""
+
+    progress: int
+    next_poll_in_ms: int
+
+
+@dataclass(frozen=True)
+class UpstreamFinished:
+    """A poll found the job done; its outputs are to be collected."""
+
+    assets: tuple[ResultAsset, ...]
+    raw: dict[str, Any] = field(default_factory=dict)
+    cost_ticks: int | None = None
+
+
+@dataclass(frozen=True)
+class Collected:
+    """The outputs are in our storage; kept for ``retention_ms``."""
+
+    result: StoredResult
+    retention_ms: int
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The task cannot succeed. ``fenced=False`` for an ending decided outside the claim."""
+
+    code: str
+    message: str
+    upstream_raw: dict[str, Any] | None = None
+    cost_ticks: int | None = None
+    fenced: bool = True
+
+
+@dataclass(frozen=True)
+class Canceled:
+    """The client canceled the task."""
+
+
+@dataclass(frozen=True)
+class DeadlinePassed:
+    """The task waited or ran past its deadline (``deadline_s`` after its creation)."""
+
+    deadline_s: float
+
+
+@dataclass(frozen=True)
+class Rescheduled:
+    """Run the step again in ``delay_ms``, counting one more attempt (or poll); ``requeue`` makes the
+    task ``queued`` again (no provider took it)."""
+
+    delay_ms: int
+    count: Literal["attempts", "polls"] = "attempts"
+    requeue: bool = False
+
+
+@dataclass(frozen=True)
+class ResultExpired:
+    """The result's files are gone (retention, or deleted); the task keeps its metadata."""
+
+
+Event = (
+    Submitting
+    | Accepted
+    | SubmitWasAmbiguous
+    | Progressed
+    | UpstreamFinished
+    | Collected
+    | Failed
+    | Canceled
+    | DeadlinePassed
+    | Rescheduled
+    | ResultExpired
+)
+
+_ALL_ACTIVE = frozenset(ACTIVE)
+_SUBMITTABLE = frozenset({TaskState.QUEUED, TaskState.SUBMITTING})
+_SUBMITTING = frozenset({TaskState.SUBMITTING})
+_PROCESSING = frozenset({TaskState.PROCESSING})
+_COLLECTING = frozenset({TaskState.COLLECTING})
+_SUCCEEDED = frozenset({TaskState.SUCCEEDED})
+_WAITING_OR_RUNNING = frozenset({TaskState.QUEUED, TaskState.PROCESSING})
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """A task to insert, and the reservation of its price that goes with it."""
+
+    task: Task
+    posting: Posting
+
+
+def open_task(
+    *,
+    task_id: str,
+    account_id: str,
+    api_key_id: str | None,
+    model: str,
+    prompt: str,
+    params: dict[str, Any],
+    client_request_id: str | None,
+    dialect: str,
+    webhook_url: str | None,
+    price: int,
+    deadline_ms: int,
+    now_ms: int,
+) -> NewTask:
+    """A new queued task, due now, with ``price`` reserved."""
+    task = Task(
+        id=task_id,
+        account_id=account_id,
+        api_key_id=api_key_id,
+        model=model,
+        prompt=prompt,
+        params=params,
+        client_request_id=client_request_id,
+        dialect=dialect,
+        webhook_url=webhook_url,
+        state=TaskState.QUEUED.value,
+        progress=0,
+        reserved_credits=price,
+        final_credits=0,
+        credits_state=CreditsState.RESERVED.value,
+        result=None,
+        error_code=None,
+        error_message=None,
+        provider=None,
+        upstream_id=None,
+        upstream_result=None,
+        upstream_cost_ticks=None,
+        submit_ambiguous=0,
+        next_run_at=now_ms,
+        attempts=0,
+        polls=0,
+        lease_owner=None,
+        lease_expires_at=None,
+        fence=0,
+        deadline_at=now_ms + deadline_ms,
+        created_at=now_ms,
+        updated_at=now_ms,
+        started_at=None,
+        completed_at=None,
+        expires_at=None,
+    )
+    return NewTask(task=task, posting=Posting("reserve", amount=-price, reserved_delta=price))
+
+
+def overdue(task: Task, now_ms: int) -> bool:
+    """Whether the deadline ends this task now (only waiting and running tasks have one)."""
+    return now_ms >= task.deadline_at and task.state in _WAITING_OR_RUNNING
+
+
+def transition(task: Task, event: Event, now_ms: int) -> TaskUpdate:
+    """The update ``event`` makes to ``task`` at ``now_ms``; raises ``TransitionRefused``."""
+    # A table rather than a match: the worker runs this once per poll.
+    return _TRANSITIONS[type(event)](task, event, now_ms)
+
+
+def _submitting(task: Task, event: Submitting, now_ms: int) -> TaskUpdate:
+    _require(task, event, _SUBMITTABLE)
+    return TaskUpdate(
+        task,
+        _ALL_ACTIVE,
+        now_ms,
+        state=TaskState.SUBMITTING,
+        provider=event.provider,
+        started_at=task.started_at or now_ms,
+    )
+
+
+def _accepted(task: Task, event: Accepted, now_ms: int) -> TaskUpdate:
+    _require(task, event, _SUBMITTING)
+    return TaskUpdate(
+        task,
+        _ALL_ACTIVE,
+        now_ms,
+        state=TaskState.PROCESSING,
+        provider=event.provider,
+        upstream_id=event.upstream_id,
+        polls=0,
+        next_run_at=now_ms + event.first_poll_in_ms,
+        release_lease=True,
+        announce="generation.processing",
+    )
+
+
+def _ambiguous(task: Task, event: SubmitWasAmbiguous, now_ms: int) -> TaskUpdate:
+    _require(task, event, _SUBMITTING)
+    return TaskUpdate(task, _ALL_ACTIVE, now_ms, submit_ambiguous=True)
+
+
+def _progressed(task: Task, event: Progressed, now_ms: int) -> TaskUpdate:
+    _require(task, event, _PROCESSING)
+    return TaskUpdate(
+        task,
+        _ALL_ACTIVE,
+        now_ms,
+        next_run_at=now_ms + event.next_poll_in_ms,
+        release_lease=True,
+        polls=task.polls + 1,
+        progress=max(task.progress, event.progress),
+        announce="generation.progress" if event.progress != task.progress else None,
+    )
+
+
+def _upstream_finished(task: Task, event: UpstreamFinished, now_ms: int) -> TaskUpdate:
+    _require(task, event, _PROCESSING)
+    if not event.assets:
+        return _failed(task, Failed("generation_failed", "The upstream finished without a result."), now_ms)
+    return TaskUpdate(
+        task,
+        _ALL_ACTIVE,
+        now_ms,
+        state=TaskState.COLLECTING,
+        progress=99,
+        polls=task.polls + 1,
+        upstream_result=UpstreamResult(raw=event.raw, assets=event.assets),
+        upstream_cost_ticks=event.cost_ticks,
+        attempts=0,
+        next_run_at=now_ms,
+        release_lease=True,
+    )
+
+
+def _collected(task: Task, event: Collected, now_ms: int) -> TaskUpdate:
+    _require(task, event, _COLLECTING)
+    return TaskUpdate(
+        task,
+        _COLLECTING,
+        now_ms,
+        state=TaskState.SUCCEEDED,
+        credits_state=CreditsState.CAPTURED,
+        final_credits=task.reserved_credits,
+        result=event.result,
+        progress=100,
+        completed_at=now_ms,
+        expires_at=now_ms + event.retention_ms,
+        posting=Posting("capture", amount=0, reserved_delta=-task.reserved_credits),
+        announce="generation.succeeded",
+    )
+
+
+def _failed_event(task: Task, event: Failed, now_ms: int) -> TaskUpdate:
+    _require(task, event, _ALL_ACTIVE)
+    return _failed(task, event, now_ms)
+
+
+def _canceled(task: Task, event: Canceled, now_ms: int) -> TaskUpdate:
+    state = task.task_state
+    if state.is_terminal:
+        raise TransitionRefused(
+            f"Task {task.id} is already {state.public}; only queued or processing tasks can be canceled.",
+            task_id=task.id,
+            state=task.state,
+            event="Canceled",
+        )
+    return _released(task, TaskState.CANCELED, "canceled", "The task was canceled by the client.", now_ms)
+
+
+def _deadline_passed(task: Task, event: DeadlinePassed, now_ms: int) -> TaskUpdate:
+    if not overdue(task, now_ms):
+        _refuse(task, event, "before its deadline" if task.state in _WAITING_OR_RUNNING else None)
+    message = f"The upstream did not finish within {event.deadline_s:g} s."
+    return _failed(task, Failed("upstream_timeout", message), now_ms)
+
+
+def _rescheduled(task: Task, event: Rescheduled, now_ms: int) -> TaskUpdate:
+    _require(task, event, _ALL_ACTIVE)
+    return TaskUpdate(
+        task,
+        _ALL_ACTIVE,
+        now_ms,
+        state=TaskState.QUEUED if event.requeue else None,
+        next_run_at=now_ms + event.delay_ms,
+        release_lease=True,
+        attempts=task.attempts + 1 if event.count == "attempts" else None,
+        polls=task.polls + 1 if event.count == "polls" else None,
+    )
+
+
+def _result_expired(task: Task, event: ResultExpired, now_ms: int) -> TaskUpdate:
+    _require(task, event, _SUCCEEDED)
+    if task.result is None or task.result.expired:
+        _refuse(task, event, "with its result already expired")
+    assert task.result is not None
+    return TaskUpdate(
+        task, _SUCCEEDED, now_ms, fenced=False, result=StoredResult(assets=task.result.assets, expired=True)
+    )
+
+
+_TRANSITIONS: dict[type[Any], Callable[[Task, Any, int], TaskUpdate]] = {
+    Submitting: _submitting,
+    Accepted: _accepted,
+    SubmitWasAmbiguous: _ambiguous,
+    Progressed: _progressed,
+    UpstreamFinished: _upstream_finished,
+    Collected: _collected,
+    Failed: _failed_event,
+    Canceled: _canceled,
+    DeadlinePassed: _deadline_passed,
+    Rescheduled: _rescheduled,
+    ResultExpired: _result_expired,
+}
+
+
+def _failed(task: Task, event: Failed, now_ms: int) -> TaskUpdate:
+    upstream = UpstreamResult(raw=event.upstream_raw) if event.upstream_raw else None
+    update = _released(task, TaskState.FAILED, event.code, event.message, now_ms, fenced=event.fenced)
+    return replace(update, upstream_result=upstream, upstream_cost_ticks=event.cost_ticks)
+
+
+def _released(
+    task: Task, state: TaskState, code: str, message: str, now_ms: int, *, fenced: bool = False
+) -> TaskUpdate:
+    """An ending without a result: the reservation goes back to the balance."""
+    return TaskUpdate(
+        task,
+        _ALL_ACTIVE,
+        now_ms,
+        fenced=fenced,
+        state=state,
+        credits_state=CreditsState.RELEASED,
+        error_code=code,
+        error_message=message[:ERROR_MESSAGE_MAX],
+        completed_at=now_ms,
+        posting=Posting("release", amount=task.reserved_credits, reserved_delta=-task.reserved_credits),
+        announce=f"generation.{state.value}",
+    )
+
+
+def _require(task: Task, event: Event, states: frozenset[TaskState]) -> None:
+    if task.state not in states:  # the state's word: a StrEnum member hashes and equals as its word
+        _refuse(task, event, None)
+
+
+def _refuse(task: Task, event: Event, why: str | None) -> None:
+    name = type(event).__name__
+    raise TransitionRefused(
+        f"Task {task.id} cannot take {name} {why or f'while {task.state}'}.",
+        task_id=task.id,
+        state=task.state,
+        event=name,
+    )

@@ -1,0 +1,48 @@
+"""collecting -> succeeded | failed: take the upstream's outputs into our storage, then capture."""
+
+from __future__ import annotations
+
+from imagine_gateway.core.records import Task
+from imagine_gateway.core.results import StoredResult
+from imagine_gateway.core.schedule import retry_delay_s
+from imagine_gateway.core.transitions import Collected, Failed
+from imagine_gateway.worker.collect import CollectError, collect_asset
+from imagine_gateway.worker.steps.base import Retry, StepContext
+from imagine_gateway.worker.steps.poll import gone
+
+
+async def collect(ctx: StepContext, task: Task) -> None:
+    """Store every asset (retrying transport failures a few times), then settle the credits."""
+    provider = ctx.router.get(task.provider or "")
+    if provider is None:
+        await ctx.advance(task, gone(task))
+        return
+    # Only an engine that renders the result itself from the references (the sandbox) needs their
+    # bytes here; a real upstream's result is a download.
+    if getattr(provider, "renders_results_from_references", False):
+        job = await ctx.job_with_references(task)
+    else:
+        job = ctx.job(task)
+    upstream = task.upstream_result
+    assets = upstream.assets if upstream is not None and upstream.assets else ()
+    stored = []
+    try:
+        for index, asset in enumerate(assets):
+            stored.append(
+                await collect_asset(
+                    ctx.storage,
+                    provider,
+                    job,
+                    asset,
+                    index,
+                    max_bytes=ctx.settings.collect_max_bytes,
+                    work_dir=ctx.settings.home,
+                )
+            )
+    except CollectError as exc:
+        if exc.retryable and task.attempts + 1 < ctx.settings.collect_attempts:
+            raise Retry(retry_delay_s(task.attempts, base_s=2.0)) from exc
+        await ctx.advance(task, Failed("result_unavailable", str(exc)))
+        return
+    retention_ms = int(ctx.settings.result_retention_s * 1000)
+    await ctx.advance(task, Collected(StoredResult(tuple(stored)), retention_ms=retention_ms))
