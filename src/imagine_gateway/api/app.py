@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from imagine_gateway.api import media_routes
+from imagine_gateway.api import media_routes, upload_routes
 from imagine_gateway.api.console_routes import install_console
 from imagine_gateway.api.context import AppContext
 from imagine_gateway.api.cors import install_cors
@@ -65,6 +65,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
     app.include_router(webhook_routes.router)
     app.include_router(file_routes.router)
     app.include_router(media_routes.router)
+    app.include_router(upload_routes.router)
     install_dialects(app)
     install_console(app)
 
