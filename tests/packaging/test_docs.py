@@ -25,20 +25,7 @@ def test_every_repository_path_a_doc_names_exists(doc: Path) -> None:
     assert missing == []
 
 
-# Still cites the notes its rules were taken from ("seed 000", xai-api.md), which are not in the repository.
-NOT_YET_CLEAN = {"providers.md"}
-
-
-@pytest.mark.parametrize(
-    "doc",
-    [
-        pytest.param(doc, marks=pytest.mark.xfail(reason="cites notes outside the repository"))
-        if doc.name in NOT_YET_CLEAN
-        else doc
-        for doc in DOCS
-    ],
-    ids=lambda path: path.name,
-)
+@pytest.mark.parametrize("doc", DOCS, ids=lambda path: path.name)
 def test_a_doc_has_no_working_notes(doc: Path) -> None:
     found = [
         f"{number}: {line.strip()}"
