@@ -5,15 +5,16 @@ Environment variables are prefixed ``IMAGINE_``; upstream keys keep their usual 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -75,6 +76,11 @@ class Settings(BaseSettings):
         default=Decimal("0.005"),
         ge=0,
         description="What one credit is worth, for clients that read a cost in USD (the xai-sdk's cost_usd)",
+    )
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Browser origins allowed to call the API (CORS), comma-separated or a JSON list; "
+        "'*' for any; none by default",
     )
 
     # Tasks and worker
@@ -175,6 +181,16 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, v: str) -> str:
         return v.rstrip("/")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, v: object) -> object:
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return tuple(origin.strip().rstrip("/") for origin in text.split(",") if origin.strip())
+        return v
 
     @cached_property
     def resolved_database_url(self) -> str:
