@@ -107,7 +107,9 @@ def _printable(exc: GatewayError) -> GatewayError:
 
     printable = copy.copy(exc)
     printable.message = clean(exc.message)
-    printable.details = [FieldError(clean(d.field), clean(d.issue), clean_any(d.allowed)) for d in exc.details]
+    printable.details = [
+        FieldError(clean(d.field), clean(d.issue), clean_any(d.allowed)) for d in exc.details
+    ]
     return printable
 
 

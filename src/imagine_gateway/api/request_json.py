@@ -65,7 +65,8 @@ def decode_json(raw: bytes) -> Any:
         # pass here so that the walk below names their field.
         text = raw.decode(json.detect_encoding(raw), "surrogatepass")
     except UnicodeDecodeError as exc:
-        raise ValidationFailed("The body is not valid JSON.", [FieldError("body", "is not valid JSON")]) from exc
+        not_json = [FieldError("body", "is not valid JSON")]
+        raise ValidationFailed("The body is not valid JSON.", not_json) from exc
     try:
         value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:

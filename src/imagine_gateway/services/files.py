@@ -142,6 +142,14 @@ class FileService:
         self.clock = clock
         self.settings = settings
         self.work_dir = settings.home / "tmp"
+        # A full decode holds every pixel (a 7000x7000 image: ~200 MB), so decodes take turns
+        # rather than each taking a thread of the pool: memory stays bounded by this count.
+        self._decodes = asyncio.Semaphore(settings.max_concurrent_decodes)
+
+    async def probe(self, path: pathlib.Path, *, expected_kind: MediaKind | None, field: str) -> MediaInfo:
+        """``probe_file`` in a thread, at most ``max_concurrent_decodes`` at once in this process."""
+        async with self._decodes:
+            return await asyncio.to_thread(probe_file, path, expected_kind=expected_kind, field=field)
 
     # --- uploads -------------------------------------------------------------------------------
 
@@ -266,9 +274,7 @@ class FileService:
     async def _commit(
         self, principal: Principal, staged: Staged, fields: FormFields, filename: str | None
     ) -> FileRecord:
-        info: MediaInfo = await asyncio.to_thread(
-            probe_file, staged.path, expected_kind=fields.kind, field="file"
-        )
+        info = await self.probe(staged.path, expected_kind=fields.kind, field="file")
         _check_type(info.mime_type, fields.kind, fields.model)
         file_id = new_id("file")
         ext = extension_for(info.mime_type)
