@@ -98,6 +98,7 @@ def serve(
     import uvicorn
 
     from imagine_gateway.api.app import create_app
+    from imagine_gateway.api.http_server import server_config
     from imagine_gateway.providers.registry import uses_sandbox
     from imagine_gateway.runtime import Overrides
 
@@ -115,9 +116,15 @@ def serve(
     out.print(
         f"Imagine Gateway on http://{settings.host}:{settings.port}  (state: {settings.home.resolve()})"
     )
-    uvicorn.run(
-        application, host=settings.host, port=settings.port, log_level=settings.log_level, proxy_headers=True
+    config = server_config(
+        application,
+        settings,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        proxy_headers=True,
     )
+    uvicorn.Server(config).run()
 
 
 @app.command()
