@@ -164,9 +164,7 @@ def without_allowed(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def assert_refused(
-    gateway: Gateway, key: Key, method: str, path: str, raw: bytes, field: str | None
-) -> None:
+def assert_refused(gateway: Gateway, key: Key, method: str, path: str, raw: bytes, field: str | None) -> None:
     response = gateway.http.request(
         method.upper(), path, headers={**key.headers, "Content-Type": "application/json"}, content=raw
     )
