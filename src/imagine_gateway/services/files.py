@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import pathlib
 import re
 import secrets
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
@@ -142,14 +144,16 @@ class FileService:
         self.clock = clock
         self.settings = settings
         self.work_dir = settings.home / "tmp"
-        # A full decode holds every pixel (a 7000x7000 image: ~200 MB), so decodes take turns
-        # rather than each taking a thread of the pool: memory stays bounded by this count.
-        self._decodes = asyncio.Semaphore(settings.max_concurrent_decodes)
+        # A full decode holds every pixel (a 7000x7000 image: ~150 MB), so decodes take turns on
+        # threads of their own rather than on any thread of the shared pool: at most this many at
+        # once, and on the same few threads, so the memory freed by one decode is what the next one
+        # reuses (the allocator keeps freed memory per thread arena).
+        self._decoder = ThreadPoolExecutor(settings.max_concurrent_decodes, thread_name_prefix="decode")
 
     async def probe(self, path: pathlib.Path, *, expected_kind: MediaKind | None, field: str) -> MediaInfo:
-        """``probe_file`` in a thread, at most ``max_concurrent_decodes`` at once in this process."""
-        async with self._decodes:
-            return await asyncio.to_thread(probe_file, path, expected_kind=expected_kind, field=field)
+        """``probe_file`` off the event loop, at most ``max_concurrent_decodes`` at once."""
+        probe = functools.partial(probe_file, path, expected_kind=expected_kind, field=field)
+        return await asyncio.get_running_loop().run_in_executor(self._decoder, probe)
 
     # --- uploads -------------------------------------------------------------------------------
 
