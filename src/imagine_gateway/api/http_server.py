@@ -7,8 +7,9 @@ finishes its head. The protocol here keeps httptools and adds both bounds:
 
 - a head (request line and headers) larger than ``max_header_bytes`` is answered
   ``431 Request Header Fields Too Large`` in the error envelope and the connection is closed;
-- a head not complete ``header_timeout_s`` after the connection opened (or after its first byte, on
-  a kept-alive connection) closes the connection, with ``408 Request Timeout`` if part of it came.
+- a head not complete ``header_timeout_s`` after the connection opened (or, on a kept-alive
+  connection, after the read that brought its first part) closes the connection, with
+  ``408 Request Timeout`` if part of it came.
 
 Bytes are counted as they arrive, before the parser sees them, so the cost is one addition per read.
 """
@@ -44,18 +45,21 @@ def bounded_protocol(*, max_header_bytes: int, header_timeout_s: float) -> type[
 
         def data_received(self, data: bytes) -> None:
             if self._in_head:
-                if self._head_bytes == 0 and self._head_timer is None:
-                    self._head_timer = self.loop.call_later(header_timeout_s, self._head_timed_out)
                 self._head_bytes += len(data)
             super().data_received(data)
             # Checked after the parser ran: a read that completed the head (and carries body bytes
-            # after it) has left the head behind, whatever its size.
-            if self._in_head and self._head_bytes > max_header_bytes and not self.transport.is_closing():
+            # after it) has left the head behind, whatever its size. A head that arrives in one read,
+            # the usual case, costs no timer.
+            if not self._in_head or self.transport.is_closing():
+                return
+            if self._head_bytes > max_header_bytes:
                 self._refuse(
                     431,
                     "headers_too_large",
                     f"The request head is larger than the limit of {max_header_bytes} bytes.",
                 )
+            elif self._head_timer is None and self._head_bytes:
+                self._head_timer = self.loop.call_later(header_timeout_s, self._head_timed_out)
 
         def on_headers_complete(self) -> None:
             self._in_head = False
