@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from imagine_gateway.api.app import create_app
+from imagine_gateway.core.errors import invalid
 from imagine_gateway.testing.loopback import LoopbackServer
 from tests.conftest import Gateway, make_settings
 from tests.matchers import REQUEST_ID, error_body
@@ -147,6 +148,10 @@ def failing_gateway(tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
     async def always_fails() -> None:
         raise RuntimeError("a bug")
 
+    @app.get("/api/v1/echoes-a-surrogate")
+    async def echoes_a_surrogate() -> None:
+        raise invalid("model", "unknown model 'm\ud800'")
+
     server.app = app
     server.start()
     yield server.base_url
@@ -166,6 +171,15 @@ def test_after_a_500_the_same_pooled_client_is_served_again(
     assert after.status_code == 200
     # One log line with the traceback, from the gateway; none from the server.
     assert server_logs.errors() == ["imagine_gateway.api: unhandled error on GET /api/v1/always-fails"]
+
+
+def test_an_error_repeating_a_lone_surrogate_is_rendered_with_it_escaped(failing_gateway: str) -> None:
+    response = httpx.get(failing_gateway + "/api/v1/echoes-a-surrogate", timeout=10)
+    issue = "unknown model 'm\\ud800'"
+    assert response.status_code == 400
+    assert response.json() == error_body(
+        "validation_failed", f"model: {issue}", [{"field": "model", "issue": issue}]
+    )
 
 
 def test_a_client_that_disconnects_mid_body_is_not_an_error(gateway: Gateway, server_logs: Records) -> None:
