@@ -241,6 +241,39 @@ def test_a_png_with_fewer_rows_than_it_declares_is_refused_naming_the_file(
     }
 
 
+def lying_jpeg() -> bytes:
+    """A real 16x16 JPEG whose frame header was rewritten to declare 7000x7000."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(buffer, "JPEG")
+    data = bytearray(buffer.getvalue())
+    struct.pack_into(">HH", data, data.find(b"\xff\xc0") + 5, 7000, 7000)
+    return bytes(data)
+
+
+def test_a_jpeg_far_too_short_for_the_size_it_declares_is_refused_naming_the_file(
+    corpus_gateway: Gateway, corpus_key: Key
+) -> None:
+    lying = lying_jpeg()
+    response = corpus_gateway.http.post(
+        "/api/v1/files",
+        headers=corpus_key.headers,
+        files={"file": ("lying.jpg", lying, "image/jpeg")},
+        data={"kind": "image"},
+    )
+    issue = f"is truncated: {len(lying)} bytes cannot hold a 7000x7000 image (at least 143665)"
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {
+            "code": "validation_failed",
+            "message": f"file: {issue}",
+            "requestId": REQUEST_ID,
+            "details": [{"field": "file", "issue": issue}],
+        }
+    }
+
+
 def test_a_complete_png_is_still_accepted_with_its_size(corpus_gateway: Gateway, corpus_key: Key) -> None:
     from PIL import Image
 

@@ -5,9 +5,15 @@ declared size, so a 400-byte file can pass as a 7000x7000 image. Upstream decode
 refuse such a file later, after credits were reserved; this check refuses it at upload.
 
     missing_png_rows(path)  # None when complete, else (rows found, rows declared)
+    jpeg_too_short(path)    # None when plausible, else (bytes present, least bytes the size needs)
 
-Only the inflated length is counted (the data is never held whole): a PNG row is one filter byte
-plus its packed samples, so the stream of a complete image has an exact, known length.
+PNG: only the inflated length is counted (the data is never held whole): a PNG row is one filter
+byte plus its packed samples, so the stream of a complete image has an exact, known length.
+
+JPEG: libjpeg likewise pads a scan that ends early. Huffman coding spends at least one bit on every
+8x8 block of every component (its DC code), so a file with fewer bits than blocks cannot hold the
+image it declares. This is a lower bound: it refuses a tiny file posing as a large image, not every
+truncation.
 """
 
 from __future__ import annotations
@@ -100,3 +106,49 @@ def _inflated_length(handle: BinaryIO, *, limit: int) -> int:
         except zlib.error:
             break
     return total
+
+
+# Huffman-coded frames only: arithmetic coding (SOF9 and up) can spend less than a bit per block.
+_SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7})
+
+
+def jpeg_too_short(path: pathlib.Path) -> tuple[int, int] | None:
+    """``None`` unless the JPEG is shorter than one bit per 8x8 block of the size its frame declares."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        if handle.read(2) != b"\xff\xd8":
+            return None
+        while True:
+            marker = handle.read(2)
+            if len(marker) < 2 or marker[0] != 0xFF:
+                return None
+            if marker[1] in (0xD8, 0x01) or 0xD0 <= marker[1] <= 0xD7:
+                continue
+            raw = handle.read(2)
+            if len(raw) < 2:
+                return None
+            length = struct.unpack(">H", raw)[0]
+            segment = handle.read(max(length - 2, 0))
+            if marker[1] in _SOF_MARKERS:
+                return _blocks_check(segment, size)
+            if marker[1] == 0xDA:  # start of scan before any frame header: not for this check
+                return None
+
+
+def _blocks_check(frame: bytes, size: int) -> tuple[int, int] | None:
+    if len(frame) < 6:
+        return None
+    height, width, count = struct.unpack(">HHB", frame[1:6])
+    components = [frame[6 + 3 * i : 9 + 3 * i] for i in range(count)]
+    if any(len(c) < 3 for c in components) or not components:
+        return None
+    h_max = max(c[1] >> 4 for c in components) or 1
+    v_max = max(c[1] & 0x0F for c in components) or 1
+    blocks = 0
+    for component in components:
+        h, v = component[1] >> 4, component[1] & 0x0F
+        columns = -(-width * h // h_max)
+        rows = -(-height * v // v_max)
+        blocks += -(-columns // 8) * -(-rows // 8)
+    least = (blocks + 7) // 8
+    return (size, least) if size < least else None
