@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 from PIL import Image
 
 from tests.reliability.served import imagine_serve
@@ -23,6 +24,7 @@ def large_png() -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow
 def test_eight_concurrent_large_uploads_raise_peak_memory_by_at_most_the_decode_bound(tmp_path: Path) -> None:
     png = large_png()
     assert len(png) < 1024 * 1024  # small on the wire, large in memory
