@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
-import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from imagine_gateway.core.ids import new_request_id
@@ -104,9 +102,8 @@ def bounded_protocol(*, max_header_bytes: int, header_timeout_s: float) -> type[
     return BoundedHttpToolsProtocol
 
 
-def server_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Config:
-    """uvicorn's configuration for serving ``app`` with the bounds of ``settings``."""
-    protocol = bounded_protocol(
+def http_protocol(settings: Settings) -> type[HttpToolsProtocol]:
+    """The protocol class to give uvicorn (``http=``) for the bounds of ``settings``."""
+    return bounded_protocol(
         max_header_bytes=settings.max_header_bytes, header_timeout_s=settings.header_timeout_s
     )
-    return uvicorn.Config(app, http=protocol, **options)

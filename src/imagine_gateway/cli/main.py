@@ -98,7 +98,7 @@ def serve(
     import uvicorn
 
     from imagine_gateway.api.app import create_app
-    from imagine_gateway.api.http_server import server_config
+    from imagine_gateway.api.http_server import http_protocol
     from imagine_gateway.providers.registry import uses_sandbox
     from imagine_gateway.runtime import Overrides
 
@@ -116,15 +116,14 @@ def serve(
     out.print(
         f"Imagine Gateway on http://{settings.host}:{settings.port}  (state: {settings.home.resolve()})"
     )
-    config = server_config(
+    uvicorn.run(
         application,
-        settings,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         proxy_headers=True,
+        http=http_protocol(settings),
     )
-    uvicorn.Server(config).run()
 
 
 @app.command()
