@@ -31,6 +31,7 @@ from imagine_gateway.api.dialects.common import (
     build_request,
     choice,
     create_task,
+    create_tasks,
     find_model,
     image_reference,
     image_url,
@@ -308,10 +309,9 @@ async def run_images(
     ctx: AppContext, principal: Principal, call: ImageCall, idempotency_key: str | None
 ) -> Response:
     """Create the task(s); answer ``{request_id}`` when deferred, else wait and answer the images."""
-    tasks: list[Task] = []
-    for index in range(call.n):
-        key = idempotency_key if idempotency_key is None or call.n == 1 else f"{idempotency_key}#{index}"
-        tasks.append(await create_task(ctx, principal, call.request, dialect=DIALECT, idempotency_key=key))
+    tasks = await create_tasks(
+        ctx, principal, call.request, count=call.n, dialect=DIALECT, idempotency_key=idempotency_key
+    )
     if call.deferred:
         return JSONResponse({"request_id": tasks[0].id})
     deadline = asyncio.get_running_loop().time() + ctx.settings.sync_wait_timeout_s
