@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from imagine_gateway.store import ledger
 from imagine_gateway.store.db import Database
-from imagine_gateway.store.tables import accounts, tasks
+from imagine_gateway.store.tables import accounts, files, tasks
 from imagine_gateway.store.tables import ledger as ledger_table
 
 TERMINAL = ("succeeded", "failed", "canceled")
@@ -93,3 +93,20 @@ def wait_all_ended(url: str, account_id: str, *, timeout_s: float) -> AccountFac
         if time.monotonic() > deadline:
             raise AssertionError(f"tasks still live after {timeout_s} s: {live}")
         time.sleep(0.2)
+
+
+def file_rows(url: str, account_id: str) -> int:
+    """How many uploaded files the account has."""
+
+    async def count() -> int:
+        db = Database(url)
+        try:
+            async with db.read() as conn:
+                found = await conn.scalar(
+                    select(func.count()).select_from(files).where(files.c.account_id == account_id)
+                )
+        finally:
+            await db.dispose()
+        return int(found or 0)
+
+    return asyncio.run(count())
