@@ -11,6 +11,7 @@ import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from imagine_gateway.core.clock import Clock, SystemClock
@@ -172,3 +173,28 @@ def test_a_write_killed_midway_leaves_a_temp_file_the_sweeper_removes_once_stale
     assert stale == SweepStats(temp_files_removed=tries)
     assert list((media / ".tmp").iterdir()) == []
     scenario.record(tries=tries, unit="killed writes", temp_files_left=0)
+
+
+def test_result_files_of_tasks_that_ended_without_a_result_are_swept_once_stale(
+    gateway: Gateway, scenario: Scenario
+) -> None:
+    """Result files of a task that no longer exists: swept once older than the bound, live ones kept."""
+    key = gateway.key()
+    done = gateway.wait_for(
+        gateway.http.post(
+            "/api/v1/generations", headers=key.headers, json={"model": "grok-imagine", "prompt": "kept"}
+        ).json()["id"],
+        key,
+    )
+    media = gateway.settings.home / "media"
+    orphan = media / "results" / "task_gone000000000000000"
+    orphan.mkdir(parents=True)
+    (orphan / "0.mp4").write_bytes(b"left by a crash")
+    (media / ".meta" / "results" / orphan.name).mkdir(parents=True)
+    (media / ".meta" / "results" / orphan.name / "0.mp4.json").write_text("{}")
+    assert asyncio.run(_sweep(gateway, _Later(0))) == SweepStats()
+    assert asyncio.run(_sweep(gateway, _Later(TEMP_MAX_AGE_S + 1))) == SweepStats(orphans_removed=1)
+    assert not orphan.exists() and not (media / ".meta" / "results" / orphan.name).exists()
+    assert (media / "results" / done["id"]).is_dir()
+    assert httpx.get(done["result"]["primary_url"]).status_code == 200
+    scenario.record(tries=1, unit="orphaned result directories", left=0, live_results_kept=1)
