@@ -57,4 +57,4 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     names = {r["scenario"] for r in _records}
     kept = [r for r in existing if r["scenario"] not in names]
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(kept + _records, indent=2, sort_keys=True) + "\n")
+    target.write_text(json.dumps(kept + _records, indent=2) + "\n")

@@ -52,8 +52,9 @@ def test_sigkill_of_the_worker_after_each_step_loses_nothing_and_charges_once(
     tmp_path: Path,
     scenario: Scenario,
 ) -> None:
-    """Worker killed with SIGKILL after each step (task inserted, submit sent, upstream id recorded,
-    download started, result stored, credits captured), then restarted."""
+    """Worker SIGKILLed after each step (inserted, submit sent, id recorded, download, stored, captured).
+
+    After each kill a fresh worker finishes the task."""
     mock = upstream("xai", generation_time_s=0.3, media_bytes=16 << 20)
     home = tmp_path / "home"
     gateway = gateway_factory(
