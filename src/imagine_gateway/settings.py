@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     result_retention_s: float = 7 * 86_400.0
     upload_retention_s: float = 86_400.0
     sweep_interval_s: float = Field(default=60.0, description="How often expired media is removed")
+    temp_max_age_s: float = Field(
+        default=3600.0, description="Age after which a sweep removes temp files of writes that never finished"
+    )
     collect_max_bytes: int = 512 * 1024 * 1024
     collect_attempts: int = 5
     sync_wait_timeout_s: float = Field(

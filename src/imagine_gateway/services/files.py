@@ -52,6 +52,7 @@ from imagine_gateway.media.sniff import (
     sniff_mime,
 )
 from imagine_gateway.media.storage import Storage
+from imagine_gateway.media.storage.base import storage_errors
 from imagine_gateway.services.principal import Principal
 from imagine_gateway.services.upload_rules import (
     KINDS,
@@ -176,16 +177,20 @@ class FileService:
         ``kind`` (or, when ``kind`` is not known yet, the largest limit any model has for the detected
         kind), and the upload is cut off as soon as it crosses it.
         """
-        self.work_dir.mkdir(parents=True, exist_ok=True)
         path = self.work_dir / f"upload-{secrets.token_hex(12)}"
-        handle: IO[bytes] = await asyncio.to_thread(path.open, "xb")
+        with storage_errors("receiving the upload"):  # a full or read-only disk: 507 / 503
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            handle: IO[bytes] = await asyncio.to_thread(path.open, "xb")
         try:
-            staged = await self._receive(stream, handle, path, kind=kind, model=model)
-            await asyncio.to_thread(handle.close)
+            with storage_errors("receiving the upload"):
+                staged = await self._receive(stream, handle, path, kind=kind, model=model)
+                await asyncio.to_thread(handle.close)
             yield staged
         finally:
-            handle.close()
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # closing flushes, which a full disk refuses
+                handle.close()
+            with contextlib.suppress(OSError):  # what is left, the sweeper removes
+                path.unlink(missing_ok=True)
 
     async def _receive(
         self,
