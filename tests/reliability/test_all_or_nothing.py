@@ -11,11 +11,12 @@ def test_three_images_on_credits_for_two_create_and_charge_nothing(
     gateway: Gateway, scenario: Scenario
 ) -> None:
     """Images with n=3 on credits for two answers: 402, nothing created or charged."""
-    key = gateway.key(credits=8)  # grok-imagine costs 4 an image
+    # grok-imagine (4 credits an image) makes one task per image; xAI's own ids make one task of n.
+    key = gateway.key(credits=8)
     response = gateway.http.post(
         "/v1/images/generations",
         headers={**key.headers, "Idempotency-Key": "three"},
-        json={"prompt": "Three of them", "n": 3},
+        json={"model": "grok-imagine", "prompt": "Three of them", "n": 3},
     )
     assert response.status_code == 402
     assert response.json() == {
@@ -38,7 +39,7 @@ def test_three_images_on_credits_for_two_create_and_charge_nothing(
     again = gateway.http.post(
         "/v1/images/generations",
         headers={**key.headers, "Idempotency-Key": "three"},
-        json={"prompt": "Three of them", "n": 3},
+        json={"model": "grok-imagine", "prompt": "Three of them", "n": 3},
     )
     assert again.status_code == 200
     assert len(again.json()["data"]) == 3
