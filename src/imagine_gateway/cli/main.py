@@ -104,6 +104,7 @@ def serve(
     import uvicorn
 
     from imagine_gateway.api.app import create_app
+    from imagine_gateway.api.http_server import http_protocol
     from imagine_gateway.providers.registry import uses_sandbox
     from imagine_gateway.runtime import Overrides
 
@@ -124,7 +125,12 @@ def serve(
     if settings.grpc_port is not None:
         out.print(f"xAI gRPC API (xai-sdk) on {settings.host}:{settings.grpc_port or '<any free port>'}")
     uvicorn.run(
-        application, host=settings.host, port=settings.port, log_level=settings.log_level, proxy_headers=True
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        proxy_headers=True,
+        http=http_protocol(settings),
     )
 
 
