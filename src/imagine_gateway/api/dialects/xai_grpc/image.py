@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 from imagine_gateway.api.context import AppContext
-from imagine_gateway.api.dialects.common import GenerationFailed, create_task, task_error, wait_until_ended
+from imagine_gateway.api.dialects.common import GenerationFailed, create_tasks, task_error, wait_until_ended
 from imagine_gateway.api.dialects.xai import DIALECT
 from imagine_gateway.api.dialects.xai_contract import xai_codes
 from imagine_gateway.api.dialects.xai_grpc.calls import Context, answer, metadata_value
@@ -19,7 +19,6 @@ from imagine_gateway.api.dialects.xai_grpc.protos import image_pb2, image_pb2_gr
 from imagine_gateway.api.dialects.xai_grpc.requests import image_generation
 from imagine_gateway.api.dialects.xai_grpc.results import generated_images, usage
 from imagine_gateway.api.dialects.xai_grpc.video import IDEMPOTENCY_METADATA
-from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import TaskState
 from imagine_gateway.services.principal import Principal
 
@@ -41,13 +40,11 @@ class ImageService(image_pb2_grpc.ImageServicer):  # type: ignore[misc]
         with xai_codes():
             call = image_generation(ctx.catalog, request)
         key = metadata_value(context, IDEMPOTENCY_METADATA)
-        tasks: list[Task] = []
-        for index in range(call.tasks):
-            task_key = key if key is None or call.tasks == 1 else f"{key}#{index}"
-            with xai_codes():
-                tasks.append(
-                    await create_task(ctx, principal, call.request, dialect=DIALECT, idempotency_key=task_key)
-                )
+        # All or nothing, as over REST: n tasks of one request in one transaction (K#i keys for several).
+        with xai_codes():
+            tasks = await create_tasks(
+                ctx, principal, call.request, count=call.tasks, dialect=DIALECT, idempotency_key=key
+            )
         wait_s = ctx.settings.sync_wait_timeout_s
         remaining = context.time_remaining()
         if remaining is not None:
