@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -64,6 +65,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     rate_limit: str = Field(default="600/minute", description="Per API key, `limits` notation")
     public_api_enabled: bool = True
+    # gRPC (xAI's own API, for the official xai-sdk)
+    grpc_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve xAI's gRPC API (Video, Image) on this port beside HTTP; off when unset, 0 = any",
+    )
+    usd_per_credit: Decimal = Field(
+        default=Decimal("0.005"),
+        ge=0,
+        description="What one credit is worth, for clients that read a cost in USD (the xai-sdk's cost_usd)",
+    )
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description="Browser origins allowed to call the API (CORS), comma-separated or a JSON list; "

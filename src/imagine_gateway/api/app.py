@@ -12,6 +12,7 @@ from imagine_gateway.api.console_routes import install_console
 from imagine_gateway.api.context import AppContext
 from imagine_gateway.api.cors import install_cors
 from imagine_gateway.api.dialects import install_dialects
+from imagine_gateway.api.dialects import xai_grpc as grpc_dialect
 from imagine_gateway.api.docs_pages import install_docs
 from imagine_gateway.api.errors import install_error_handlers
 from imagine_gateway.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -34,7 +35,8 @@ REFERENCE_UPLOAD_MAX_BYTES = 16 * 1024 * 1024
 
 
 def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI:
-    """The gateway as an ASGI app; its lifespan runs the gateway's runtime (worker loop when enabled)."""
+    """The gateway as an ASGI app; its lifespan runs the gateway's runtime (worker loop when enabled)
+    and, when ``grpc_port`` is set, xAI's gRPC API beside it."""
     runtime = Runtime(settings, overrides, webhook_view=task_view)
     limiter = RateLimiter(settings.rate_limit, redis_url=settings.redis_url)
     ctx = AppContext.serving(runtime.context, limiter=limiter)
@@ -42,7 +44,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            async with runtime:
+            async with runtime, grpc_dialect.serving(ctx) as grpc_server:
+                app.state.grpc = grpc_server  # xAI's gRPC API, when IMAGINE_GRPC_PORT is set
                 yield
         finally:
             await limiter.aclose()

@@ -122,6 +122,8 @@ def serve(
     out.print(
         f"Imagine Gateway on http://{settings.host}:{settings.port}  (state: {settings.home.resolve()})"
     )
+    if settings.grpc_port is not None:
+        out.print(f"xAI gRPC API (xai-sdk) on {settings.host}:{settings.grpc_port or '<any free port>'}")
     uvicorn.run(
         application,
         host=settings.host,
