@@ -35,14 +35,13 @@ from imagine_gateway.catalog.validation import CLIENT_REQUEST_ID_MAX
 from imagine_gateway.core.clock import Clock
 from imagine_gateway.core.errors import (
     NotFound,
-    SignatureInvalid,
     invalid,
 )
 from imagine_gateway.core.ids import new_id
 from imagine_gateway.core.records import FileRecord
 from imagine_gateway.core.timefmt import iso_ms
 from imagine_gateway.media.probe import MediaInfo, probe_file
-from imagine_gateway.media.signing import sign_media_path, sign_token, verify_token
+from imagine_gateway.media.signing import sign_media_path
 from imagine_gateway.media.sniff import (
     ALLOWED_MIME,
     SNIFF_BYTES,
@@ -53,6 +52,7 @@ from imagine_gateway.media.sniff import (
 )
 from imagine_gateway.media.storage import Storage
 from imagine_gateway.media.storage.base import storage_errors
+from imagine_gateway.services import duration_tokens
 from imagine_gateway.services.principal import Principal
 from imagine_gateway.services.upload_rules import (
     KINDS,
@@ -346,33 +346,19 @@ class FileService:
 
     def duration_token(self, record: FileRecord) -> str | None:
         """A signed token binding file, account and duration, valid as long as the file (video/audio)."""
-        if record.kind not in ("video", "audio") or record.duration_s is None:
-            return None
-        payload: dict[str, object] = {
-            "typ": "duration",
-            "file": record.id,
-            "acct": record.account_id,
-            "dur": record.duration_s,
-            "exp": record.expires_at // 1000,
-        }
-        return sign_token(payload, secret=self.settings.signing_key)
+        return duration_tokens.issue(record, secret=self.settings.signing_key)
 
     def verify_duration_token(self, token: str, *, account_id: str, file_id: str, field: str) -> float:
         """The duration a token vouches for; ``ValidationFailed`` naming ``field`` when it is not
         genuine, has expired, or was issued for another file or account."""
-        try:
-            claims = verify_token(token, secret=self.settings.signing_key, now=self.clock.now_ms() // 1000)
-        except SignatureInvalid as exc:
-            issue = "has expired" if exc.message == "expired" else "is not a valid duration token"
-            raise invalid(field, issue, "the duration_token returned by the Files API for this file") from exc
-        duration = claims.get("dur")
-        if claims.get("typ") != "duration" or not isinstance(duration, int | float):
-            raise invalid(field, "is not a valid duration token")
-        if claims.get("acct") != account_id:
-            raise invalid(field, "was issued to another account")
-        if claims.get("file") != file_id:
-            raise invalid(field, "was issued for another file")
-        return float(duration)
+        return duration_tokens.verify(
+            token,
+            secret=self.settings.signing_key,
+            now_s=self.clock.now_ms() // 1000,
+            account_id=account_id,
+            file_id=file_id,
+            field=field,
+        )
 
     def file_view(self, record: FileRecord) -> dict[str, Any]:
         """The public JSON of a file."""
