@@ -14,6 +14,7 @@ from imagine_gateway.api.dialects import install_dialects
 from imagine_gateway.api.errors import install_error_handlers
 from imagine_gateway.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from imagine_gateway.api.openapi import install_openapi
+from imagine_gateway.api.ops import ops_routes
 from imagine_gateway.api.ratelimit import RateLimiter
 from imagine_gateway.api.v1 import catalog as catalog_routes
 from imagine_gateway.api.v1 import files as file_routes
@@ -21,6 +22,7 @@ from imagine_gateway.api.v1 import generations as generation_routes
 from imagine_gateway.api.v1 import webhooks as webhook_routes
 from imagine_gateway.api.v1.views import task_view
 from imagine_gateway.runtime import Overrides, Runtime
+from imagine_gateway.runtime.signals import forward_stop_signals
 from imagine_gateway.settings import Settings
 
 # Routes that take large bodies bound them themselves, while streaming.
@@ -40,7 +42,9 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            async with runtime:
+            # On SIGTERM the runtime stops taking work and ends its event streams at once, so the
+            # server's wait for open connections is not held by a stream of a task still queued.
+            async with runtime, _forwarding(runtime):
                 yield
         finally:
             await limiter.aclose()
@@ -54,6 +58,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
         redoc_url=None,
     )
     app.state.ctx = ctx
+    app.router.routes.extend(ops_routes(runtime))
     app.state.runtime = runtime
     install_error_handlers(app)
     install_openapi(app, ctx.catalog)
@@ -75,3 +80,9 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+@contextlib.asynccontextmanager
+async def _forwarding(runtime: Runtime) -> AsyncIterator[None]:
+    with forward_stop_signals(runtime.begin_shutdown):
+        yield

@@ -12,7 +12,7 @@ Transport failures become provider errors here, by whether the upstream may have
     read timeout / reset / disconnect / write   sent (maybe), answer lost submit: SubmitAmbiguous,
                                                                            else ProviderUnavailable
     429, 408, 5xx, 529                          refused for now            ProviderUnavailable (+Retry-After)
-    401, 403, 400 naming the API key            our key is refused         ProviderUnavailable (try another)
+    401, 403, 400 naming the API key            our key is refused         ProviderMisconfigured (try another)
     other 4xx                                   the request is refused     ProviderRejected
 
 (aiohttp does not tell a failed write from a failed read, so a dropped connection counts as
@@ -36,6 +36,7 @@ from imagine_gateway.catalog.contract import ModelContract
 from imagine_gateway.providers.base import (
     Job,
     ProviderError,
+    ProviderMisconfigured,
     ProviderRejected,
     ProviderUnavailable,
     ReferenceInput,
@@ -215,7 +216,7 @@ def status_error(name: str, response: UpstreamResponse, *, role: Role) -> Provid
     bad_key = status in (401, 403) or (status == 400 and "api key" in message.lower())
     if bad_key or (role == "submit" and status == 404):
         # Our key or our configuration is wrong for this upstream; another provider may do.
-        return ProviderUnavailable(message, retryable=False)
+        return ProviderMisconfigured(message)
     return ProviderRejected(f"The upstream refused the request: {message}")
 
 
@@ -313,11 +314,17 @@ class HttpProvider:
             yield chunk
 
     async def probe(self) -> bool:
+        """True when the upstream answers; raises ``ProviderMisconfigured`` when it refuses our key."""
         try:
             response = await self.http.request("GET", self.probe_path, role="probe", params=self.probe_params)
         except ProviderError:
             return False
-        return response.status_code in (200, 202, 404)
+        if response.status_code in (200, 202, 404):
+            return True
+        error = status_error(self.name, response, role="probe")
+        if isinstance(error, ProviderMisconfigured):
+            raise error
+        return False
 
     async def aclose(self) -> None:
         await self.http.aclose()

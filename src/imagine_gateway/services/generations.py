@@ -24,7 +24,7 @@ from imagine_gateway.core.pricing import price_credits
 from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import internal_states_for
 from imagine_gateway.core.transitions import Canceled, open_task, transition
-from imagine_gateway.delivery.events import EventBus, TaskEvent
+from imagine_gateway.delivery.events import STOPPING, EventBus, TaskEvent
 from imagine_gateway.delivery.webhooks import check_webhook_url
 from imagine_gateway.providers.router import Router
 from imagine_gateway.services.pagination import Page, page_of, read_cursor
@@ -46,10 +46,12 @@ class Created:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One read of a watched task; ``quiet`` when no event came for it within the poll interval."""
+    """One read of a watched task; ``quiet`` when no event came for it within the poll interval,
+    ``stopping`` for the last one of a watch the process ends because it is shutting down."""
 
     task: Task
     quiet: bool = False
+    stopping: bool = False
 
 
 def fingerprint(request: GenerationRequest) -> str:
@@ -244,11 +246,14 @@ class GenerationService:
                     wait_s = min(wait_s, deadline - loop.time())
                     if wait_s <= 0:
                         return
-                quiet = False
+                quiet = stopping = False
                 try:
-                    await asyncio.wait_for(queue.get(), timeout=wait_s)
+                    stopping = (await asyncio.wait_for(queue.get(), timeout=wait_s)).type == STOPPING
                 except TimeoutError:
                     quiet = True
-                snapshot = Snapshot(await self.get(principal, task_id), quiet=quiet)
+                snapshot = Snapshot(await self.get(principal, task_id), quiet=quiet, stopping=stopping)
+                if stopping:
+                    yield snapshot
+                    return
         finally:
             self.events.unsubscribe(task_id, queue)

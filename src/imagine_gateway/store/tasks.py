@@ -199,3 +199,27 @@ def _change_statement(columns: frozenset[str], from_states: tuple[str, ...], fen
         .where(*conditions)
         .values({name: bindparam(f"u_{name}", type_=tasks.c[name].type) for name in sorted(columns)})
     )
+
+
+async def release_leases(
+    conn: AsyncConnection, held: Sequence[tuple[str, int]], *, owner: str, now_ms: int
+) -> int:
+    """Give back the leases ``owner`` holds on ``held`` (id, fence), due now; how many went back.
+
+    A stopping worker's unfinished steps: another worker claims them at once instead of after the
+    lease runs out. The fence moves on, so a late write of the interrupted step cannot land.
+    """
+    released = 0
+    for task_id, fence in held:
+        result = await conn.execute(
+            update(tasks)
+            .where(
+                tasks.c.id == task_id,
+                tasks.c.fence == fence,
+                tasks.c.lease_owner == owner,
+                tasks.c.state.in_(_ACTIVE),
+            )
+            .values(lease_owner=None, lease_expires_at=None, next_run_at=now_ms, fence=tasks.c.fence + 1)
+        )
+        released += result.rowcount
+    return released

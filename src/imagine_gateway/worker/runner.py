@@ -132,14 +132,38 @@ class Worker:
         await self.drain()
 
     async def drain(self) -> None:
+        """Let running steps finish within ``shutdown_grace_s``; stop the rest and give their tasks back."""
         if self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
+            _, late = await asyncio.wait(set(self._running), timeout=self.settings.shutdown_grace_s)
+            if late:
+                await self._release(late)
         if self._lease_keeper is not None:
             self._lease_keeper.cancel()
             await asyncio.gather(self._lease_keeper, return_exceptions=True)
             self._lease_keeper = None
         if self._probing is not None:
             await asyncio.gather(self._probing, return_exceptions=True)
+
+    async def _release(self, late: set[asyncio.Task[None]]) -> None:
+        """Stop steps that outlived the grace period and hand their leases back at once."""
+        held = [(task.id, task.fence) for task in self._held.values()]
+        for runner in late:
+            runner.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        try:
+            async with self.db.write() as conn:
+                released = await task_store.release_leases(
+                    conn, held, owner=self.owner, now_ms=self.clock.now_ms()
+                )
+        except Exception:  # the leases then run out by themselves, as after a crash
+            log.exception("releasing %d leases failed", len(held))
+            return
+        log.warning(
+            "stopped %d steps still running after %.0f s; released %d tasks to other workers",
+            len(late),
+            self.settings.shutdown_grace_s,
+            released,
+        )
 
     def _probe_providers(self) -> None:
         """Start probing providers whose breaker cooled down (in the background, at most one round)."""
