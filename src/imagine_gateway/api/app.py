@@ -13,8 +13,8 @@ from imagine_gateway.api.context import AppContext
 from imagine_gateway.api.dialects import install_dialects
 from imagine_gateway.api.errors import install_error_handlers
 from imagine_gateway.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from imagine_gateway.api.observe import ObserveMiddleware
 from imagine_gateway.api.openapi import install_openapi
-from imagine_gateway.api.ops import ops_routes
 from imagine_gateway.api.ratelimit import RateLimiter
 from imagine_gateway.api.v1 import catalog as catalog_routes
 from imagine_gateway.api.v1 import files as file_routes
@@ -24,6 +24,7 @@ from imagine_gateway.api.v1.views import task_view
 from imagine_gateway.runtime import Overrides, Runtime
 from imagine_gateway.runtime.signals import forward_stop_signals
 from imagine_gateway.settings import Settings
+from imagine_gateway.telemetry.endpoints import ops_routes
 
 # Routes that take large bodies bound them themselves, while streaming.
 STREAMED_UPLOAD_PATHS = ("/api/v1/files",)
@@ -78,6 +79,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
         return settings.max_body_bytes
 
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(ObserveMiddleware, access_log=settings.access_log)
     app.add_middleware(RequestContextMiddleware)
     return app
 

@@ -45,6 +45,7 @@ from imagine_gateway.providers.base import (
     Submitted,
 )
 from imagine_gateway.providers.config import ModelMapping
+from imagine_gateway.telemetry import metrics
 
 Role = Literal["submit", "poll", "probe", "download"]
 CONNECT_TIMEOUT_S = 5.0
@@ -141,6 +142,8 @@ class UpstreamHttp:
         if json_body is not None:
             data = json.dumps(json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
             sent_headers["Content-Type"] = "application/json"
+        started = time.perf_counter()
+        status: int | None = None
         try:
             async with self._client().request(
                 method,
@@ -150,9 +153,14 @@ class UpstreamHttp:
                 headers=sent_headers,
                 allow_redirects=False,
             ) as response:
-                return await _whole(response)
+                whole = await _whole(response)
+                status = whole.status_code
+                return whole
         except _TRANSPORT_ERRORS as exc:
             raise transport_error(self.name, exc, role=role) from exc
+        finally:
+            metrics.upstream_requests.labels(self.name, role, metrics.status_class(status)).inc()
+            metrics.upstream_latency.labels(self.name, role).observe(time.perf_counter() - started)
 
     def fail_for_status(self, response: UpstreamResponse, *, role: Role) -> None:
         """Raise the provider error for a non-2xx answer."""

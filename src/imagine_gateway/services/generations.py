@@ -34,6 +34,7 @@ from imagine_gateway.settings import Settings
 from imagine_gateway.store import idempotency
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
+from imagine_gateway.telemetry.tasks import task_changed, task_created
 
 IDEMPOTENCY_KEY_MAX = 255
 
@@ -142,6 +143,7 @@ class GenerationService:
             )
             # Raises insufficient_credits and so rolls the insert back: nothing is created.
             task = await task_store.insert_task(conn, new)
+        task_created(task, dialect=dialect)
         return Created(task=task, replayed=False)
 
     async def _replay(
@@ -212,6 +214,7 @@ class GenerationService:
                 raise TaskStateConflict(f"Task {task_id} changed state; try again.")
             final = await task_store.get_task(conn, task_id)
         assert final is not None
+        task_changed(update)
         if task.provider and task.upstream_id:
             provider = self.router.get(task.provider)
             if provider is not None:

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, bindparam, insert, or_, select, update
+from sqlalchemy import BigInteger, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from imagine_gateway.core.records import Task
@@ -223,3 +223,26 @@ async def release_leases(
         )
         released += result.rowcount
     return released
+
+
+async def live_counts(conn: AsyncConnection) -> list[tuple[str, str, int]]:
+    """(state, model, count) of the tasks not yet ended: what a metrics scrape shows."""
+    result = await conn.execute(
+        select(tasks.c.state, tasks.c.model, func.count())
+        .where(tasks.c.state.in_(_ACTIVE))
+        .group_by(tasks.c.state, tasks.c.model)
+    )
+    return [(str(state), str(model), int(count)) for state, model, count in result.all()]
+
+
+async def oldest_due_ms(conn: AsyncConnection, *, now_ms: int) -> int | None:
+    """When the longest-waiting due task (live, unleased) was due; None when none waits."""
+    result = await conn.execute(
+        select(func.min(tasks.c.next_run_at)).where(
+            tasks.c.next_run_at <= now_ms,
+            tasks.c.state.in_(_ACTIVE),
+            or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < now_ms),
+        )
+    )
+    value = result.scalar()
+    return None if value is None else int(value)

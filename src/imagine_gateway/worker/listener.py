@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import uvicorn
 
-from imagine_gateway.api.ops import ops_app
 from imagine_gateway.runtime import Runtime
+from imagine_gateway.telemetry.endpoints import ops_app
 
 log = logging.getLogger("imagine_gateway.worker")
 

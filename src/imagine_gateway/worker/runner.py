@@ -34,6 +34,8 @@ from imagine_gateway.settings import Settings
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.writeback import WriteBatcher
+from imagine_gateway.telemetry import logs
+from imagine_gateway.telemetry.tasks import task_changed
 from imagine_gateway.worker.lanes import StepLane
 from imagine_gateway.worker.steps import STEPS, Retry, StepContext
 
@@ -214,6 +216,7 @@ class Worker:
             self._wake.set()
 
     async def _run_step(self, task: Task) -> None:
+        logs.bind(task_id=task.id, account_id=task.account_id, provider=task.provider)  # this step's lines
         try:
             self.stats.steps += 1
             try:
@@ -267,6 +270,7 @@ class Worker:
     async def _apply(self, update: TaskUpdate) -> bool:
         """Write an update; announce it when it took effect, count it when it lost."""
         if await self._batcher.apply(update):
+            task_changed(update)
             if update.announce is not None:
                 task = update.task
                 await self.events.publish(TaskEvent(update.announce, task.id, task.account_id))
