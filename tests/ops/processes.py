@@ -19,8 +19,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def imagine(home: Path, *args: str, **env: str) -> subprocess.Popen[str]:
-    """``imagine <args>`` on ``home`` with fast polling; ``env`` adds or overrides variables."""
+def imagine(home: Path, *args: str, log_file: Path | None = None, **env: str) -> subprocess.Popen[str]:
+    """``imagine <args>`` on ``home`` with fast polling; ``env`` adds or overrides variables.
+
+    Its log goes to ``log_file`` when given (a pipe fills up under a debug log), else to a pipe.
+    """
     values = {
         **os.environ,
         "IMAGINE_HOME": str(home),
@@ -31,13 +34,13 @@ def imagine(home: Path, *args: str, **env: str) -> subprocess.Popen[str]:
     }
     values.pop("XAI_API_KEY", None)
     values.update(env)
-    return subprocess.Popen(
-        [sys.executable, "-m", "imagine_gateway.cli.main", *args],
-        env=values,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    command = [sys.executable, "-m", "imagine_gateway.cli.main", *args]
+    if log_file is None:
+        return subprocess.Popen(
+            command, env=values, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    with log_file.open("w") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(command, env=values, stdout=subprocess.PIPE, stderr=log, text=True)
 
 
 def wait_http(proc: subprocess.Popen[str], url: str, *, timeout_s: float = 60) -> None:

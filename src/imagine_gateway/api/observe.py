@@ -30,7 +30,8 @@ def route_labels(scope: Scope) -> tuple[str, str]:
     route: Any = scope.get("route")
     template = getattr(route, "path", None)
     if not isinstance(template, str):
-        return "unmatched", "none"
+        # A plain route without parameters (/healthz) leaves only its endpoint behind.
+        return (scope.get("path", "unmatched"), "none") if "endpoint" in scope else ("unmatched", "none")
     for tag in getattr(route, "tags", None) or ():
         if tag in _DIALECT_TAGS:
             return template, _DIALECT_TAGS[tag]

@@ -45,10 +45,10 @@ _PATTERNS = (
     (re.compile(r"\bxai-[A-Za-z0-9]{8,}"), REDACTED),
     (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), REDACTED),
     # Bearer tokens in echoed headers, and the signature parts of signed URLs (ours and S3's).
-    (re.compile(r"(?i)(bearer )[^\s\"',]+"), rf"\1{REDACTED}"),
+    (re.compile(r"(?i)(bearer )[^\s\"',\\]+"), rf"\1{REDACTED}"),
     (
         re.compile(
-            r"(?i)([?&](?:sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token)=)[^&\s\"']+"
+            r"(?i)([?&](?:sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token)=)[^&\s\"'\\]+"
         ),
         rf"\1{REDACTED}",
     ),
