@@ -20,7 +20,7 @@ from typing import Any
 
 from imagine_gateway.delivery.redis_events import RedisEventBus
 from imagine_gateway.runtime.context import Context
-from imagine_gateway.store.migrate import current_revision, head_revision
+from imagine_gateway.store.migrate import current_revision, head_revision, known_revisions
 
 CHECK_TIMEOUT_S = 3.0
 PROBE_KEY_PREFIX = "readyz"
@@ -45,11 +45,14 @@ async def check_database(ctx: Context) -> Check:
     async with ctx.db.read() as conn:
         revision = await current_revision(conn)
     head = head_revision()
-    if revision != head:
-        return Check(
-            False, f"schema at {revision or 'nothing'}, this version needs {head}: run `imagine db upgrade`"
-        )
-    return Check(True, f"reachable, schema at {head}")
+    if revision == head:
+        return Check(True, f"reachable, schema at {head}")
+    if revision is not None and revision not in known_revisions():
+        # Migrated by a newer version during a rolling upgrade: this process still serves.
+        return Check(True, f"reachable, schema at {revision}, newer than this version's {head}")
+    return Check(
+        False, f"schema at {revision or 'nothing'}, this version needs {head}: run `imagine db upgrade`"
+    )
 
 
 async def check_storage(ctx: Context) -> Check:

@@ -42,6 +42,12 @@ def head_revision() -> str:
     return head
 
 
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every schema revision this version of the gateway knows (older ones and its head)."""
+    return frozenset(r.revision for r in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions())
+
+
 async def current_revision(conn: AsyncConnection) -> str | None:
     """The schema revision the database is at (None before the first migration)."""
     try:
