@@ -27,10 +27,12 @@ class Runtime:
 
     ``Runtime(...)`` builds ``rt.context`` (no connection yet). Entering starts, in this order: the
     migrations (unless ``Overrides.migrate`` is off), the event bus, the worker loop, provider probing,
-    webhook delivery and the retention sweeper. Leaving tells every loop to stop at once, waits for
-    each in the reverse order (the worker finishes the steps it runs), then closes the event bus, the
-    providers, the storage and the database. A part that fails to start or to stop does not keep the
-    others from closing; its error is raised once they are closed.
+    webhook delivery and the retention sweeper. Leaving (or ``begin_shutdown``, on SIGTERM) tells
+    every loop to stop at once and ends every event stream; leaving then waits for each loop in the
+    reverse order (the worker finishes the steps it runs within ``shutdown_grace_s`` and hands the
+    others back), then closes the event bus, the providers, the storage and the database. A part
+    that fails to start or to stop does not keep the others from closing; its error is raised once
+    they are closed.
     """
 
     def __init__(
