@@ -26,7 +26,7 @@ DEFAULT_FAILURE_THRESHOLD = 5
 DEFAULT_COOL_DOWN_S = 30.0
 PROBE_TIMEOUT_S = 10.0
 # Anything shaped like a credential in an upstream's message (some echo a part of the key back).
-_SECRETISH = re.compile(r"\b(?:Bearer\s+)?([A-Za-z0-9][A-Za-z0-9_\-\.]{3})[A-Za-z0-9_\-\.*]{12,}")
+_SECRETISH = re.compile(r"\b(?:Bearer\s+)?([A-Za-z0-9][A-Za-z0-9_\-]{3})[A-Za-z0-9_\-*]{12,}")
 
 
 def mask_secrets(text: str) -> str:
