@@ -46,6 +46,8 @@ def test_sigterm_mid_poll_releases_the_tasks_to_another_worker_at_once_and_nothi
         wait_until(
             lambda: mock.mock.stats.by_endpoint.get("GET /v1/videos/{request_id}", 0) >= 4, timeout_s=30
         )
+        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics").text  # the worker's own listener
+        assert f'imagine_tasks{{model="{VIDEO}",provider="xai",state="processing"}} 4.0' in scraped
         leases = {task_row(gateway, t).lease_owner for t in tasks}
         assert len(leases) == 1 and None not in leases  # every task held by the first worker, mid-poll
         second = imagine(home, "worker", **env)

@@ -225,14 +225,15 @@ async def release_leases(
     return released
 
 
-async def live_counts(conn: AsyncConnection) -> list[tuple[str, str, int]]:
-    """(state, model, count) of the tasks not yet ended: what a metrics scrape shows."""
+async def live_counts(conn: AsyncConnection) -> list[tuple[str, str, str, int]]:
+    """(state, model, provider or "", count) of the tasks not yet ended: what a metrics scrape shows."""
+    columns = (tasks.c.state, tasks.c.model, tasks.c.provider)
     result = await conn.execute(
-        select(tasks.c.state, tasks.c.model, func.count())
-        .where(tasks.c.state.in_(_ACTIVE))
-        .group_by(tasks.c.state, tasks.c.model)
+        select(*columns, func.count()).where(tasks.c.state.in_(_ACTIVE)).group_by(*columns)
     )
-    return [(str(state), str(model), int(count)) for state, model, count in result.all()]
+    return [
+        (str(state), str(model), provider or "", int(count)) for state, model, provider, count in result.all()
+    ]
 
 
 async def oldest_due_ms(conn: AsyncConnection, *, now_ms: int) -> int | None:

@@ -22,19 +22,21 @@ BREAKER_STATES = ("closed", "open", "probing")
 class ScrapeValues(Collector):
     """The values read for one scrape, shown as gauges."""
 
-    live: list[tuple[str, str, int]] = field(default_factory=list)
+    live: list[tuple[str, str, str, int]] = field(default_factory=list)
     claim_lag_s: float = 0.0
     breakers: dict[str, str] = field(default_factory=dict)
     misconfigured: set[str] = field(default_factory=set)
 
     def collect(self) -> Iterator[Metric]:
         tasks = GaugeMetricFamily(
-            f"{NAMESPACE}_tasks", "Tasks not yet ended, by state and model", labels=["state", "model"]
+            f"{NAMESPACE}_tasks",
+            "Tasks not yet ended, by state, model and provider",
+            labels=["state", "model", "provider"],
         )
-        for state, model, count in self.live:
-            tasks.add_metric([state, model], count)
+        for state, model, provider, count in self.live:
+            tasks.add_metric([state, model, provider], count)
         yield tasks
-        queued = sum(count for state, _, count in self.live if state == "queued")
+        queued = sum(count for state, _, _, count in self.live if state == "queued")
         yield GaugeMetricFamily(f"{NAMESPACE}_queue_depth", "Tasks waiting to be submitted", value=queued)
         yield GaugeMetricFamily(
             f"{NAMESPACE}_claim_lag_seconds",
