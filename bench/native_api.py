@@ -26,8 +26,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from imagine_gateway.api.app import create_app
-from imagine_gateway.cli import admin
-from imagine_gateway.settings import load_settings
+from imagine_gateway.services.accounts import NewKey, open_accounts
+from imagine_gateway.settings import Settings, load_settings
 from imagine_gateway.testing.loopback import LoopbackServer
 
 
@@ -65,6 +65,11 @@ def load(url: str, headers: dict[str, str], args: argparse.Namespace) -> float:
     return asyncio.run(hammer(url, headers, args.requests, args.concurrency))
 
 
+async def _create_key(settings: Settings, *, credits: int) -> NewKey:
+    async with open_accounts(settings) as accounts:
+        return await accounts.create_key(name="bench", credits=credits)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=3000)
@@ -83,17 +88,7 @@ def main() -> None:
             worker_idle_poll_s=0.05,
         )
         server.app = create_app(settings)
-        made = asyncio.run(
-            admin.create_key(
-                settings,
-                name="bench",
-                account_ref=None,
-                credits=10_000,
-                scopes=None,
-                expires_in_s=None,
-                rate_limit=None,
-            )
-        )
+        made = asyncio.run(_create_key(settings, credits=10_000))
         headers = {"Authorization": f"Bearer {made.secret}"}
         with server, httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as http:
             for model, params in (

@@ -20,11 +20,19 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from loopback import free_port, wait_for_port
 
 SAMPLE_S = 0.002
+
+
+async def _create_key(settings: Any, *, credits: int) -> Any:
+    from imagine_gateway.services.accounts import open_accounts
+
+    async with open_accounts(settings) as accounts:
+        return await accounts.create_key(name="bench", credits=credits)
 
 
 def rss_of(pid: int) -> int:
@@ -109,7 +117,6 @@ def main() -> None:
     if args.baseline_server:
         serve_baseline(int(args.baseline_server[0]), args.baseline_server[1])
         return
-    from imagine_gateway.cli import admin
     from imagine_gateway.settings import load_settings
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -123,17 +130,7 @@ def main() -> None:
             "IMAGINE_RATE_LIMIT": "100000/minute",
             "IMAGINE_LOG_LEVEL": "warning",
         }
-        made = asyncio.run(
-            admin.create_key(
-                load_settings(home=home),
-                name="bench",
-                account_ref=None,
-                credits=0,
-                scopes=None,
-                expires_in_s=None,
-                rate_limit=None,
-            )
-        )
+        made = asyncio.run(_create_key(load_settings(home=home), credits=0))
         gateway = subprocess.Popen(
             [
                 sys.executable,

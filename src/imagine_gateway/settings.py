@@ -103,6 +103,21 @@ class Settings(BaseSettings):
         default="https://api.x.ai/v1",
         validation_alias=AliasChoices("XAI_BASE_URL", "IMAGINE_XAI_BASE_URL"),
     )
+    upstream_media_urls: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description=(
+            "How reference files reach xAI: 'always' our signed media URLs (public_base_url must be "
+            "reachable from the internet), 'never' data URLs in the body, 'auto' URLs when "
+            "public_base_url is https on a public host name"
+        ),
+    )
+    xai_output_upload: bool = Field(
+        default=False,
+        description=(
+            "Send xAI output.upload_url(s): it PUTs results into this gateway's storage (required "
+            "for zero-data-retention teams)"
+        ),
+    )
     providers_file: Path | None = Field(default=None, description="TOML file of upstream providers")
     catalog_file: Path | None = Field(
         default=None, description="Operator's model catalog (TOML) layered over the shipped one"

@@ -47,7 +47,14 @@ BAD_BODIES: list[tuple[str, Any, list[dict[str, Any]]]] = [
             {
                 "field": "model",
                 "issue": "unknown model 'sora-9'",
-                "allowed": ["grok-imagine", "grok-imagine-video", "grok-imagine-video-1.5-preview"],
+                "allowed": [
+                    "grok-imagine",
+                    "grok-imagine-video",
+                    "grok-imagine-video-1.5",
+                    "grok-imagine-video-1.5-lite",
+                    "grok-imagine-image",
+                    "grok-imagine-image-2.0",
+                ],
             }
         ],
     ),

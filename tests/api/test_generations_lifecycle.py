@@ -219,7 +219,10 @@ def test_models_are_public_and_derived_from_the_catalog(gateway: Gateway) -> Non
     assert [m["id"] for m in body["data"]] == [
         "grok-imagine",
         "grok-imagine-video",
-        "grok-imagine-video-1.5-preview",
+        "grok-imagine-video-1.5",
+        "grok-imagine-video-1.5-lite",
+        "grok-imagine-image",
+        "grok-imagine-image-2.0",
     ]
     video = body["data"][1]
     assert video["params"][1] == {

@@ -42,13 +42,19 @@ def test_models_lists_the_catalog_as_a_table_or_json(imagine: Callable[..., Resu
     assert [cell for cell in first_cells if cell] == [
         "grok-imagine",
         "grok-imagine-video",
-        "grok-imagine-video-1.5-preview",
+        "grok-imagine-video-1.5",
+        "grok-imagine-video-1.5-lite",
+        "grok-imagine-image",
+        "grok-imagine-image-2.0",
     ]
     listed = imagine("models", "--json")
     assert [m["id"] for m in json.loads(listed.stdout)] == [
         "grok-imagine",
         "grok-imagine-video",
-        "grok-imagine-video-1.5-preview",
+        "grok-imagine-video-1.5",
+        "grok-imagine-video-1.5-lite",
+        "grok-imagine-image",
+        "grok-imagine-image-2.0",
     ]
 
 

@@ -35,7 +35,14 @@ def test_models_are_listed_without_a_key_as_typed_models(shared_gateway: Gateway
         video = client.models.retrieve("grok-imagine-video")
     raw = shared_gateway.http.get("/api/v1/models").json()["data"]
     assert models == [Model.model_validate(m) for m in raw]
-    assert [m.id for m in models] == ["grok-imagine", "grok-imagine-video", "grok-imagine-video-1.5-preview"]
+    assert [m.id for m in models] == [
+        "grok-imagine",
+        "grok-imagine-video",
+        "grok-imagine-video-1.5",
+        "grok-imagine-video-1.5-lite",
+        "grok-imagine-image",
+        "grok-imagine-image-2.0",
+    ]
     assert video == models[1]
     duration = next(p for p in video.params if p.key == "duration")
     assert (duration.type, duration.default, duration.min, duration.max) == ("number", 6, 6, 30)

@@ -146,16 +146,23 @@ def test_seed_003_rules_are_enforced_in_the_openai_style_envelope(gateway: Gatew
             "reference_images": [{"url": "https://example.com/b.png"}],
         }
     )
+    combos = {
+        "text-to-video": [],
+        "image-to-video": ["image"],
+        "reference-to-video": ["reference_images"],
+        "video-edit": ["video"],
+        "video-extension": ["video"],
+    }
     assert both.status_code == 400
     assert both.json() == xai_error(
-        "reference_images: cannot be combined with image; allowed: ['image', 'reference_images']",
-        "validation_failed",
+        f"reference_images: cannot be combined with image on grok-imagine-video; allowed: {combos}",
+        "failed_precondition",
         "reference_images",
         details=[
             {
                 "field": "reference_images",
-                "issue": "cannot be combined with image",
-                "allowed": ["image", "reference_images"],
+                "issue": "cannot be combined with image on grok-imagine-video",
+                "allowed": combos,
             }
         ],
     )
@@ -164,17 +171,25 @@ def test_seed_003_rules_are_enforced_in_the_openai_style_envelope(gateway: Gatew
         assert response.status_code == 400
         assert response.json()["error"]["param"] == missing
         assert response.json()["error"]["message"].startswith(f"{missing}: is required")
+        assert response.json()["error"]["code"] == "invalid_argument"
     too_long = post({**base, "duration": 16})
-    assert (too_long.status_code, too_long.json()["error"]["param"], too_long.json()["error"]["message"]) == (
+    assert (too_long.status_code, too_long.json()["error"]["code"], too_long.json()["error"]["message"]) == (
         400,
-        "duration",
+        "invalid_argument",
         "duration: 16 is outside 1..15; allowed: {'min': 1, 'max': 15}",
     )
+    # xAI caps its classic model at 720p: refused before anything is reserved or sent.
     unserved = post({**base, "resolution": "1080p"})
-    assert unserved.status_code == 400
-    message = unserved.json()["error"]["message"]
-    assert message.startswith("No configured provider can serve")
-    assert "sandbox: unknown video size '1080p'" in message
+    issue = "'1080p' is not served by grok-imagine-video for text-to-video (serves 480p, 720p)"
+    assert (unserved.status_code, unserved.json()) == (
+        400,
+        xai_error(
+            f"resolution: {issue}; allowed: ['480p', '720p']",
+            "failed_precondition",
+            "resolution",
+            details=[{"field": "resolution", "issue": issue, "allowed": ["480p", "720p"]}],
+        ),
+    )
     no_key = httpx.post(f"{gateway.base_url}/v1/videos/generations", json=base)
     assert (no_key.status_code, no_key.json()) == (
         401,
@@ -185,23 +200,28 @@ def test_seed_003_rules_are_enforced_in_the_openai_style_envelope(gateway: Gatew
         404,
         xai_error("Task task_doesnotexist00000000 was not found.", "not_found", None),
     )
-    assert gateway.http.get("/api/v1/credits", headers=key.headers).json()["balance"] == 100
-    # Video edits and extensions exist where the catalog has a model for them; the shipped one has none.
+    # Edits and extensions are the classic model's alone, as at xAI.
     for path, mode in (("edits", "video-edit"), ("extensions", "video-extension")):
         response = gateway.http.post(
             f"/v1/videos/{path}",
             headers=key.headers,
-            json={"prompt": "x", "video": {"url": "https://example.com/v.mp4"}},
+            json={
+                "model": "grok-imagine-video-1.5",
+                "prompt": "x",
+                "video": {"url": "https://example.com/v.mp4"},
+            },
         )
+        issue = f"grok-imagine-video-1.5 does not support {mode}"
         assert (response.status_code, response.json()) == (
             400,
             xai_error(
-                f"model: this gateway's catalog has no model for {mode}",
-                "validation_failed",
+                f"model: {issue}; allowed: ['grok-imagine-video']",
+                "failed_precondition",
                 "model",
-                details=[{"field": "model", "issue": f"this gateway's catalog has no model for {mode}"}],
+                details=[{"field": "model", "issue": issue, "allowed": ["grok-imagine-video"]}],
             ),
         )
+    assert gateway.http.get("/api/v1/credits", headers=key.headers).json()["balance"] == 100
 
 
 def test_image_generation_waits_for_the_task_and_answers_urls_or_base64(gateway: Gateway) -> None:
@@ -271,7 +291,13 @@ def test_image_edit_uses_an_uploaded_reference(gateway: Gateway) -> None:
         headers=key.headers,
         json={"prompt": "Blend", "images": [{"url": image}, {"url": image}]},
     )
-    assert (two.status_code, two.json()["error"]["message"]) == (
+    assert two.status_code == 200, two.text
+    four = gateway.http.post(
+        "/v1/images/edits",
+        headers=key.headers,
+        json={"prompt": "Blend", "images": [{"url": image}] * 4},
+    )
+    assert (four.status_code, four.json()["error"]["message"]) == (
         400,
-        "image: has 2 reference(s); grok-imagine accepts at most 1; allowed: {'max_files': 1}",
+        "images: must be an array of 1 to 3 images; allowed: {'max_items': 3}",
     )

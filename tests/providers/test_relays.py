@@ -31,7 +31,7 @@ api_key = "{UPSTREAM_KEY}"
 
 
 def run_one(gateway: Gateway, model: str, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    key = gateway.key(credits=100)
+    key = gateway.key(credits=1000)
     task = create(gateway, key, model, params)
     done = gateway.wait_for(task["id"], key)
     return done, task["id"]

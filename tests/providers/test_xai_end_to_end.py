@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from imagine_gateway.catalog.loader import load_catalog
+from imagine_gateway.providers.xai_bodies import user_id
 from tests.conftest import Gateway
 from tests.matchers import media_url
 from tests.providers.conftest import UPSTREAM_KEY, StartMock, balance, create, task_row
@@ -34,13 +35,14 @@ from tests.providers.conftest import UPSTREAM_KEY, StartMock, balance, create, t
             {"enable_pro": "true", "aspect_ratio": "16:9"},
             "POST /v1/images/generations",
             {
-                "model": "grok-imagine-image-quality",
+                "model": "grok-imagine-image-2.0",
                 "prompt": "A lighthouse at dusk",
                 "n": 1,
                 "deferred": True,
                 "aspect_ratio": "16:9",
+                "quality": "low",
             },
-            200_000_000,
+            400_000_000,
         ),
         (
             "grok-imagine-video",
@@ -60,7 +62,7 @@ from tests.providers.conftest import UPSTREAM_KEY, StartMock, balance, create, t
             {"duration": 2, "resolution": "720p", "aspect_ratio": "9:16"},
             "POST /v1/videos/generations",
             {
-                "model": "grok-imagine-video-1.5-preview",
+                "model": "grok-imagine-video-1.5",
                 "prompt": "A lighthouse at dusk",
                 "duration": 2,
                 "aspect_ratio": "9:16",
@@ -92,6 +94,7 @@ def test_catalog_model_succeeds_through_xai_with_the_exact_upstream_request(
     url = media_url(gateway.base_url, f"results/{task['id']}/0\\.{kind}")
     assert (done["result"]["primary_url"], done["final_credits"]) == (url, task["reserved_credits"])
     received = mock.mock.stats.received
+    upstream_body = {**upstream_body, "user": user_id(key.account_id, gateway.settings.signing_key)}
     assert [(r.endpoint, r.body, r.headers["authorization"]) for r in received] == [
         (endpoint, upstream_body, f"Bearer {UPSTREAM_KEY}")
     ]
@@ -100,11 +103,15 @@ def test_catalog_model_succeeds_through_xai_with_the_exact_upstream_request(
     assert balance(gateway, key) == 100 - task["reserved_credits"]
 
 
-def test_every_catalog_model_is_covered_above() -> None:
+def test_every_catalog_model_is_covered_above_or_in_the_modes_test() -> None:
+    # test_xai_modes.py covers every model in every mode; these are the seeds' ids and one alias.
     assert {m.id for m in load_catalog()} == {
         "grok-imagine",
         "grok-imagine-video",
-        "grok-imagine-video-1.5-preview",
+        "grok-imagine-video-1.5",
+        "grok-imagine-video-1.5-lite",
+        "grok-imagine-image",
+        "grok-imagine-image-2.0",
     }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
+
 from tests.conftest import Gateway
 from tests.providers.conftest import StartMock, balance, create, task_row
 
@@ -141,6 +143,25 @@ def test_a_moderated_image_fails_as_content_moderated(
     key = gateway.key(credits=100)
 
     task = create(gateway, key, "grok-imagine")
+
+    assert_failed_and_refunded(
+        gateway,
+        task["id"],
+        key,
+        "content_moderated",
+        "xai withheld the result: it did not pass content moderation.",
+    )
+
+
+@pytest.mark.parametrize("model", [VIDEO, "grok-imagine-image-2.0"])
+def test_moderation_reported_as_failed_with_invalid_argument_is_content_moderated(
+    upstream: StartMock, xai_gateway: Callable[..., Gateway], model: str
+) -> None:
+    # xAI's other form of a moderation block: status failed, error.code invalid_argument.
+    gateway = xai_gateway(upstream("xai", failure="moderation_failed"))
+    key = gateway.key(credits=100)
+
+    task = create(gateway, key, model)
 
     assert_failed_and_refunded(
         gateway,

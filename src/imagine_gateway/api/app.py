@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from imagine_gateway.api import media_routes
+from imagine_gateway.api import media_routes, upload_routes
 from imagine_gateway.api.console_routes import install_console
 from imagine_gateway.api.context import AppContext
 from imagine_gateway.api.dialects import install_dialects
@@ -22,9 +22,9 @@ from imagine_gateway.api.v1 import generations as generation_routes
 from imagine_gateway.api.v1 import webhooks as webhook_routes
 from imagine_gateway.api.v1.views import task_view
 from imagine_gateway.runtime import Overrides, Runtime
+from imagine_gateway.runtime.endpoints import ops_routes
 from imagine_gateway.runtime.signals import forward_stop_signals
 from imagine_gateway.settings import Settings
-from imagine_gateway.telemetry.endpoints import ops_routes
 
 # Routes that take large bodies bound them themselves, while streaming.
 STREAMED_UPLOAD_PATHS = ("/api/v1/files",)
@@ -68,6 +68,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
     app.include_router(webhook_routes.router)
     app.include_router(file_routes.router)
     app.include_router(media_routes.router)
+    app.include_router(upload_routes.router)
     install_dialects(app)
     install_console(app)
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from imagine_gateway.catalog.contract import ModelContract, ParamSpec
+from imagine_gateway.catalog.contract import ROLES, ModelContract, ParamSpec
 from imagine_gateway.catalog.loader import Catalog
 
 
@@ -45,7 +45,11 @@ def model_request_schema(model: ModelContract) -> dict[str, Any]:
         "required": ["model", "prompt"] if model.prompt_required else ["model"],
         "additionalProperties": False,
         "properties": {
-            "model": {"type": "string", "const": model.id},
+            "model": (
+                {"type": "string", "enum": [model.id, *(a.id for a in model.aliases)]}
+                if model.aliases
+                else {"type": "string", "const": model.id}
+            ),
             "prompt": {"type": "string", "maxLength": model.max_prompt_length},
             "params": {
                 "type": "object",
@@ -80,6 +84,8 @@ def install_openapi(app: FastAPI, catalog: Catalog) -> None:
                 "mimeType": {"type": "string"},
                 "durationSeconds": {"type": "number"},
                 "durationToken": {"type": "string"},
+                "role": {"type": "string", "enum": list(ROLES)},
+                "timestampSeconds": {"type": "number"},
             },
         }
         variants = []

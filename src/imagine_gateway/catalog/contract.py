@@ -10,6 +10,30 @@ from imagine_gateway.core.pricing import PriceRule
 
 ParamType = Literal["select", "number", "text"]
 MediaKind = Literal["image", "video", "audio"]
+# What a reference file is for. Video models: ``first_frame`` (xAI ``image``), ``last_frame``,
+# ``keyframe`` (with a timestamp), ``reference`` (``reference_images``), ``audio``
+# (``reference_audios``), ``edit`` / ``extend`` (the ``video`` of an edit or an extension).
+# Image models: ``source`` (the ``image`` / ``images`` of an edit).
+ROLES: tuple[str, ...] = (
+    "first_frame",
+    "last_frame",
+    "keyframe",
+    "reference",
+    "audio",
+    "edit",
+    "extend",
+    "source",
+)
+ROLE_KINDS: dict[str, str] = {
+    "first_frame": "image",
+    "last_frame": "image",
+    "keyframe": "image",
+    "reference": "image",
+    "audio": "audio",
+    "edit": "video",
+    "extend": "video",
+    "source": "image",
+}
 
 
 class ParamSpec(BaseModel):
@@ -53,6 +77,46 @@ class ReferencePolicy(BaseModel):
     mime_types: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
 
+class ModeSpec(BaseModel):
+    """One way of calling a model (text-to-video, reference-to-video, video-edit...) and its rules.
+
+    A request's mode follows from the roles of its reference files: the first mode (in file order)
+    whose ``roles`` admit every role given and whose ``requires_any`` is met.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    # The upstream operation: xAI's ``/v1/videos/generations`` | ``/edits`` | ``/extensions``.
+    endpoint: Literal["generations", "edits", "extensions"] = "generations"
+    prompt_required: bool = True
+    # role -> [min, max] files of that role.
+    roles: dict[str, tuple[int, int]] = Field(default_factory=dict)
+    # At least one file of one of these roles (what tells this mode from a simpler one).
+    requires_any: tuple[str, ...] = ()
+    # Select values served in this mode, per param (e.g. resolution); absent: the param table's.
+    options: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    # [min, max] seconds of output; None: the mode has no duration (an edit keeps its input's).
+    duration: tuple[int, int] | None = None
+    # [min, max] seconds of the input video (edits, extensions).
+    source_duration: tuple[float, float] | None = None
+    # Params that this mode does not take (the output follows the input instead).
+    ignores: tuple[str, ...] = ()
+    source: str = ""
+
+    def role_max(self, role: str) -> int:
+        return self.roles.get(role, (0, 0))[1]
+
+
+class Alias(BaseModel):
+    """Another id of a model (xAI's dated and retired ids), optionally pinning params."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    params: dict[str, str | int] = Field(default_factory=dict)
+
+
 class ModelContract(BaseModel):
     """A public model id and everything a request to it must satisfy."""
 
@@ -63,7 +127,7 @@ class ModelContract(BaseModel):
     category: Literal["image", "video", "audio"]
     output: Literal["image", "video", "audio"]
     base_credits: int = Field(ge=0)
-    billing_type: Literal["FIXED", "PER_SECOND"] = "FIXED"
+    billing_type: Literal["FIXED", "PER_SECOND", "PER_IMAGE"] = "FIXED"
     credits_per_second: int | None = None
     max_prompt_length: int
     prompt_required: bool = True
@@ -76,6 +140,56 @@ class ModelContract(BaseModel):
     reference_media: ReferencePolicy | None = None
     params: tuple[ParamSpec, ...] = ()
     notices: tuple[str, ...] = ()
+    aliases: tuple[Alias, ...] = ()
+    # Params taken only through the engine's own shape (the xAI dialect), beside a seed's table.
+    engine_params: tuple[ParamSpec, ...] = ()
+    # How the engine (xAI) can be called for this model; empty: no per-mode rules.
+    modes: tuple[ModeSpec, ...] = ()
+    # The native param table is a seed's published contract (wider or narrower than the engine's
+    # rules); the engine's rules are then checked as provider capability, not as the contract.
+    seed_contract: bool = False
+
+    def mode(self, name: str) -> ModeSpec | None:
+        for spec in self.modes:
+            if spec.name == name:
+                return spec
+        return None
+
+    def engine_references(self) -> ReferencePolicy | None:
+        """The reference policy of the engine's modes (more files and kinds than a seed's)."""
+        if not self.modes:
+            return self.reference_media
+        most = max((sum(high for _, high in m.roles.values()) for m in self.modes), default=0)
+        kinds = sorted({ROLE_KINDS[r] for m in self.modes for r in m.roles})
+        if most == 0:
+            return self.reference_media
+        base = self.reference_media
+        max_bytes = dict(base.max_bytes) if base else {}
+        mime_types = dict(base.mime_types) if base else {}
+        for kind in kinds:
+            max_bytes.setdefault(kind, ENGINE_MAX_BYTES[kind])
+            mime_types.setdefault(kind, ENGINE_MIME_TYPES[kind])
+        return ReferencePolicy(
+            max_files=most,
+            kinds=tuple(kinds),
+            max_bytes=max_bytes,
+            mime_types=mime_types,
+        )
+
+    def for_engine(self) -> ModelContract:
+        """This contract as xAI's own shape reaches it: the engine's reference policy and params."""
+        policy = self.engine_references()
+        if policy == self.reference_media and not self.engine_params:
+            return self
+        known = {p.key for p in self.params}
+        params = self.params + tuple(p for p in self.engine_params if p.key not in known)
+        return self.model_copy(update={"reference_media": policy, "params": params})
+
+    def alias(self, model_id: str) -> Alias | None:
+        for alias in self.aliases:
+            if alias.id == model_id:
+                return alias
+        return None
 
     def param(self, key: str) -> ParamSpec | None:
         for spec in self.params:
@@ -85,9 +199,14 @@ class ModelContract(BaseModel):
 
     @property
     def price_rule(self) -> PriceRule:
-        """This entry's price as a core value; ``credits_per_second`` counts only for ``PER_SECOND``."""
+        """This entry's price as a core value; ``credits_per_second`` counts only for ``PER_SECOND``,
+        ``n`` only for ``PER_IMAGE``."""
         per_second = self.credits_per_second if self.billing_type == "PER_SECOND" else None
-        return PriceRule(base_credits=self.base_credits, credits_per_second=per_second)
+        return PriceRule(
+            base_credits=self.base_credits,
+            credits_per_second=per_second,
+            per_image=self.billing_type == "PER_IMAGE",
+        )
 
     @property
     def param_keys(self) -> list[str]:
@@ -95,6 +214,15 @@ class ModelContract(BaseModel):
         if self.reference_media is not None:
             keys.append("referenceMediaItems")
         return keys
+
+
+# xAI fetches image inputs up to 10 MiB (JPEG/PNG/WebP) and takes MP4 video; audio clips are short.
+ENGINE_MAX_BYTES = {"image": 10 * 1024 * 1024, "video": 100 * 1024 * 1024, "audio": 20 * 1024 * 1024}
+ENGINE_MIME_TYPES: dict[str, tuple[str, ...]] = {
+    "image": ("image/jpeg", "image/png", "image/webp"),
+    "video": ("video/mp4",),
+    "audio": ("audio/mpeg", "audio/mp4", "audio/wav", "audio/x-wav", "audio/ogg"),
+}
 
 
 def _plain(value: float) -> float:

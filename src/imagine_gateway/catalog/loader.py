@@ -17,9 +17,31 @@ class Catalog:
         self._models: dict[str, ModelContract] = {}
         for model in models:
             self._models[model.id] = model
+        # Aliases resolve to their model (a model's own id always wins over another's alias).
+        self._aliases: dict[str, ModelContract] = {}
+        for model in self._models.values():
+            for alias in model.aliases:
+                if alias.id not in self._models:
+                    self._aliases.setdefault(alias.id, model)
 
     def get(self, model_id: str) -> ModelContract | None:
-        return self._models.get(model_id)
+        """The model of an id or of one of its aliases."""
+        return self._models.get(model_id) or self._aliases.get(model_id)
+
+    def resolve(self, model_id: str) -> tuple[ModelContract, dict[str, str | int]] | None:
+        """The model an id names and the params its alias pins (``{}`` for a model's own id)."""
+        model = self._models.get(model_id)
+        if model is not None:
+            return model, {}
+        model = self._aliases.get(model_id)
+        if model is None:
+            return None
+        alias = model.alias(model_id)
+        return model, dict(alias.params) if alias else {}
+
+    @property
+    def alias_ids(self) -> list[str]:
+        return list(self._aliases)
 
     def __iter__(self) -> Iterator[ModelContract]:
         return iter(self._models.values())

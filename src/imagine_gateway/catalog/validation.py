@@ -9,12 +9,22 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from imagine_gateway.catalog.contract import ModelContract, ParamSpec
+from imagine_gateway.catalog.contract import ROLES, ModelContract, ParamSpec
 from imagine_gateway.catalog.loader import Catalog
+from imagine_gateway.catalog.modes import ModeIssue, RoleUse, default_role, mode_issues
 from imagine_gateway.core.errors import FieldError, ValidationFailed
 
 CLIENT_REQUEST_ID_MAX = 128
-REFERENCE_ITEM_KEYS = ("url", "kind", "name", "mimeType", "durationSeconds", "durationToken")
+REFERENCE_ITEM_KEYS = (
+    "url",
+    "kind",
+    "name",
+    "mimeType",
+    "durationSeconds",
+    "durationToken",
+    "role",
+    "timestampSeconds",
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,10 @@ class ReferenceItem:
     mime_type: str | None = None
     duration_s: float | None = None
     duration_token: str | None = None
+    # What the file is for (catalog ``ROLES``); None: the model's default for its kind.
+    role: str | None = None
+    # A keyframe's place in the video, in seconds.
+    timestamp_s: float | None = None
 
     @classmethod
     def from_public(cls, item: dict[str, Any]) -> ReferenceItem:
@@ -38,6 +52,17 @@ class ReferenceItem:
             mime_type=item.get("mimeType"),
             duration_s=item.get("durationSeconds"),
             duration_token=item.get("durationToken"),
+            role=item.get("role"),
+            timestamp_s=item.get("timestampSeconds"),
+        )
+
+    def role_use(self, model: ModelContract) -> RoleUse:
+        """This item as the mode rules see it."""
+        return RoleUse(
+            role=self.role or default_role(model, self.kind),
+            kind=self.kind,
+            timestamp_s=self.timestamp_s,
+            duration_s=self.duration_s,
         )
 
     def as_public(self) -> dict[str, Any]:
@@ -50,6 +75,10 @@ class ReferenceItem:
             out["durationSeconds"] = self.duration_s
         if self.duration_token is not None:
             out["durationToken"] = self.duration_token
+        if self.role is not None:
+            out["role"] = self.role
+        if self.timestamp_s is not None:
+            out["timestampSeconds"] = self.timestamp_s
         return out
 
 
@@ -105,14 +134,17 @@ def validate_generation(
 
     model_id = body.get("model")
     model: ModelContract | None = None
+    pinned: dict[str, str | int] = {}
     if model_id is None:
         errors.add("model", "is required", catalog.ids)
     elif not isinstance(model_id, str):
         errors.add("model", "must be a string", catalog.ids)
     else:
-        model = catalog.get(model_id)
-        if model is None:
+        resolved = catalog.resolve(model_id)
+        if resolved is None:
             errors.add("model", f"unknown model '{model_id}'", catalog.ids)
+        else:
+            model, pinned = resolved
 
     client_request_id = body.get("client_request_id")
     if client_request_id is not None and (
@@ -138,9 +170,21 @@ def validate_generation(
         errors.raise_if_any()
         raise AssertionError("unreachable: a missing model is always an error")
 
+    if model.seed_contract and _names_roles(raw_params.get("referenceMediaItems")):
+        # Files that say what they are for ask for the engine's modes (references, edits...),
+        # beyond the seed's single reference: the engine's file policy and params apply.
+        model = model.for_engine()
     prompt_text = _check_prompt(model, prompt, errors)
     params = _check_params(model, raw_params, errors)
+    # A retired id served by its successor at pinned settings (xAI's -quality is 2.0 at low).
+    params.update(pinned)
     references = _check_references(model, raw_params.get("referenceMediaItems"), errors)
+    if not model.seed_contract and not errors.items:
+        # xAI's ids: the engine's per-mode rules are their contract. (A seed's contract is its
+        # table; the engine's rules for it are a provider's capability, checked at routing.)
+        _, issues = mode_issues(model, params, [r.role_use(model) for r in references], prompt=prompt_text)
+        for issue in issues:
+            errors.add(native_field(issue), issue.message, issue.allowed)
     errors.raise_if_any()
     return GenerationRequest(
         model=model,
@@ -150,6 +194,25 @@ def validate_generation(
         client_request_id=client_request_id,
         webhook_url=webhook_url,
     )
+
+
+def _names_roles(items: Any) -> bool:
+    return isinstance(items, list) and any(isinstance(i, dict) and i.get("role") is not None for i in items)
+
+
+def native_field(issue: ModeIssue) -> str:
+    """Where a mode rule's issue sits in a native request."""
+    if issue.kind == "param":
+        return f"params.{issue.key}"
+    if issue.kind == "prompt":
+        return "prompt"
+    items = "params.referenceMediaItems"
+    if issue.index is None:
+        return items
+    suffix = ".timestampSeconds" if issue.kind == "timestamp" else ".role"
+    if issue.kind == "source_duration":
+        suffix = ".durationSeconds"
+    return f"{items}[{issue.index}]{suffix}"
 
 
 def _check_prompt(model: ModelContract, prompt: Any, errors: _Errors) -> str:
@@ -298,6 +361,14 @@ def _check_references(model: ModelContract, raw: Any, errors: _Errors) -> tuple[
         if token is not None and not isinstance(token, str):
             errors.add(f"{where}.durationToken", "must be a string")
             token = None
+        role = item.get("role")
+        if role is not None and role not in ROLES:
+            errors.add(f"{where}.role", f"'{role}' is not a role", list(ROLES))
+            role = None
+        stamp = item.get("timestampSeconds")
+        if stamp is not None and _as_number(stamp) is None:
+            errors.add(f"{where}.timestampSeconds", "must be a number")
+            stamp = None
         items.append(
             ReferenceItem(
                 url=url,
@@ -306,6 +377,8 @@ def _check_references(model: ModelContract, raw: Any, errors: _Errors) -> tuple[
                 mime_type=item.get("mimeType") if isinstance(item.get("mimeType"), str) else None,
                 duration_s=_as_number(duration) if duration is not None else None,
                 duration_token=token,
+                role=role,
+                timestamp_s=_as_number(stamp) if stamp is not None else None,
             )
         )
     return tuple(items)

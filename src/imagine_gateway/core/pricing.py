@@ -22,9 +22,13 @@ class PriceRule:
     base_credits: int
     credits_per_second: int | None = None
     """Credits per second of ``params["duration"]``; ``None`` for a fixed price."""
+    per_image: bool = False
+    """``base_credits`` per image: ``params["n"]`` images are made (and billed) in one call."""
 
     def credits_for(self, params: Mapping[str, Any]) -> int:
         """Credits to reserve for a request with normalised ``params``."""
+        if self.per_image:
+            return self.base_credits * int(params.get("n", 1) or 1)
         if self.credits_per_second is None:
             return self.base_credits
         seconds = float(params.get("duration", 0) or 0)

@@ -1,4 +1,4 @@
-"""Signed webhook delivery: the URL rules, the outbox scan and the delivery loop.
+"""Signed webhook delivery: the outbox scan and the delivery loop (the URL rules: ``webhook_urls``).
 
 Durable without touching the worker: the loop scans the task table for tasks that ended
 (``succeeded``/``failed``) since its last pass, and for each one that an active endpoint or the task's
@@ -29,16 +29,16 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from imagine_gateway.core.clock import Clock
-from imagine_gateway.core.errors import FieldError, WebhookUrlRejected
+from imagine_gateway.core.errors import WebhookUrlRejected
 from imagine_gateway.core.ids import new_id
 from imagine_gateway.core.records import Task, WebhookDelivery
 from imagine_gateway.core.timefmt import iso_ms
+from imagine_gateway.delivery.webhook_urls import check_url_shape, public_addresses
 from imagine_gateway.net import (
     Resolver,
     SystemResolver,
     default_port,
     is_ip_literal,
-    is_public_ip,
 )
 from imagine_gateway.settings import Settings
 from imagine_gateway.store import webhooks as store
@@ -54,8 +54,6 @@ SECRET_PREFIX = "whsec_"
 SCAN_PAGE = 200
 SEND_BATCH = 100
 SEND_CONCURRENCY = 16
-_LOCAL_NAMES = ("localhost", "localhost.localdomain")
-_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa")
 
 
 def new_secret() -> str:
@@ -89,70 +87,6 @@ def event_envelope(
         "created_at": iso_ms(created_at_ms),
         "data": data,
     }
-
-
-def _rejected(issue: str, field_name: str = "url") -> WebhookUrlRejected:
-    return WebhookUrlRejected(f"{field_name}: {issue}", [FieldError(field_name, issue)])
-
-
-def check_url_shape(raw: str, *, allow_private: bool, field_name: str = "url") -> httpx.URL:
-    """Reject what can be judged without DNS: scheme, credentials, fragment, local host names and
-    non-public IP literals. ``allow_private`` (tests, closed networks) also admits ``http``."""
-    try:
-        url = httpx.URL(raw)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise _rejected("is not a valid URL", field_name) from exc
-    allowed = ("https", "http") if allow_private else ("https",)
-    if url.scheme not in allowed:
-        raise WebhookUrlRejected(
-            f"{field_name}: must use https", [FieldError(field_name, "must use https", list(allowed))]
-        )
-    if not url.host:
-        raise _rejected("has no host", field_name)
-    if url.userinfo:
-        raise _rejected("must not contain credentials", field_name)
-    if url.fragment:
-        raise _rejected("must not contain a fragment", field_name)
-    if len(raw) > 2000:
-        raise _rejected("is longer than 2000 characters", field_name)
-    if allow_private:
-        return url
-    host = url.host.lower().rstrip(".")
-    if host in _LOCAL_NAMES or host.endswith(_LOCAL_SUFFIXES):
-        raise _rejected("must not point at a local host name", field_name)
-    if is_ip_literal(host) and not is_public_ip(host):
-        raise _rejected("must not point at a private, loopback or reserved address", field_name)
-    return url
-
-
-async def check_webhook_url(
-    raw: str, *, allow_private: bool, resolver: Resolver | None = None, field_name: str = "url"
-) -> str:
-    """``raw`` if it is an acceptable webhook target, else ``WebhookUrlRejected`` (HTTP 400).
-
-    Beyond :func:`check_url_shape`, a host name must resolve, and only to public addresses.
-    The same check runs again before every delivery, so a later DNS change cannot aim it inward.
-    """
-    url = check_url_shape(raw, allow_private=allow_private, field_name=field_name)
-    if not allow_private:
-        await _public_addresses(url, resolver or SystemResolver(), field_name)
-    return raw
-
-
-async def _public_addresses(url: httpx.URL, resolver: Resolver, field_name: str = "url") -> list[str]:
-    host = url.host
-    if is_ip_literal(host):
-        ips = [host]
-    else:
-        try:
-            ips = await resolver.resolve(url.raw_host.decode("ascii"), default_port(url))
-        except OSError as exc:
-            raise _rejected("host could not be resolved", field_name) from exc
-    if not ips:
-        raise _rejected("host could not be resolved", field_name)
-    if not all(is_public_ip(ip) for ip in ips):
-        raise _rejected("host is not a public internet address", field_name)
-    return ips
 
 
 @dataclass(frozen=True)
@@ -387,7 +321,7 @@ class WebhookDispatcher:
                     else await self.resolver.resolve(url.host, default_port(url))
                 )
             else:
-                ips = await _public_addresses(url, self.resolver)
+                ips = await public_addresses(url, self.resolver)
         except WebhookUrlRejected as exc:
             return Outcome(
                 False, error=f"url rejected: {exc.details[0].issue if exc.details else exc.message}"

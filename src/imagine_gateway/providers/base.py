@@ -31,6 +31,10 @@ class ReferenceInput:
     mime_type: str
     data: bytes | None = None
     url: str | None = None
+    # What the file is for (catalog roles; None: the model's default for its kind), and a
+    # keyframe's timestamp.
+    role: str | None = None
+    timestamp_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class Job:
     params: dict[str, Any]
     references: tuple[ReferenceInput, ...] = ()
     now_ms: int = 0
+    # The account the task belongs to (a provider may pass a stable, hashed id of it upstream).
+    account_id: str | None = None
 
 
 @dataclass(frozen=True)

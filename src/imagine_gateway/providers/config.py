@@ -276,7 +276,8 @@ def _models(where: str, value: Any, catalog: Mapping[str, ModelContract]) -> dic
             )
         if not isinstance(spec, dict):
             raise ProvidersFileError(f"{where}.models.{model_id}: must be a table")
-        out[model_id] = _mapping(f"{where}.models.{model_id}", spec, model)
+        # An alias (a dated or preview id) configures the model it names.
+        out[model.id] = _mapping(f"{where}.models.{model_id}", spec, model)
     return out
 
 

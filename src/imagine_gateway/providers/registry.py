@@ -7,9 +7,12 @@ else                 -> the local sandbox engine
 
 from __future__ import annotations
 
+import ipaddress
+import urllib.parse
 from collections.abc import Mapping
 
 from imagine_gateway.catalog.loader import Catalog
+from imagine_gateway.media.storage import open_storage
 from imagine_gateway.providers.base import Provider
 from imagine_gateway.providers.config import ModelMapping, ProviderConfig, load_providers_file, resolve_models
 from imagine_gateway.providers.health import Breaker
@@ -17,6 +20,8 @@ from imagine_gateway.providers.http import UpstreamHttp
 from imagine_gateway.providers.router import Router
 from imagine_gateway.providers.routing import Lane, TokenBucket, parse_rate
 from imagine_gateway.providers.sandbox import SandboxProvider
+from imagine_gateway.providers.upstream_output import OutputTarget, StorageOutputTarget
+from imagine_gateway.providers.xai_bodies import WireOptions
 from imagine_gateway.settings import Settings
 
 
@@ -33,7 +38,7 @@ def sandbox_provider(settings: Settings) -> SandboxProvider:
 def build_router(settings: Settings, catalog: Catalog) -> Router:
     """The router over the providers the settings name (see the module docstring)."""
     if settings.providers_file is not None:
-        models = {m.id: m for m in catalog}
+        models = {m.id: m for m in catalog} | {a.id: m for m in catalog for a in m.aliases}
         configs = load_providers_file(settings.providers_file, models)
         return Router(lanes=[lane for c in configs for lane in lanes_of(c, settings, catalog)])
     if settings.xai_api_key is not None:
@@ -106,7 +111,47 @@ def make_provider(
         return xai_compatible.XaiCompatibleProvider(
             name=name, http=http, models=models, submit_path=config.submit_path or "/v1/videos/generations"
         )
-    return xai.XaiProvider(name=name, http=http, models=models)
+    return xai.XaiProvider(
+        name=name, http=http, models=models, options=wire_options(settings), output=output_target(settings)
+    )
+
+
+def wire_options(settings: Settings) -> WireOptions:
+    """Reference files as URLs or inline (``upstream_media_urls``), and the key of ``user`` ids."""
+    return WireOptions(media_urls=media_urls_reachable(settings), user_key=settings.signing_key)
+
+
+def media_urls_reachable(settings: Settings) -> bool:
+    """Whether xAI can fetch our media URLs: said by the operator, or https on a public host name.
+
+    The gateway cannot see itself from the internet; 'auto' trusts an https base URL whose host is
+    not loopback, private or a bare name, and otherwise sends the bytes inline (always works, but
+    makes every submit carry the files).
+    """
+    if settings.upstream_media_urls != "auto":
+        return settings.upstream_media_urls == "always"
+    parts = urllib.parse.urlsplit(settings.public_base_url)
+    host = parts.hostname or ""
+    if parts.scheme != "https" or not host or host == "localhost" or "." not in host:
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return not host.endswith((".local", ".internal", ".localhost"))
+    return address.is_global
+
+
+def output_target(settings: Settings) -> OutputTarget | None:
+    """The bring-your-own-storage target when ``xai_output_upload`` is on."""
+    if not settings.xai_output_upload:
+        return None
+    return StorageOutputTarget(
+        open_storage(settings.resolved_storage_url),
+        public_base_url=settings.public_base_url,
+        secret=settings.signing_key,
+        # Long enough for a generation to finish within the task's deadline.
+        ttl_s=settings.task_deadline_s,
+    )
 
 
 def _same_ids(catalog: Catalog) -> dict[str, ModelMapping]:

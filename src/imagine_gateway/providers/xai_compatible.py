@@ -26,7 +26,8 @@ RELAY_VIDEO_RULES: Mapping[str, ParamRule] = {
 }
 DEFAULT_MODELS: Mapping[str, ModelMapping] = {
     "grok-imagine-video": ModelMapping(upstream_model="grok-imagine-video", rules=RELAY_VIDEO_RULES),
-    "grok-imagine-video-1.5-preview": ModelMapping(
+    # Relays list the 1.5 model under its preview id.
+    "grok-imagine-video-1.5": ModelMapping(
         upstream_model="grok-imagine-video-1.5-preview", rules=RELAY_VIDEO_RULES
     ),
 }

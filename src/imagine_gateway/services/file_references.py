@@ -23,10 +23,10 @@ from imagine_gateway.media.probe import probe_file
 from imagine_gateway.media.sniff import extension_for, kind_of
 from imagine_gateway.net import FetchPolicy, Resolver, fetch_guarded
 from imagine_gateway.providers.base import ReferenceInput
-from imagine_gateway.services.files import (
+from imagine_gateway.services.files import FileService
+from imagine_gateway.services.upload_rules import (
     KIND_NAMES,
     MIB,
-    FileService,
     allowed_mime_types,
     clean_name,
     size_limit,
@@ -112,6 +112,8 @@ class FileReferenceResolver:
                     mime_type=record.mime_type,
                     data=await self._bytes(record),
                     url=self.files.public_url(record),
+                    role=item.role,
+                    timestamp_s=item.timestamp_s,
                 )
             )
         return tuple(loaded)

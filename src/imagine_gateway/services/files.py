@@ -22,20 +22,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import pathlib
-import re
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import IO, Any, cast
+from typing import IO, Any
 
 from imagine_gateway.catalog.contract import ModelContract
 from imagine_gateway.catalog.loader import Catalog
 from imagine_gateway.catalog.validation import CLIENT_REQUEST_ID_MAX
 from imagine_gateway.core.clock import Clock
 from imagine_gateway.core.errors import (
-    FieldError,
     NotFound,
-    PayloadTooLarge,
     SignatureInvalid,
     invalid,
 )
@@ -54,62 +51,21 @@ from imagine_gateway.media.sniff import (
 )
 from imagine_gateway.media.storage import Storage
 from imagine_gateway.services.principal import Principal
+from imagine_gateway.services.upload_rules import (
+    KINDS,
+    check_type,
+    clean_name,
+    size_limit,
+    too_large,
+)
 from imagine_gateway.settings import Settings
 from imagine_gateway.store import files as file_store
 from imagine_gateway.store.db import Database
 
-__all__ = [
-    "DEFAULT_MAX_BYTES",
-    "FileRecord",
-    "FileService",
-    "Staged",
-    "allowed_mime_types",
-    "size_limit",
-]
-
-MIB = 1024 * 1024
-KINDS: tuple[MediaKind, ...] = ("image", "video", "audio")
-DEFAULT_MAX_BYTES: dict[str, int] = {"image": 10 * MIB, "video": 50 * MIB, "audio": 10 * MIB}
-"""Upload limits when no model is named (the same as Rivya's defaults)."""
+__all__ = ["FileRecord", "FileService", "Staged"]
 
 UPLOAD_PREFIX = "uploads/"
-NAME_MAX = 255
 _WRITE_BYTES = 1024 * 1024
-KIND_NAMES = {"image": "an image", "video": "a video", "audio": "an audio file"}
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
-
-
-def size_limit(kind: str, model: ModelContract | None) -> int:
-    """The largest file of ``kind`` accepted (for ``model`` when given: its catalog limit)."""
-    if model is not None and model.reference_media is not None:
-        limit = model.reference_media.max_bytes.get(kind)
-        if limit is not None:
-            return limit
-    return DEFAULT_MAX_BYTES[kind]
-
-
-def allowed_mime_types(kind: str, model: ModelContract | None) -> list[str]:
-    """The detected types accepted for ``kind`` (narrowed by ``model``'s catalog entry when given)."""
-    base = ALLOWED_MIME[cast(MediaKind, kind)]
-    if model is not None and model.reference_media is not None:
-        listed = model.reference_media.mime_types.get(kind)
-        if listed is not None:
-            return sorted(base & set(listed))
-    return sorted(base)
-
-
-def human_bytes(size: int) -> str:
-    """``10485760`` -> ``"10 MB"`` (binary megabytes, as the limits are defined)."""
-    if size % MIB == 0:
-        return f"{size // MIB} MB"
-    return f"{size / MIB:.1f} MB"
-
-
-def too_large(limit: int, kind: str, model: ModelContract | None) -> PayloadTooLarge:
-    """413 naming the limit that was crossed."""
-    scope = f"{kind} files for {model.id}" if model is not None else f"{kind} files"
-    issue = f"is larger than {human_bytes(limit)} ({limit} bytes), the limit for {scope}"
-    return PayloadTooLarge(f"file: {issue}", [FieldError("file", issue, f"at most {limit} bytes")])
 
 
 @dataclass(frozen=True)
@@ -192,7 +148,7 @@ class FileService:
     ) -> FileRecord:
         """Like ``save`` for a file ``stage``d before its fields were known (a file-first form)."""
         fields = self.check_fields(kind=kind, model=model, client_request_id=client_request_id)
-        _check_type(staged.mime_type, fields.kind, fields.model)
+        check_type(staged.mime_type, fields.kind, fields.model)
         limit = size_limit(fields.kind, fields.model)
         if staged.size_bytes > limit:
             raise too_large(limit, fields.kind, fields.model)
@@ -253,7 +209,7 @@ class FileService:
     def _sniffed(self, head: bytes, kind: MediaKind | None, model: ModelContract | None) -> tuple[str, int]:
         mime = sniff_mime(head)
         if kind is not None:
-            return _check_type(mime, kind, model), size_limit(kind, model)
+            return check_type(mime, kind, model), size_limit(kind, model)
         detected = kind_of(mime) if mime is not None else None
         if mime is None or detected is None or mime not in ALLOWED_MIME[detected]:
             allowed = sorted(set().union(*ALLOWED_MIME.values()))
@@ -269,7 +225,7 @@ class FileService:
         info: MediaInfo = await asyncio.to_thread(
             probe_file, staged.path, expected_kind=fields.kind, field="file"
         )
-        _check_type(info.mime_type, fields.kind, fields.model)
+        check_type(info.mime_type, fields.kind, fields.model)
         file_id = new_id("file")
         ext = extension_for(info.mime_type)
         record = await self.store_file(
@@ -423,28 +379,6 @@ class FileService:
             "created_at": iso_ms(record.created_at),
             "expires_at": iso_ms(record.expires_at),
         }
-
-
-def clean_name(filename: str | None, fallback: str) -> str:
-    """The client's file name without any path, control characters or excess length."""
-    if not filename:
-        return fallback
-    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    base = _UNSAFE_NAME.sub("_", base).strip()
-    return base[:NAME_MAX] or fallback
-
-
-def _check_type(mime: str | None, kind: str, model: ModelContract | None) -> str:
-    """``mime`` if it is of ``kind`` and accepted (for ``model``); else a ``ValidationFailed`` on ``file``."""
-    allowed = allowed_mime_types(kind, model)
-    if mime is None:
-        raise invalid("file", "file type is not recognised", allowed)
-    if kind_of(mime) != kind:
-        raise invalid("file", f"detected {mime}, which is not {KIND_NAMES[kind]}", allowed)
-    if mime not in allowed:
-        scope = f" by {model.id}" if model is not None else ""
-        raise invalid("file", f"detected {mime}, which is not accepted{scope}", allowed)
-    return mime
 
 
 async def _read_file(path: pathlib.Path) -> AsyncIterator[bytes]:

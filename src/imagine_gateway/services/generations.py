@@ -25,7 +25,7 @@ from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import internal_states_for
 from imagine_gateway.core.transitions import Canceled, open_task, transition
 from imagine_gateway.delivery.events import STOPPING, EventBus, TaskEvent
-from imagine_gateway.delivery.webhooks import check_webhook_url
+from imagine_gateway.delivery.webhook_urls import check_webhook_url
 from imagine_gateway.providers.router import Router
 from imagine_gateway.services.pagination import Page, page_of, read_cursor
 from imagine_gateway.services.principal import Principal
@@ -104,7 +104,8 @@ class GenerationService:
                 allow_private=self.settings.webhook_allow_private,
                 field_name="webhook_url",
             )
-        self.router.check(request.model, request.params)
+        # With the reference files, so a provider can tell the mode (reference-to-video, an edit...).
+        self.router.check(request.model, request.public_params())
         await self.references.check(principal.account_id, request.model, request.references)
         price = price_credits(request.model, request.params)
         digest = fingerprint(request)

@@ -21,11 +21,11 @@ from imagine_gateway.core.clock import Clock
 from imagine_gateway.core.errors import NotFound, invalid
 from imagine_gateway.core.ids import new_id
 from imagine_gateway.core.records import Task, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from imagine_gateway.delivery.webhook_urls import check_webhook_url
 from imagine_gateway.delivery.webhooks import (
     EVENT_TYPES,
     TEST_EVENT_TYPE,
     WebhookDispatcher,
-    check_webhook_url,
     event_envelope,
     new_secret,
 )

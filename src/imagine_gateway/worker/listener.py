@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 import uvicorn
 
 from imagine_gateway.runtime import Runtime
-from imagine_gateway.telemetry.endpoints import ops_app
+from imagine_gateway.runtime.endpoints import ops_app
 
 log = logging.getLogger("imagine_gateway.worker")
 

@@ -14,7 +14,6 @@ import logging
 import os
 import random
 import socket
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,8 +96,6 @@ class Worker:
         slots = settings.worker_collect_concurrency or max(2, os.cpu_count() or 2)
         self._collect_slots = asyncio.Semaphore(slots)
         self._collects = StepLane(size=16 * slots, refill_at=8 * slots)
-        self._next_probe_s = 0.0
-        self._probing: asyncio.Task[dict[str, bool]] | None = None
         self._steps = StepContext(
             catalog=catalog,
             router=router,
@@ -120,7 +117,6 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run until ``stop`` is set; then wait for running steps."""
         while not stop.is_set():
-            self._probe_providers()
             # Cleared before the claim, so a wake-up that arrives while it runs is not lost.
             self._wake.clear()
             try:
@@ -143,8 +139,6 @@ class Worker:
             self._lease_keeper.cancel()
             await asyncio.gather(self._lease_keeper, return_exceptions=True)
             self._lease_keeper = None
-        if self._probing is not None:
-            await asyncio.gather(self._probing, return_exceptions=True)
 
     async def _release(self, late: set[asyncio.Task[None]]) -> None:
         """Stop steps that outlived the grace period and hand their leases back at once."""
@@ -166,14 +160,6 @@ class Worker:
             self.settings.shutdown_grace_s,
             released,
         )
-
-    def _probe_providers(self) -> None:
-        """Start probing providers whose breaker cooled down (in the background, at most one round)."""
-        now_s = time.monotonic()
-        if now_s < self._next_probe_s or (self._probing is not None and not self._probing.done()):
-            return
-        self._next_probe_s = now_s + self.settings.provider_probe_interval_s
-        self._probing = asyncio.create_task(self.router.probe_due())
 
     async def claim_and_start(self) -> int:
         """Claim due tasks into the lanes' free slots and start their steps; how many were claimed."""

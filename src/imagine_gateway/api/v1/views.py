@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from imagine_gateway.api.media_urls import result_view
-from imagine_gateway.catalog.contract import ModelContract
+from imagine_gateway.catalog.contract import ModelContract, ModeSpec
 from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import TaskState
 from imagine_gateway.core.timefmt import iso_ms
@@ -47,6 +47,8 @@ def model_view(model: ModelContract) -> dict[str, Any]:
         "runtime": "async_task",
         "base_credits": model.base_credits,
         "billing_type": model.billing_type,
+        # PER_SECOND: base + this per second of duration; PER_IMAGE: base_credits per image (n).
+        "credits_per_second": model.credits_per_second,
         "supported_modes": list(model.supported_modes),
         "max_prompt_length": model.max_prompt_length,
         "reference_media": None
@@ -81,6 +83,22 @@ def model_view(model: ModelContract) -> dict[str, Any]:
         "file_kinds": list(ref.kinds) if ref else [],
         "chat_capabilities": None,
         "notices": list(model.notices),
+        "aliases": [a.id for a in model.aliases],
+        "modes": [mode_view(m) for m in model.modes],
+    }
+
+
+def mode_view(mode: ModeSpec) -> dict[str, Any]:
+    """One of the engine's modes of a model: the files it takes and the values it serves."""
+    return {
+        "name": mode.name,
+        "prompt_required": mode.prompt_required,
+        "roles": {role: {"min": low, "max": high} for role, (low, high) in mode.roles.items()},
+        "options": {key: list(values) for key, values in mode.options.items()},
+        "duration": None if mode.duration is None else {"min": mode.duration[0], "max": mode.duration[1]},
+        "source_duration": None
+        if mode.source_duration is None
+        else {"min": mode.source_duration[0], "max": mode.source_duration[1]},
     }
 
 

@@ -30,7 +30,10 @@ function renderParams() {
   const box = $("params");
   box.replaceChildren();
   if (!model) return;
-  $("model-info").textContent = `${model.category}, ${model.base_credits} credits, prompt up to ${model.max_prompt_length} characters`;
+  const price = model.billing_type === "PER_SECOND"
+    ? `${model.credits_per_second} credits per second`
+    : model.billing_type === "PER_IMAGE" ? `${model.base_credits} credits per image` : `${model.base_credits} credits`;
+  $("model-info").textContent = `${model.category}, ${price}, prompt up to ${model.max_prompt_length} characters`;
   $("prompt").maxLength = model.max_prompt_length;
   $("ref-label").hidden = !model.reference_media;
   for (const p of model.params) {

@@ -254,6 +254,19 @@ class S3Storage:
         finally:
             body.close()
 
+    async def presign_put(self, key: str, *, expires_s: int) -> str:
+        """A pre-signed URL that lets its holder PUT one object under ``key`` for ``expires_s``."""
+        await self._ready()
+        url: str = await to_thread.run_sync(
+            functools.partial(
+                self._client.generate_presigned_url,
+                "put_object",
+                Params={"Bucket": self.bucket, "Key": self._object_key(key)},
+                ExpiresIn=expires_s,
+            )
+        )
+        return url
+
     async def delete(self, key: str) -> None:
         """DELETE the object; S3 deletes are idempotent."""
         object_key = self._object_key(key)

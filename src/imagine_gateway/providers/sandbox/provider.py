@@ -85,10 +85,18 @@ class SandboxProvider:
         ext = "png" if job.model.output == "image" else "mp4"
         mime = "image/png" if ext == "png" else "video/mp4"
         duration = float(job.params["duration"]) if job.model.output == "video" else None
-        asset = ResultAsset(
-            url=f"sandbox://{upstream_id}.{ext}", kind=job.model.output, mime_type=mime, duration_s=duration
+        # Models with an ``n`` param make that many images in one task.
+        count = int(job.params.get("n", 1)) if job.model.output == "image" else 1
+        assets = tuple(
+            ResultAsset(
+                url=f"sandbox://{upstream_id}{'' if i == 0 else f'.{i}'}.{ext}",
+                kind=job.model.output,
+                mime_type=mime,
+                duration_s=duration,
+            )
+            for i in range(count)
         )
-        return PollOutcome(state="done", progress=100, assets=(asset,), cost_ticks=0)
+        return PollOutcome(state="done", progress=100, assets=assets, cost_ticks=0)
 
     async def cancel(self, upstream_id: str) -> None:
         return None
@@ -97,7 +105,10 @@ class SandboxProvider:
         from imagine_gateway.media.dimensions import image_size, video_size
 
         reference = job.references[0].data if job.references else None
-        seed = int(hashlib.sha256(job.task_id.encode()).hexdigest()[:8], 16)
+        # The n-th image of a task draws differently from the first (whose seed is the task's).
+        index = asset.url.removeprefix("sandbox://").split(".")[1:-1]
+        salt = job.task_id + (f"#{index[0]}" if index else "")
+        seed = int(hashlib.sha256(salt.encode()).hexdigest()[:8], 16)
         try:
             if asset.kind == "image":
                 w, h = image_size(str(job.params.get("aspect_ratio", "1:1")))

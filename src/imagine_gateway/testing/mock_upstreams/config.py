@@ -15,6 +15,7 @@ FailureMode = Literal[
     "reset",
     "expired",
     "moderation",
+    "moderation_failed",
     "failed",
 ]
 """How the mock misbehaves.
@@ -33,12 +34,14 @@ Outcome faults decide how a job ends, the first time a poll sees it finished:
 - ``failed``: the shape's failed state with an error code.
 - ``expired``: xAI's ``expired`` status (shapes without one: see their module); media answers 404.
 - ``moderation``: done, but the result is withheld (``respect_moderation`` false, empty URL).
+- ``moderation_failed``: xAI's other form: ``failed`` with ``invalid_argument`` naming moderation
+  (the xai shape only).
 """
 
 FailOn = Literal["submit", "poll", "both"]
 
 REQUEST_FAULTS: Final = frozenset({"http_500", "http_429", "timeout", "garbage_json", "reset"})
-OUTCOME_FAULTS: Final = frozenset({"expired", "moderation", "failed"})
+OUTCOME_FAULTS: Final = frozenset({"expired", "moderation", "moderation_failed", "failed"})
 
 
 @dataclass
@@ -61,6 +64,8 @@ class MockConfig:
     public_base_url: str | None = None
     # xAI answers a pending poll with 202 and either this JSON body or no body at all.
     pending_body: bool = True
+    # xai: a zero-data-retention team: a video request without output.upload_url is refused.
+    require_output_upload: bool = False
     # xai_compatible: Dubrify's documented done body (no status, string fields) instead of xAI's.
     dubrify_style: bool = False
     # Video downloads are padded (with an MP4 ``free`` box, so they still decode) to at least this size.

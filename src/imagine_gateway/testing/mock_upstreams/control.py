@@ -39,6 +39,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "public_base_url": (str, type(None)),
     "pending_body": (bool,),
     "dubrify_style": (bool,),
+    "require_output_upload": (bool,),
     "media_bytes": (int, type(None)),
     "media_file": (str, type(None)),
     "share_media": (bool,),

@@ -17,7 +17,7 @@ from imagine_gateway.testing.mock_upstreams.config import REQUEST_FAULTS, Failur
 from imagine_gateway.testing.mock_upstreams.media import MediaCache
 
 Role = Literal["submit", "poll"]
-Outcome = Literal["succeeded", "failed", "expired", "moderation"]
+Outcome = Literal["succeeded", "failed", "expired", "moderation", "moderation_failed"]
 MediaKind = Literal["video", "image"]
 
 
@@ -154,7 +154,7 @@ class MockUpstream:
 
     def _decide_outcome(self) -> Outcome:
         failure = self.config.failure
-        if (failure == "failed" or failure == "expired" or failure == "moderation") and self._spend_fault():
+        if failure in ("failed", "expired", "moderation", "moderation_failed") and self._spend_fault():
             return failure
         return "succeeded"
 

@@ -9,8 +9,10 @@
 Errors are ``{"code": "...", "error": "..."}``. A missing key is 401; a wrong key is 400 "Incorrect
 API key provided", as xAI's spec lists invalid keys under 400. Bodies must be JSON (multipart -> 400).
 Synchronous image calls take ``generation_time_s``; there a ``failed`` outcome is a 500, and an
-``expired`` one leaves URLs that answer 404. Costs use xAI's published per-second and per-image
-prices (1.5 and 1080p prices are unpublished; the mock's guesses are in ``_VIDEO_TICKS_PER_S``).
+``expired`` one leaves URLs that answer 404. What each model accepts and costs is in ``xai_rules``.
+With ``output.upload_url(s)`` the mock PUTs the results there when a poll first sees them done and
+answers an empty URL (xAI keeps no copy); ``require_output_upload`` refuses videos without one, as
+xAI does for zero-data-retention teams.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -26,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from imagine_gateway.testing.mock_upstreams import params
+from imagine_gateway.testing.mock_upstreams import xai_rules as rules
 from imagine_gateway.testing.mock_upstreams.config import MockConfig
 from imagine_gateway.testing.mock_upstreams.media import (
     image_dimensions,
@@ -44,31 +48,10 @@ from imagine_gateway.testing.mock_upstreams.plumbing import (
 )
 from imagine_gateway.testing.mock_upstreams.state import Job, MockUpstream, ReceivedRequest
 
-VIDEO_MODELS = frozenset(
-    {
-        "grok-imagine-video",
-        "grok-imagine-video-1.5",
-        "grok-imagine-video-1.5-preview",
-        "grok-imagine-video-1.5-2026-05-30",
-    }
-)
-IMAGE_MODELS = frozenset(
-    {
-        "grok-imagine-image",
-        "grok-imagine-image-2.0",
-        "grok-imagine-image-quality",
-        "grok-imagine-image-pro",
-        "grok-2-image-1212",
-    }
-)
-VIDEO_ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3")
-VIDEO_RESOLUTIONS = ("480p", "720p", "1080p")
 IMAGE_ASPECT_RATIOS = (
     *("1:1", "3:4", "4:3", "9:16", "16:9", "2:3", "3:2", "9:19.5", "19.5:9"),
     *("9:20", "20:9", "1:2", "2:1", "21:9", "5:2", "auto"),
 )
-IMAGE_RESOLUTIONS = ("1k", "1.5k", "2k")
-
 _CODES = {
     400: "invalid-argument",
     401: "unauthenticated",
@@ -79,22 +62,9 @@ _CODES = {
     429: "resource-exhausted",
     500: "internal",
 }
-_TICKS_PER_USD = 10_000_000_000
-_VIDEO_TICKS_PER_S = {
-    ("grok-imagine-video", "480p"): 500_000_000,
-    ("grok-imagine-video", "720p"): 700_000_000,
-    ("grok-imagine-video", "1080p"): 1_000_000_000,
-    ("grok-imagine-video-1.5", "480p"): 800_000_000,
-    ("grok-imagine-video-1.5", "720p"): 1_400_000_000,
-    ("grok-imagine-video-1.5", "1080p"): 2_000_000_000,
-}
-_IMAGE_TICKS = _TICKS_PER_USD // 50  # $0.02 per output image
-_IMAGE_INPUT_TICKS = _TICKS_PER_USD // 500  # $0.002 per input image
-_REFERENCE_IMAGES_MAX = 7
-_REFERENCE_DURATION_MAX_S = 10
-_EDIT_SOURCES_MAX = 3
 _EDITED_VIDEO_DURATION_S = 6
 _PROMPT_CHARS_MAX = 8192
+_ZDR_MESSAGE = "Zero Data Retention teams must provide output.upload_url for video generation."
 
 
 def create_app(config: MockConfig | None = None) -> Starlette:
@@ -130,7 +100,7 @@ def _auth_error(presented: str | None) -> MockError:
 # --- videos ---------------------------------------------------------------------------------------
 
 
-def _model(body: dict[str, Any], family: frozenset[str], other: frozenset[str], default: str) -> str:
+def _model(body: dict[str, Any], family: Mapping[str, str], other: Mapping[str, str], default: str) -> str:
     model = params.text(body, "model", required=False) or default
     if model in other:
         raise MockError(400, f"Model {model} does not support this endpoint.")
@@ -141,7 +111,7 @@ def _model(body: dict[str, Any], family: frozenset[str], other: frozenset[str], 
     return model
 
 
-def _video_job(model: str, prompt: str, duration_s: int, resolution: str, aspect_ratio: str) -> Job:
+def _video_job(model: str, prompt: str, duration_s: float, resolution: str, aspect_ratio: str) -> Job:
     width, height = video_dimensions(resolution, aspect_ratio)
     return Job(
         id=str(uuid.uuid4()),
@@ -155,25 +125,36 @@ def _video_job(model: str, prompt: str, duration_s: int, resolution: str, aspect
     )
 
 
+def _output(request: Request, body: dict[str, Any], *, video: bool) -> list[str]:
+    output = body.get("output")
+    if output is None:
+        if video and mock_of(request).config.require_output_upload:
+            raise MockError(400, _ZDR_MESSAGE)
+        return []
+    key = "upload_url" if video else "upload_urls"
+    value = output.get(key) if isinstance(output, dict) else None
+    urls = [value] if video and isinstance(value, str) else value if isinstance(value, list) else None
+    if not urls or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
+        raise MockError(400, f"output.{key} must be {'a URL' if video else 'an array of URLs'}.")
+    return list(urls)
+
+
 async def _generate_video(request: Request) -> Response:
     received = await admit(request, "submit")
     body = json_object(received, request)
-    model = _model(body, VIDEO_MODELS, IMAGE_MODELS, "grok-imagine-video")
-    first_frame = body.get("image", body.get("input_reference"))
-    references = params.media_refs(body, "reference_images", max_items=_REFERENCE_IMAGES_MAX)
-    if first_frame is not None and references:
-        raise MockError(400, "image and reference_images cannot be used together.")
-    image = params.media_ref(first_frame, "image") if first_frame is not None else None
-    prompt = params.text(body, "prompt", required=image is None, max_chars=_PROMPT_CHARS_MAX)
-    duration_key = "duration" if "duration" in body else "seconds"
-    duration_s = params.integer(body, duration_key, 1, 15, 8, strings=True)
-    if references and duration_s > _REFERENCE_DURATION_MAX_S:
-        raise MockError(400, f"duration is at most {_REFERENCE_DURATION_MAX_S} with reference_images.")
-    aspect_ratio = params.choice(body, "aspect_ratio", VIDEO_ASPECT_RATIOS, "16:9")
-    resolution = params.choice(body, "resolution", VIDEO_RESOLUTIONS, "480p")
-    job = _video_job(model, prompt, duration_s, resolution, aspect_ratio)
-    job.references = tuple([image] if image else references)
+    model = _model(body, rules.VIDEO_MODELS, rules.IMAGE_MODELS, rules.CLASSIC)
+    checked = rules.check_video(model, body)
+    uploads = _output(request, body, video=True)
+    job = _video_job(
+        rules.VIDEO_MODELS[model],
+        checked["prompt"],
+        checked["duration"],
+        checked["resolution"],
+        checked["aspect_ratio"],
+    )
+    job.references = tuple(checked["images"])
     job.request = body
+    job.extra.update(family=checked["family"], uploads=uploads)
     mock_of(request).add_job(job, received)
     return JSONResponse({"request_id": job.id})
 
@@ -181,26 +162,49 @@ async def _generate_video(request: Request) -> Response:
 async def _edit_video(request: Request) -> Response:
     received = await admit(request, "submit")
     body = json_object(received, request)
-    return _video_from_source(request, body, received, _EDITED_VIDEO_DURATION_S)
+    return await _video_from_source(request, body, received, extension=False)
 
 
 async def _extend_video(request: Request) -> Response:
     received = await admit(request, "submit")
     body = json_object(received, request)
-    duration_s = params.integer(body, "duration", 2, 10, 6, strings=True)
-    return _video_from_source(request, body, received, duration_s)
+    return await _video_from_source(request, body, received, extension=True)
 
 
-def _video_from_source(
-    request: Request, body: dict[str, Any], received: ReceivedRequest | None, duration_s: int
+async def _video_from_source(
+    request: Request, body: dict[str, Any], received: ReceivedRequest | None, *, extension: bool
 ) -> Response:
-    model = _model(body, VIDEO_MODELS, IMAGE_MODELS, "grok-imagine-video")
+    model = _model(body, rules.VIDEO_MODELS, rules.IMAGE_MODELS, rules.CLASSIC)
+    rules.check_source_model(model)
     prompt = params.text(body, "prompt", required=True, max_chars=_PROMPT_CHARS_MAX)
     if body.get("video") is None:
         raise MockError(400, "video is required.")
-    params.media_ref(body["video"], "video")
+    source = params.media_ref(body["video"], "video")
+    for key in ("resolution", "aspect_ratio") + (() if extension else ("duration",)):
+        if body.get(key) is not None:
+            raise MockError(400, f"{key} is not a field of video {'extensions' if extension else 'edits'}.")
+    if extension:
+        duration_s = float(params.integer(body, "duration", 2, 10, 6, strings=True))
+    input_s = await rules.input_video_seconds(source)
+    if input_s is None:
+        raise MockError(400, "video must be a readable MP4 (a public URL or a data URL).")
+    if extension:
+        low, high = rules.EXTEND_INPUT_S
+        if not low <= input_s <= high:
+            raise MockError(
+                400, f"The input video must be {low:g} to {high:g} s long; it is {input_s:.1f} s."
+            )
+    else:
+        if input_s > rules.EDIT_INPUT_MAX_S:
+            raise MockError(
+                400,
+                f"The input video must be at most {rules.EDIT_INPUT_MAX_S} s long; it is {input_s:.1f} s.",
+            )
+        duration_s = input_s
+    uploads = _output(request, body, video=True)
     job = _video_job(model, prompt, duration_s, "480p", "16:9")
     job.request = body
+    job.extra.update(family=rules.CLASSIC, uploads=uploads, input_s=input_s)
     mock_of(request).add_job(job, received)
     return JSONResponse({"request_id": job.id})
 
@@ -221,11 +225,21 @@ async def _get_video(request: Request) -> Response:
         return JSONResponse(
             {"status": "failed", "error": {"code": "internal_error", "message": "Video generation failed."}}
         )
+    if view.outcome == "moderation_failed":
+        error = {
+            "code": "invalid_argument",
+            "message": "The generated video was rejected by content moderation.",
+        }
+        return JSONResponse({"status": "failed", "error": error})
     if view.outcome == "expired":
         return JSONResponse({"status": "expired"})
     moderated = view.outcome == "moderation"
+    uploads = job.extra.get("uploads") or []
+    if uploads and not moderated:
+        await rules.upload_once(job, [await mock.media.video(job)], uploads, "video/mp4")
     video = {
-        "url": "" if moderated else video_path(base_url(request), job.id),
+        # Delivered to the caller's storage: xAI keeps no copy to link to.
+        "url": "" if moderated or uploads else video_path(base_url(request), job.id),
         "duration": int(job.duration_s),
         "respect_moderation": not moderated,
     }
@@ -241,9 +255,14 @@ async def _get_video(request: Request) -> Response:
 
 
 def _video_cost_ticks(job: Job) -> int:
-    family = "grok-imagine-video-1.5" if "1.5" in job.model else "grok-imagine-video"
-    per_s = _VIDEO_TICKS_PER_S[(family, job.extra.get("resolution", "480p"))]
-    return int(per_s * job.duration_s) + _IMAGE_INPUT_TICKS * len(job.references)
+    family = job.extra.get("family", rules.CLASSIC)
+    return rules.video_cost_ticks(
+        family,
+        job.extra.get("resolution", "480p"),
+        job.duration_s,
+        len(job.references),
+        job.extra.get("input_s", 0.0),
+    )
 
 
 # --- images ---------------------------------------------------------------------------------------
@@ -260,10 +279,12 @@ async def _edit_images(request: Request) -> Response:
     body = json_object(received, request)
     if body.get("image") is not None and body.get("images") is not None:
         raise MockError(400, "Send either image or images, not both.")
+    model = _model(body, rules.IMAGE_MODELS, rules.VIDEO_MODELS, rules.IMAGE_V1)
     if body.get("image") is not None:
         sources = [params.media_ref(body["image"], "image")]
     else:
-        sources = params.media_refs(body, "images", max_items=_EDIT_SOURCES_MAX)
+        limit = rules.EDIT_SOURCES_MAX[rules.IMAGE_MODELS[model]]
+        sources = params.media_refs(body, "images", max_items=limit)
     if not sources:
         raise MockError(400, "image or images is required.")
     return await _images(request, body, received, sources=sources)
@@ -273,13 +294,15 @@ async def _images(
     request: Request, body: dict[str, Any], received: ReceivedRequest | None, sources: list[str]
 ) -> Response:
     mock = mock_of(request)
-    model = _model(body, IMAGE_MODELS, VIDEO_MODELS, "grok-imagine-image")
+    model = _model(body, rules.IMAGE_MODELS, rules.VIDEO_MODELS, rules.IMAGE_V1)
     prompt = params.text(body, "prompt", required=True, max_chars=_PROMPT_CHARS_MAX)
     count = params.integer(body, "n", 1, 10, 1)
     response_format = params.choice(body, "response_format", ("url", "b64_json"), "url")
     aspect_ratio = params.choice(body, "aspect_ratio", IMAGE_ASPECT_RATIOS, "auto")
-    params.choice(body, "resolution", IMAGE_RESOLUTIONS, "1k")
-    params.choice(body, "quality", ("low", "medium", "high", "auto"), "auto")
+    quality, resolution = rules.check_image_settings(model, body, edit=bool(sources))
+    uploads = _output(request, body, video=False)
+    if uploads and len(uploads) != count:
+        raise MockError(400, f"output.upload_urls needs one URL per image ({count}); got {len(uploads)}.")
     deferred = params.boolean(body, "deferred", False)
     if deferred and response_format != "url":
         raise MockError(400, "Deferred requests support response_format url only.")
@@ -287,13 +310,14 @@ async def _images(
     job = Job(
         id=str(uuid.uuid4()),
         media="image",
-        model=model,
+        model=rules.IMAGE_MODELS[model],
         prompt=prompt,
         width=width,
         height=height,
         count=count,
         references=tuple(sources),
         request=body,
+        extra={"quality": quality, "resolution": resolution, "uploads": uploads},
     )
     mock.add_job(job, received)
     if deferred:
@@ -322,6 +346,16 @@ async def _get_images(request: Request) -> Response:
     if view.outcome == "failed":
         error = {"code": "internal_error", "message": "Image generation failed."}
         return JSONResponse({"request_id": job.id, "status": "failed", "error": error})
+    if view.outcome == "moderation_failed":
+        error = {
+            "code": "invalid_argument",
+            "message": "The generated image was rejected by content moderation.",
+        }
+        return JSONResponse({"request_id": job.id, "status": "failed", "error": error})
+    uploads = job.extra.get("uploads") or []
+    if uploads and job.outcome != "moderation":
+        files = [await mock.media.image(job, i) for i in range(job.count)]
+        await rules.upload_once(job, files, uploads, "image/png")
     data = await _image_data(request, mock, job, b64=False)
     return JSONResponse(
         {
@@ -348,4 +382,5 @@ async def _image_data(request: Request, mock: MockUpstream, job: Job, *, b64: bo
 
 
 def _image_cost_ticks(job: Job) -> int:
-    return _IMAGE_TICKS * job.count + _IMAGE_INPUT_TICKS * len(job.references)
+    quality, resolution = job.extra.get("quality", "standard"), job.extra.get("resolution", "1k")
+    return rules.image_cost_ticks(job.model, quality, resolution, job.count, len(job.references))

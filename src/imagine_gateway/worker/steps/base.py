@@ -64,7 +64,12 @@ class StepContext:
             raise RuntimeError(f"model {task.model} left the catalog")
         params = {k: v for k, v in task.params.items() if k != "referenceMediaItems"}
         return Job(
-            task_id=task.id, model=model, prompt=task.prompt, params=params, now_ms=self.clock.now_ms()
+            task_id=task.id,
+            model=model,
+            prompt=task.prompt,
+            params=params,
+            now_ms=self.clock.now_ms(),
+            account_id=task.account_id,
         )
 
     async def job_with_references(self, task: Task) -> Job:
@@ -83,6 +88,7 @@ class StepContext:
             params=job.params,
             references=refs,
             now_ms=self.clock.now_ms(),
+            account_id=job.account_id,
         )
 
     def poll_delay(self, task: Task, attempt: int) -> float:

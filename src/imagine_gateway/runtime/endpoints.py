@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from imagine_gateway.runtime import Runtime
 from imagine_gateway.runtime.health import readiness
-from imagine_gateway.telemetry.scrape import exposition, read_values
+from imagine_gateway.runtime.scrape import exposition, read_values
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
