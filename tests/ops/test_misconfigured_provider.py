@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import Gateway
-from tests.providers.conftest import StartMock, balance, create
+from tests.providers.conftest import FAST_UPSTREAM, StartMock, balance, create
 
 VIDEO = "grok-imagine-video"
 WRONG_KEY = "xai-WRONGwrongWRONGwrong0123456789"
@@ -80,3 +81,28 @@ def test_readyz_names_the_misconfigured_provider_and_turns_ready_once_a_probe_pa
         assert time.monotonic() < deadline, "the provider never came back"
         time.sleep(0.05)
     assert gateway.http.get("/readyz").json()["checks"]["providers"]["misconfigured"] == {}
+
+
+def test_a_provider_that_is_only_rate_limited_is_waited_for_however_long_the_window(
+    upstream: StartMock, gateway_factory: Callable[..., Gateway], tmp_path: Path
+) -> None:
+    mock = upstream("xai")
+    providers = tmp_path / "providers.toml"
+    providers.write_text(
+        f"""
+[[providers]]
+name = "xai"
+kind = "xai"
+base_url = "{mock.base_url}"
+api_key = "test-key"
+rate_limit = "1/2 seconds"
+"""
+    )
+    gateway = gateway_factory(providers_file=providers, no_provider_timeout_s=0.5, **FAST_UPSTREAM)
+    key = gateway.key(credits=100)
+
+    tasks = [create(gateway, key, VIDEO)["id"] for _ in range(2)]
+
+    # The second waits about 2 s for the submit rate, four times the no-provider window: the
+    # provider is in, only busy, so the task is not given up.
+    assert [gateway.wait_for(t, key)["status"] for t in tasks] == ["succeeded", "succeeded"]

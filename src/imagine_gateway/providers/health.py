@@ -36,6 +36,8 @@ class Breaker:
     blocked_until_s: float = 0.0
     # Why the upstream refuses our configuration (its own message, secrets masked); None when it does not.
     misconfigured: str | None = None
+    # Since when (``now_s``) no new work may go here: set on leaving ``closed``, cleared on return.
+    out_since_s: float | None = None
 
     def allows_new_work(self) -> bool:
         """True when new tasks may be sent to this provider now."""
@@ -82,5 +84,13 @@ class Breaker:
             self.opened_at_s = self.now_s()
             self._move("open")
 
+    def out_for_s(self) -> float | None:
+        """How long the provider has been out (open, probing, misconfigured); None while closed."""
+        return None if self.out_since_s is None else self.now_s() - self.out_since_s
+
     def _move(self, state: State) -> None:
         self.state = state
+        if state == "closed":
+            self.out_since_s = None
+        elif self.out_since_s is None:
+            self.out_since_s = self.now_s()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import re
 from collections.abc import Iterable, Sequence
@@ -97,6 +98,19 @@ class Router:
             for lane in self._lanes
             if lane.provider.unsupported(model, {}) is None and lane.breaker.misconfigured is None
         ]
+
+    def out_for_s(self, model: ModelContract, params: dict[str, Any]) -> float | None:
+        """How long every provider able to serve this request has been out (the shortest of
+        them); None while one of them is in, if perhaps busy or rate-limited for a moment."""
+        out = []
+        for lane in self._lanes:
+            if lane.provider.unsupported(model, params) is not None:
+                continue
+            out_s = lane.breaker.out_for_s()
+            if out_s is None:
+                return None
+            out.append(out_s)
+        return min(out) if out else math.inf
 
     def why_none(self, model: ModelContract, params: dict[str, Any]) -> str:
         """Why no provider takes this request now, one clause per provider that could serve it."""

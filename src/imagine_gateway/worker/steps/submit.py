@@ -4,6 +4,7 @@ the others on failures that are safe to retry elsewhere."""
 from __future__ import annotations
 
 import logging
+import math
 
 from imagine_gateway.core.records import Task
 from imagine_gateway.core.schedule import retry_delay_s
@@ -28,7 +29,8 @@ async def submit(ctx: StepContext, task: Task) -> None:
                 return
             delay = max(wait_s, retry_delay_s(task.attempts, base_s=1.0, cap_s=60.0))
             # Never past the moment the task stops waiting for a provider: it ends then, not later.
-            delay = max(0.05, min(delay, no_provider_left_s(ctx, task)))
+            if (left_s := no_provider_left_s(ctx, task)) is not None:
+                delay = max(0.05, min(delay, left_s))
             log.warning("no provider took task %s (tried %s); retrying in %.0f s", task.id, tried, delay)
             raise Retry(delay, requeue=True)
         submitting = await ctx.advance(task, Submitting(provider.name))
@@ -59,14 +61,22 @@ async def submit(ctx: StepContext, task: Task) -> None:
         return
 
 
-def no_provider_left_s(ctx: StepContext, task: Task) -> float:
-    """Seconds until a task no provider takes stops waiting (``no_provider_timeout_s`` after creation)."""
-    return task.created_at / 1000 + ctx.settings.no_provider_timeout_s - ctx.clock.now_ms() / 1000
+def no_provider_left_s(ctx: StepContext, task: Task) -> float | None:
+    """Seconds until a task no provider can take stops waiting: ``no_provider_timeout_s`` after
+    both its creation and the moment the last provider able to serve it went out. None while one
+    of them is in (busy or rate-limited for a moment is not "no provider")."""
+    model = ctx.catalog.get(task.model)
+    out_s = ctx.router.out_for_s(model, task.params) if model is not None else math.inf
+    if out_s is None:
+        return None
+    waited_s = min(out_s, (ctx.clock.now_ms() - task.created_at) / 1000)
+    return ctx.settings.no_provider_timeout_s - waited_s
 
 
 async def gave_up_waiting(ctx: StepContext, task: Task) -> bool:
     """Fail (credits released) a task no provider has taken for ``no_provider_timeout_s``."""
-    if no_provider_left_s(ctx, task) > 0:
+    left_s = no_provider_left_s(ctx, task)
+    if left_s is None or left_s > 0:
         return False
     model = ctx.catalog.get(task.model)
     why = ctx.router.why_none(model, task.params) if model is not None else "its model left the catalog"
