@@ -5,14 +5,15 @@ Environment variables are prefixed ``IMAGINE_``; upstream keys keep their usual 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -63,6 +64,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     rate_limit: str = Field(default="600/minute", description="Per API key, `limits` notation")
     public_api_enabled: bool = True
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Browser origins allowed to call the API (CORS), comma-separated or a JSON list; "
+        "'*' for any; none by default",
+    )
 
     # Tasks and worker
     run_worker: bool = Field(default=True, description="Run the worker loop inside the server process")
@@ -185,6 +191,16 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, v: str) -> str:
         return v.rstrip("/")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, v: object) -> object:
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return tuple(origin.strip().rstrip("/") for origin in text.split(",") if origin.strip())
+        return v
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -10,7 +10,9 @@ from fastapi import FastAPI
 from imagine_gateway.api import media_routes, upload_routes
 from imagine_gateway.api.console_routes import install_console
 from imagine_gateway.api.context import AppContext
+from imagine_gateway.api.cors import install_cors
 from imagine_gateway.api.dialects import install_dialects
+from imagine_gateway.api.docs_pages import install_docs
 from imagine_gateway.api.errors import install_error_handlers
 from imagine_gateway.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from imagine_gateway.api.observe import ObserveMiddleware
@@ -55,7 +57,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
         version="1",
         lifespan=lifespan,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # /docs and /redoc come from install_docs, with packaged assets
         redoc_url=None,
     )
     app.state.ctx = ctx
@@ -63,6 +65,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
     app.state.runtime = runtime
     install_error_handlers(app)
     install_openapi(app, ctx.catalog)
+    install_docs(app)
     app.include_router(catalog_routes.router)
     app.include_router(generation_routes.router)
     app.include_router(webhook_routes.router)
@@ -82,6 +85,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     app.add_middleware(ObserveMiddleware, access_log=settings.access_log)
     app.add_middleware(RequestContextMiddleware)
+    install_cors(app, settings)  # outermost, so that every response and error carries its headers
     return app
 
 

@@ -1,4 +1,8 @@
-"""The OpenAPI document, with request schemas derived from the model catalog."""
+"""The OpenAPI document, with request schemas derived from the model catalog.
+
+Served at ``/api/v1/openapi.json`` (the app's ``openapi_url``) and at ``/openapi.json``, where tools
+look for it first.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.responses import JSONResponse
 
 from imagine_gateway.catalog.contract import ROLES, ModelContract, ParamSpec
 from imagine_gateway.catalog.loader import Catalog
+
+ROOT_SPEC_URL = "/openapi.json"
 
 
 def param_schema(spec: ParamSpec) -> dict[str, Any]:
@@ -103,3 +110,7 @@ def install_openapi(app: FastAPI, catalog: Catalog) -> None:
         return doc
 
     app.openapi = build  # type: ignore[method-assign]
+
+    @app.get(ROOT_SPEC_URL, include_in_schema=False)
+    async def root_spec() -> JSONResponse:
+        return JSONResponse(app.openapi())

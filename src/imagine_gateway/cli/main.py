@@ -14,16 +14,20 @@ from rich.table import Table
 
 from imagine_gateway import __version__, eventloop
 from imagine_gateway.cli import client_commands
+from imagine_gateway.cli.server_guard import ServerCommandsGroup
 from imagine_gateway.cli.state import reports_database
 from imagine_gateway.core.errors import GatewayError
 from imagine_gateway.core.timefmt import iso_ms
-from imagine_gateway.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # the settings need the server extra; the client commands run without it
+    from imagine_gateway.settings import Settings
 
 if TYPE_CHECKING:
     from imagine_gateway.services.accounts import AccountService, NewKey
 
 # Plain help (rich_markup_mode=None): typer's rich panels label every flag, --help included, "<bool>".
 app = typer.Typer(
+    cls=ServerCommandsGroup,  # without the server extra, its commands say how to install it
     no_args_is_help=True, rich_markup_mode=None, help="Imagine Gateway: Grok Imagine API platform."
 )
 keys_app = typer.Typer(
@@ -60,6 +64,8 @@ def _root(
 
 
 def _settings(**overrides: Any) -> Settings:
+    from imagine_gateway.settings import load_settings
+
     return load_settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
