@@ -52,6 +52,8 @@ def test_sigterm_mid_poll_releases_the_tasks_to_another_worker_at_once_and_nothi
         assert len(leases) == 1 and None not in leases  # every task held by the first worker, mid-poll
         second = imagine(home, "worker", **env)
         time.sleep(1.0)  # the second worker runs, but every task is leased to the first
+        # New polls are answered from now on; the first worker's polls still hang.
+        mock.mock.config.failure = "none"
 
         code, err, took_s = terminate(first)
         assert code == 0, err
@@ -61,7 +63,6 @@ def test_sigterm_mid_poll_releases_the_tasks_to_another_worker_at_once_and_nothi
         # Handed back (lease cleared), or already claimed again by the second worker.
         assert all(row.lease_owner not in leases for row in released)
 
-        mock.mock.config.failure = "none"
         started = time.monotonic()
         done = [gateway.wait_for(t, key, timeout_s=30) for t in tasks]
         picked_up_s = time.monotonic() - started
