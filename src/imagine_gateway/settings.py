@@ -69,6 +69,15 @@ class Settings(BaseSettings):
         description="Browser origins allowed to call the API (CORS), comma-separated or a JSON list; "
         "'*' for any; none by default",
     )
+    max_header_bytes: int = Field(
+        default=65_536, ge=1024, description="Largest request head (request line and headers); larger: 431"
+    )
+    header_timeout_s: float = Field(
+        default=30.0, gt=0, description="Time a connection has to send a complete request head"
+    )
+    max_concurrent_decodes: int = Field(
+        default=2, ge=1, description="Uploaded images and videos decoded at once per process (memory bound)"
+    )
 
     # Tasks and worker
     run_worker: bool = Field(default=True, description="Run the worker loop inside the server process")
@@ -90,6 +99,9 @@ class Settings(BaseSettings):
     result_retention_s: float = 7 * 86_400.0
     upload_retention_s: float = 86_400.0
     sweep_interval_s: float = Field(default=60.0, description="How often expired media is removed")
+    temp_max_age_s: float = Field(
+        default=3600.0, description="Age after which a sweep removes temp files of writes that never finished"
+    )
     collect_max_bytes: int = 512 * 1024 * 1024
     collect_attempts: int = 5
     sync_wait_timeout_s: float = Field(

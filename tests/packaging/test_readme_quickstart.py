@@ -101,7 +101,7 @@ def test_the_readme_quick_start_runs_as_pasted(tmp_path: Path) -> None:
     assert lines[: len(model_ids)] == model_ids
     summary = "\n".join(lines[len(model_ids) :])
     assert re.fullmatch(
-        r'\{\n  "id": "task_\w+",\n  "status": "succeeded",\n  "final_credits": [1-9]\d*,\n'
+        r'\{\n  "id": "task_[\w-]+",\n  "status": "succeeded",\n  "final_credits": [1-9]\d*,\n'
         rf'  "url": "http://127\.0\.0\.1:{port}/media/\S+"\n\}}',
         summary,
     ), summary

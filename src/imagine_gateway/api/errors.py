@@ -6,6 +6,7 @@ app that mounts it, so two apps in one process never see each other's shapes.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,10 +81,36 @@ def render_error(request: Request, exc: GatewayError) -> Response:
         if envelope.matches(request):
             renderer = envelope.render
             break
-    response = renderer(exc, request_id)
+    try:
+        response = renderer(exc, request_id)
+    except UnicodeEncodeError:
+        # A message that repeats a client's value holding a lone surrogate cannot be UTF-8 encoded:
+        # the same error, with that value escaped, rather than a failure to report it.
+        response = renderer(_printable(exc), request_id)
     for name, value in error_headers(exc).items():
         response.headers[name] = value
     return response
+
+
+def _printable(exc: GatewayError) -> GatewayError:
+    def clean(text: str) -> str:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+    def clean_any(value: object) -> object:
+        if isinstance(value, str):
+            return clean(value)
+        if isinstance(value, list | tuple):
+            return [clean_any(v) for v in value]
+        if isinstance(value, dict):
+            return {clean(str(k)): clean_any(v) for k, v in value.items()}
+        return value
+
+    printable = copy.copy(exc)
+    printable.message = clean(exc.message)
+    printable.details = [
+        FieldError(clean(d.field), clean(d.issue), clean_any(d.allowed)) for d in exc.details
+    ]
+    return printable
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -277,7 +277,10 @@ def normalise_param(spec: ParamSpec, value: Any) -> Any:
         if spec.step is not None:
             base = spec.min if spec.min is not None else 0.0
             steps = (number - base) / spec.step
-            if not math.isclose(steps, round(steps), abs_tol=1e-9):
+            # Whole steps from a whole base (durations) are exact: 6.0000000001 is not 6. Only a
+            # fractional step gets the tolerance its binary rounding needs.
+            whole = float(spec.step).is_integer() and float(base).is_integer()
+            if not (steps.is_integer() if whole else math.isclose(steps, round(steps), abs_tol=1e-9)):
                 return _Bad(f"{_fmt(number)} is not a multiple of {_fmt(spec.step)} from {_fmt(base)}")
         return int(number) if float(number).is_integer() else number
     if not isinstance(value, str):

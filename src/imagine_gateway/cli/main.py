@@ -104,6 +104,7 @@ def serve(
     import uvicorn
 
     from imagine_gateway.api.app import create_app
+    from imagine_gateway.api.http_server import http_protocol
     from imagine_gateway.providers.registry import uses_sandbox
     from imagine_gateway.runtime import Overrides
     from imagine_gateway.telemetry.logs import configure_logging
@@ -132,6 +133,7 @@ def serve(
         proxy_headers=True,
         log_config=None,
         access_log=False,
+        http=http_protocol(settings),
     )
 
 

@@ -25,7 +25,9 @@ httpx, redis, Pillow, PyAV) are converted at the boundary with ``raise ... from 
     ├── RateLimited               429 rate_limited           carries ``retry_after_s``
     ├── InternalError             500 internal_error
     ├── UpstreamUnavailable       503 upstream_unavailable   no provider could take the task
-    └── PublicApiDisabled         503 public_api_disabled
+    ├── PublicApiDisabled         503 public_api_disabled
+    └── StorageUnavailable        503 storage_unavailable    media storage refuses writes (read-only, I/O)
+        └── StorageFull           507 storage_unavailable    media storage is out of space
 """
 
 from __future__ import annotations
@@ -167,6 +169,15 @@ class UpstreamUnavailable(GatewayError):
 class PublicApiDisabled(GatewayError):
     code = "public_api_disabled"
     status = 503
+
+
+class StorageUnavailable(GatewayError):
+    code = "storage_unavailable"
+    status = 503
+
+
+class StorageFull(StorageUnavailable):
+    status = 507
 
 
 def invalid(

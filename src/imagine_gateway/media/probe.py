@@ -20,6 +20,7 @@ import av
 from PIL import Image
 
 from imagine_gateway.core.errors import invalid
+from imagine_gateway.media.completeness import jpeg_too_short, missing_png_rows
 from imagine_gateway.media.sniff import ALLOWED_MIME, SNIFF_BYTES, MediaKind, kind_of, sniff_mime
 
 MAX_IMAGE_PIXELS: int = 50_000_000
@@ -174,6 +175,14 @@ def _decode_image(path: pathlib.Path, mime: str, field: str) -> tuple[int, int]:
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError) as exc:
         # Malformed input makes Pillow's decoders raise any of these; all mean "not a valid image".
         raise invalid(field, f"could not be decoded as {mime}") from exc
+    if mime == "image/png" and (missing := missing_png_rows(path)) is not None:
+        present, declared = missing
+        raise invalid(field, f"is truncated: its data holds {present} of the {declared} rows it declares")
+    if mime == "image/jpeg" and (short := jpeg_too_short(path)) is not None:
+        present, least = short
+        raise invalid(
+            field, f"is truncated: {present} bytes cannot hold a {width}x{height} image (at least {least})"
+        )
     return width, height
 
 

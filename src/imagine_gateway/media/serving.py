@@ -49,6 +49,8 @@ PRESIGNED_URL_TTL_S = 300
 _RANGE_UNIT = re.compile(r"^\s*bytes\s*=(.*)$", re.IGNORECASE | re.DOTALL)
 _RANGE_SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
 _UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9._ ()+-]")
+_MAX_POSITION_DIGITS = 18  # every blob size fits in 18 digits (under an exabyte)
+_BEYOND_ANY_BLOB = 10**_MAX_POSITION_DIGITS
 
 
 @dataclass
@@ -81,25 +83,40 @@ def parse_range(range_header: str | None, size_bytes: int) -> tuple[int, int] | 
         return None
     first, last = spec.group(1), spec.group(2)
     if first == "":
-        suffix_bytes = int(last)
+        suffix_bytes = _position(last)
         if suffix_bytes == 0:
             raise _unsatisfiable(range_header, size_bytes)
         if size_bytes == 0:
             return None
         return max(0, size_bytes - suffix_bytes), size_bytes - 1
-    start = int(first)
-    if last != "" and int(last) < start:
+    start = _position(first)
+    if last != "" and _position(last) < start:
         return None  # invalid, so ignored (RFC 9110 section 14.2)
     if start >= size_bytes:
         raise _unsatisfiable(range_header, size_bytes)
-    end = size_bytes - 1 if last == "" else min(int(last), size_bytes - 1)
+    end = size_bytes - 1 if last == "" else min(_position(last), size_bytes - 1)
     return start, end
+
+
+def _position(digits: str) -> int:
+    """A byte position; one past any blob's size when it has more digits than a blob could need.
+
+    RFC 9110 puts no bound on the digits: a 5,000-digit position is valid syntax meaning "beyond the
+    end", so it is read as such (416 for a first position, the last byte for a last one) without
+    converting it, which Python refuses past 4,300 digits.
+    """
+    return int(digits) if len(digits) <= _MAX_POSITION_DIGITS else _BEYOND_ANY_BLOB
+
+
+def _shown(range_header: str) -> str:
+    shown = range_header.strip()
+    return shown if len(shown) <= 64 else f"{shown[:48]}... ({len(shown)} characters)"
 
 
 def _unsatisfiable(range_header: str, size_bytes: int) -> BlobRangeNotSatisfiable:
     allowed = f"bytes=0-{size_bytes - 1}" if size_bytes else "no range: the content is empty"
     return BlobRangeNotSatisfiable(
-        f"range {range_header.strip()!r} is outside the content of {size_bytes} bytes",
+        f"range {_shown(range_header)!r} is outside the content of {size_bytes} bytes",
         [FieldError("Range", "starts past the end of the content", allowed)],
         size_bytes=size_bytes,
     )

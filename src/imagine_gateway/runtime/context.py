@@ -151,7 +151,14 @@ def build_context(
             settings=settings,
         )
         # Retention runs beside the worker; several processes sweeping at once is harmless.
-        ctx.sweeper = Sweeper(db=db, storage=storage, clock=clock, interval_s=settings.sweep_interval_s)
+        ctx.sweeper = Sweeper(
+            db=db,
+            storage=storage,
+            clock=clock,
+            interval_s=settings.sweep_interval_s,
+            temp_max_age_s=settings.temp_max_age_s,
+            work_files=[(settings.home / "tmp", "upload-"), (settings.home, "collect-")],
+        )
     return ctx
 
 

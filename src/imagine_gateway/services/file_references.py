@@ -4,7 +4,6 @@ duration tokens."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import urllib.parse
 from collections import OrderedDict
@@ -19,7 +18,6 @@ from imagine_gateway.core.errors import (
 )
 from imagine_gateway.core.ids import new_id
 from imagine_gateway.core.records import FileRecord
-from imagine_gateway.media.probe import probe_file
 from imagine_gateway.media.sniff import extension_for, kind_of
 from imagine_gateway.net import FetchPolicy, Resolver, fetch_guarded
 from imagine_gateway.providers.base import ReferenceInput
@@ -184,9 +182,7 @@ class FileReferenceResolver:
         self._check_policy(model, item.kind, fetched.mime_type, len(fetched.body), f"{where}.url")
         chunks = _once(fetched.body)
         async with self.files.stage(chunks, kind=item.kind, model=model) as staged:
-            info = await asyncio.to_thread(
-                probe_file, staged.path, expected_kind=item.kind, field=f"{where}.url"
-            )
+            info = await self.files.probe(staged.path, expected_kind=item.kind, field=f"{where}.url")
             file_id = new_id("file")
             await self.files.store_file(
                 staged.path,

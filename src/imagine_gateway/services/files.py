@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import pathlib
 import secrets
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -50,6 +52,7 @@ from imagine_gateway.media.sniff import (
     sniff_mime,
 )
 from imagine_gateway.media.storage import Storage
+from imagine_gateway.media.storage.base import storage_errors
 from imagine_gateway.services.principal import Principal
 from imagine_gateway.services.upload_rules import (
     KINDS,
@@ -98,6 +101,16 @@ class FileService:
         self.clock = clock
         self.settings = settings
         self.work_dir = settings.home / "tmp"
+        # A full decode holds every pixel (a 7000x7000 image: ~150 MB), so decodes take turns on
+        # threads of their own rather than on any thread of the shared pool: at most this many at
+        # once, and on the same few threads, so the memory freed by one decode is what the next one
+        # reuses (the allocator keeps freed memory per thread arena).
+        self._decoder = ThreadPoolExecutor(settings.max_concurrent_decodes, thread_name_prefix="decode")
+
+    async def probe(self, path: pathlib.Path, *, expected_kind: MediaKind | None, field: str) -> MediaInfo:
+        """``probe_file`` off the event loop, at most ``max_concurrent_decodes`` at once."""
+        probe = functools.partial(probe_file, path, expected_kind=expected_kind, field=field)
+        return await asyncio.get_running_loop().run_in_executor(self._decoder, probe)
 
     # --- uploads -------------------------------------------------------------------------------
 
@@ -164,16 +177,20 @@ class FileService:
         ``kind`` (or, when ``kind`` is not known yet, the largest limit any model has for the detected
         kind), and the upload is cut off as soon as it crosses it.
         """
-        self.work_dir.mkdir(parents=True, exist_ok=True)
         path = self.work_dir / f"upload-{secrets.token_hex(12)}"
-        handle: IO[bytes] = await asyncio.to_thread(path.open, "xb")
+        with storage_errors("receiving the upload"):  # a full or read-only disk: 507 / 503
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            handle: IO[bytes] = await asyncio.to_thread(path.open, "xb")
         try:
-            staged = await self._receive(stream, handle, path, kind=kind, model=model)
-            await asyncio.to_thread(handle.close)
+            with storage_errors("receiving the upload"):
+                staged = await self._receive(stream, handle, path, kind=kind, model=model)
+                await asyncio.to_thread(handle.close)
             yield staged
         finally:
-            handle.close()
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # closing flushes, which a full disk refuses
+                handle.close()
+            with contextlib.suppress(OSError):  # what is left, the sweeper removes
+                path.unlink(missing_ok=True)
 
     async def _receive(
         self,
@@ -222,9 +239,7 @@ class FileService:
     async def _commit(
         self, principal: Principal, staged: Staged, fields: FormFields, filename: str | None
     ) -> FileRecord:
-        info: MediaInfo = await asyncio.to_thread(
-            probe_file, staged.path, expected_kind=fields.kind, field="file"
-        )
+        info = await self.probe(staged.path, expected_kind=fields.kind, field="file")
         check_type(info.mime_type, fields.kind, fields.model)
         file_id = new_id("file")
         ext = extension_for(info.mime_type)

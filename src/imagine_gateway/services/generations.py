@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from imagine_gateway.catalog.validation import GenerationRequest
 from imagine_gateway.core.clock import Clock
 from imagine_gateway.core.errors import (
     IdempotencyConflict,
+    InsufficientCredits,
     NotFound,
     TaskStateConflict,
     invalid,
@@ -96,8 +97,27 @@ class GenerationService:
         dialect: str = "native",
     ) -> Created:
         """Reserve credits and insert the task in one transaction; replay on a known key."""
-        if idempotency_key is not None and not (0 < len(idempotency_key) <= IDEMPOTENCY_KEY_MAX):
-            raise invalid("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
+        created = await self.create_many(
+            principal, request, idempotency_keys=[idempotency_key], dialect=dialect
+        )
+        return created[0]
+
+    async def create_many(
+        self,
+        principal: Principal,
+        request: GenerationRequest,
+        *,
+        idempotency_keys: Sequence[str | None],
+        dialect: str = "native",
+    ) -> list[Created]:
+        """One task per key (``None``: no key), all in one transaction: every one or none.
+
+        The reservations are made together, so a balance that covers fewer than all of them is an
+        ``insufficient_credits`` that creates and charges nothing. A known key replays its task.
+        """
+        for key in idempotency_keys:
+            if key is not None and not (0 < len(key) <= IDEMPOTENCY_KEY_MAX):
+                raise invalid("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
         if request.webhook_url is not None:
             await check_webhook_url(
                 request.webhook_url,
@@ -110,41 +130,68 @@ class GenerationService:
         price = price_credits(request.model, request.params)
         digest = fingerprint(request)
         now = self.clock.now_ms()
-        task_id = new_task_id()
-        async with self.db.write() as conn:
-            if idempotency_key is not None:
-                won = await idempotency.claim(
-                    conn,
-                    principal.account_id,
-                    idempotency_key,
-                    fingerprint=digest,
-                    task_id=task_id,
-                    now_ms=now,
-                    ttl_ms=int(self.settings.idempotency_retention_s * 1000),
-                )
-                if not won:
-                    existing = await idempotency.lookup(
-                        conn, principal.account_id, idempotency_key, now_ms=now
+        created: list[Created] = []
+        try:
+            async with self.db.write() as conn:
+                for key in idempotency_keys:
+                    created.append(
+                        await self._create_one(conn, principal, request, key, price, digest, dialect, now)
                     )
-                    if existing is not None:
-                        return await self._replay(conn, principal, existing, digest)
-            new = open_task(
+            for made in created:  # counted once committed
+                if not made.replayed:
+                    task_created(made.task, dialect=dialect)
+        except InsufficientCredits as exc:
+            count = len(idempotency_keys)
+            if count == 1:
+                raise
+            raise InsufficientCredits(
+                f"These {count} tasks need {count * price} credits together and the account's balance "
+                "does not cover them all; none was created."
+            ) from exc
+        return created
+
+    async def _create_one(
+        self,
+        conn: Any,
+        principal: Principal,
+        request: GenerationRequest,
+        idempotency_key: str | None,
+        price: int,
+        digest: str,
+        dialect: str,
+        now: int,
+    ) -> Created:
+        task_id = new_task_id()
+        if idempotency_key is not None:
+            won = await idempotency.claim(
+                conn,
+                principal.account_id,
+                idempotency_key,
+                fingerprint=digest,
                 task_id=task_id,
-                account_id=principal.account_id,
-                api_key_id=principal.api_key_id,
-                model=request.model.id,
-                prompt=request.prompt,
-                params=request.public_params(),
-                client_request_id=request.client_request_id,
-                dialect=dialect,
-                webhook_url=request.webhook_url,
-                price=price,
-                deadline_ms=int(self.settings.task_deadline_s * 1000),
                 now_ms=now,
+                ttl_ms=int(self.settings.idempotency_retention_s * 1000),
             )
-            # Raises insufficient_credits and so rolls the insert back: nothing is created.
-            task = await task_store.insert_task(conn, new)
-        task_created(task, dialect=dialect)
+            if not won:
+                existing = await idempotency.lookup(conn, principal.account_id, idempotency_key, now_ms=now)
+                if existing is not None:
+                    return await self._replay(conn, principal, existing, digest)
+        new = open_task(
+            task_id=task_id,
+            account_id=principal.account_id,
+            api_key_id=principal.api_key_id,
+            model=request.model.id,
+            prompt=request.prompt,
+            params=request.public_params(),
+            client_request_id=request.client_request_id,
+            dialect=dialect,
+            webhook_url=request.webhook_url,
+            price=price,
+            deadline_ms=int(self.settings.task_deadline_s * 1000),
+            now_ms=now,
+        )
+        # Raises insufficient_credits and so rolls the whole transaction back: nothing is created.
+        task = await task_store.insert_task(conn, new)
         return Created(task=task, replayed=False)
 
     async def _replay(

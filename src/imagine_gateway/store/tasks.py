@@ -76,6 +76,14 @@ async def get_task(conn: AsyncConnection, task_id: str, *, account_id: str | Non
     return Task.from_row(row) if row else None
 
 
+async def states_of(conn: AsyncConnection, task_ids: Sequence[str]) -> dict[str, str]:
+    """The state of each of ``task_ids`` that exists."""
+    if not task_ids:
+        return {}
+    rows = await conn.execute(select(tasks.c.id, tasks.c.state).where(tasks.c.id.in_(list(task_ids))))
+    return {task_id: state for task_id, state in rows}
+
+
 async def list_tasks(
     conn: AsyncConnection,
     *,

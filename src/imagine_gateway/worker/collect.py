@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from anyio import to_thread
 
-from imagine_gateway.core.errors import GatewayError, PayloadTooLarge
+from imagine_gateway.core.errors import GatewayError, PayloadTooLarge, StorageUnavailable
 from imagine_gateway.core.results import StoredAsset
 from imagine_gateway.media.probe import probe_with_poster
 from imagine_gateway.media.sniff import ALLOWED_MIME, SNIFF_BYTES, extension_for, kind_of, sniff_mime
@@ -93,7 +93,12 @@ async def collect_asset(
     poster_key = None
     if poster is not None:
         poster_key = f"results/{job.task_id}/{index}.poster.jpg"
-        await storage.put_bytes(poster_key, poster, content_type="image/jpeg")
+        try:
+            await storage.put_bytes(poster_key, poster, content_type="image/jpeg")
+        except (StorageUnavailable, OSError) as exc:
+            # The result without its poster is no result: neither is left behind.
+            await storage.delete(key)
+            raise CollectError(f"Storing the poster frame failed: {exc}", retryable=True) from exc
     return StoredAsset(
         key=key,
         kind=info.kind,
@@ -144,7 +149,7 @@ async def _put(
         return await storage.put_stream(key, chunks, content_type=mime, max_bytes=max_bytes)
     except PayloadTooLarge as exc:
         raise CollectError(f"The result is larger than {max_bytes} bytes.", retryable=False) from exc
-    except OSError as exc:
+    except (StorageUnavailable, OSError) as exc:
         raise CollectError(f"Storing the result failed: {exc}", retryable=True) from exc
 
 

@@ -210,6 +210,26 @@ async def create_task(
     return created.task
 
 
+async def create_tasks(
+    ctx: AppContext,
+    principal: Principal,
+    request: GenerationRequest,
+    *,
+    count: int,
+    dialect: str,
+    idempotency_key: str | None,
+) -> list[Task]:
+    """``count`` tasks of one request, all or none (one transaction); a key ``K`` becomes ``K#i``
+    for each of several tasks."""
+    keys: list[str | None] = [idempotency_key]
+    if count != 1:
+        keys = [None if idempotency_key is None else f"{idempotency_key}#{i}" for i in range(count)]
+    created = await ctx.generations.create_many(principal, request, idempotency_keys=keys, dialect=dialect)
+    if ctx.worker is not None and not all(c.replayed for c in created):
+        ctx.worker.wake()
+    return [c.task for c in created]
+
+
 async def read_task(
     ctx: AppContext, principal: Principal, task_id: str, *, output: str | None = None
 ) -> Task:

@@ -49,6 +49,7 @@ from imagine_gateway.api.dialects.common import (
     whole_number,
     whole_seconds,
 )
+from imagine_gateway.api.request_json import check_text
 from imagine_gateway.catalog.contract import ModelContract
 from imagine_gateway.catalog.validation import GenerationRequest, ReferenceItem
 from imagine_gateway.core.errors import NotFound, TaskStateConflict, invalid
@@ -136,6 +137,9 @@ def _form_fields(form: FormData) -> tuple[dict[str, Any], UploadFile | None]:
     fields: dict[str, Any] = {}
     upload: UploadFile | None = None
     for name, value in form.multi_items():
+        check_text(name, "body")
+        if isinstance(value, str):
+            check_text(value, name)
         if isinstance(value, UploadFile):
             if name != "input_reference":
                 raise invalid(name, "is not a file field", ["input_reference"])

@@ -35,6 +35,7 @@ from imagine_gateway.api.dialects.common import (
     build_request,
     choice,
     create_task,
+    create_tasks,
     image_url,
     json_object,
     one_of_aliases,
@@ -221,13 +222,11 @@ async def run_images(
     ctx: AppContext, principal: Principal, call: ImageCall, idempotency_key: str | None
 ) -> Response:
     """Create the task(s); answer ``{request_id}`` when deferred, else wait and answer the images."""
-    tasks: list[Task] = []
-    for index in range(call.tasks):
-        key = idempotency_key if idempotency_key is None or call.tasks == 1 else f"{idempotency_key}#{index}"
-        with xai_codes():
-            tasks.append(
-                await create_task(ctx, principal, call.request, dialect=DIALECT, idempotency_key=key)
-            )
+    # All or nothing: n tasks of one request are created in one transaction (K#i keys for several).
+    with xai_codes():
+        tasks = await create_tasks(
+            ctx, principal, call.request, count=call.tasks, dialect=DIALECT, idempotency_key=idempotency_key
+        )
     if call.deferred:
         return JSONResponse({"request_id": tasks[0].id})
     deadline = asyncio.get_running_loop().time() + ctx.settings.sync_wait_timeout_s

@@ -21,6 +21,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from imagine_gateway.api.deps import CanReadFiles, CanUpload, Ctx
+from imagine_gateway.api.request_json import check_text
 from imagine_gateway.core.errors import InternalError, UnsupportedMediaType, invalid
 from imagine_gateway.services.files import FileRecord, FileService
 from imagine_gateway.services.principal import Principal
@@ -159,9 +160,11 @@ class MultipartStream:
             if len(collected) > TEXT_FIELD_MAX_BYTES:
                 raise invalid(name, f"is longer than {TEXT_FIELD_MAX_BYTES} bytes")
         try:
-            return collected.decode("utf-8")
+            text = collected.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise invalid(name, "is not UTF-8 text") from exc
+        check_text(text, name)
+        return text
 
 
 @router.post(

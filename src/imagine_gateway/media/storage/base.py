@@ -7,12 +7,14 @@ key may start with one.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import pathlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from imagine_gateway.core.errors import PayloadTooLarge
+from imagine_gateway.core.errors import PayloadTooLarge, StorageFull, StorageUnavailable
 
 CHUNK_BYTES = 1024 * 1024
 """Size of the reads and writes backends do in a worker thread."""
@@ -65,6 +67,37 @@ def validate_key(key: str) -> str:
 def too_large(max_bytes: int) -> PayloadTooLarge:
     """The error a streaming put raises once more than ``max_bytes`` arrived."""
     return PayloadTooLarge(f"content is larger than the limit of {max_bytes} bytes")
+
+
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+_CAUSES = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "the gateway may not write there",
+    errno.EPERM: "the gateway may not write there",
+    errno.EIO: "the disk reported an I/O error",
+}
+
+
+def storage_failure(exc: OSError, doing: str) -> StorageUnavailable:
+    """The client-facing error for an ``OSError`` while ``doing`` a write (e.g. "storing the upload").
+
+    Full disks and quotas are a 507, everything else (read-only, permissions, I/O) a 503; both are
+    ``storage_unavailable`` and name the cause.
+    """
+    cause = _CAUSES.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    message = f"The gateway could not finish {doing}: {cause}. Try again later."
+    return StorageFull(message) if exc.errno in _FULL else StorageUnavailable(message)
+
+
+@contextlib.contextmanager
+def storage_errors(doing: str) -> Iterator[None]:
+    """Raise ``storage_failure`` for any ``OSError`` inside the block."""
+    try:
+        yield
+    except OSError as exc:
+        raise storage_failure(exc, doing) from exc
 
 
 class Storage(Protocol):

@@ -26,18 +26,27 @@ waits for the tail only, not for the whole file to reach the disk (docs/benchmar
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import pathlib
 import secrets
+import shutil
 from collections.abc import AsyncIterator
 from typing import IO, Any
 
 from anyio import to_thread
 
 from imagine_gateway.core.errors import NotFound
-from imagine_gateway.media.storage.base import CHUNK_BYTES, StoredBlob, etag_for, too_large, validate_key
+from imagine_gateway.media.storage.base import (
+    CHUNK_BYTES,
+    StoredBlob,
+    etag_for,
+    storage_failure,
+    too_large,
+    validate_key,
+)
 
 SYNC_EVERY_BYTES = 8 * 1024 * 1024
 _META_DIR = ".meta"
@@ -82,9 +91,13 @@ class _PendingFile:
         self._file.close()
 
     def discard(self) -> None:
-        if self._file is not None:
-            self._file.close()
-        self.path.unlink(missing_ok=True)
+        # Also on a full or read-only disk, where closing or removing may fail in turn: what cannot
+        # be removed now is left to the sweeper (``remove_stale_temp``).
+        with contextlib.suppress(OSError):
+            if self._file is not None:
+                self._file.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink(missing_ok=True)
 
 
 def _create(path: pathlib.Path, mode: str) -> IO[Any]:
@@ -147,6 +160,9 @@ class LocalStorage:
                     await to_thread.run_sync(pending.write, bytes(buffer))
                     buffer.clear()
             return await to_thread.run_sync(self._write_and_commit, key, pending, bytes(buffer), content_type)
+        except OSError as exc:
+            pending.discard()
+            raise storage_failure(exc, "storing media") from exc
         except BaseException:
             # synchronous on purpose: it must also run when the task is being cancelled (anyio's
             # run_sync waits for its thread even then, so no thread is still writing the file)
@@ -159,6 +175,9 @@ class LocalStorage:
         pending = _PendingFile(self.root / _TMP_DIR)
         try:
             return await to_thread.run_sync(self._write_and_commit, key, pending, data, content_type)
+        except OSError as exc:
+            pending.discard()
+            raise storage_failure(exc, "storing media") from exc
         except BaseException:
             pending.discard()
             raise
@@ -250,6 +269,42 @@ class LocalStorage:
 
         await to_thread.run_sync(remove)
 
+    async def remove_stale_temp(self, *, older_than_ms: int) -> int:
+        """Remove temp files (puts that never finished: a crash, a full disk) last written before
+        ``older_than_ms`` (epoch ms); how many were removed."""
+        return await to_thread.run_sync(remove_old_files, self.root / _TMP_DIR, older_than_ms)
+
+    async def groups(self, prefix: str) -> list[str]:
+        """The directories directly under ``prefix`` (under "results": one per task)."""
+        base = self.root / validate_key(prefix)
+
+        def names() -> list[str]:
+            try:
+                return sorted(entry.name for entry in os.scandir(base) if entry.is_dir())
+            except FileNotFoundError:
+                return []
+
+        return await to_thread.run_sync(names)
+
+    async def group_changed_ms(self, prefix: str) -> int | None:
+        """When the directory of blobs under ``prefix`` last changed (epoch ms), or None."""
+        path = self.root / validate_key(prefix)
+        try:
+            stat = await to_thread.run_sync(path.stat)
+        except FileNotFoundError:
+            return None
+        return stat.st_mtime_ns // 1_000_000
+
+    async def delete_group(self, prefix: str) -> None:
+        """Remove every blob under ``prefix`` and its metadata (a task's results)."""
+        data, meta = self.root / validate_key(prefix), self.root / _META_DIR / validate_key(prefix)
+
+        def remove() -> None:
+            shutil.rmtree(meta, ignore_errors=True)
+            shutil.rmtree(data, ignore_errors=True)
+
+        await to_thread.run_sync(remove)
+
     async def local_path(self, key: str) -> pathlib.Path | None:
         """The blob's file, if the blob exists."""
         return self._data_path(key) if await self.stat(key) is not None else None
@@ -268,3 +323,23 @@ class LocalStorage:
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+def remove_old_files(directory: pathlib.Path, older_than_ms: int, prefix: str = "") -> int:
+    """Remove the plain files in ``directory`` whose names start with ``prefix``, last modified
+    before ``older_than_ms`` (epoch ms); how many."""
+    removed = 0
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        with contextlib.suppress(FileNotFoundError):
+            if (
+                entry.name.startswith(prefix)
+                and entry.is_file(follow_symlinks=False)
+                and entry.stat().st_mtime_ns // 1_000_000 < older_than_ms
+            ):
+                os.unlink(entry.path)
+                removed += 1
+    return removed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from imagine_gateway.catalog.loader import Catalog
@@ -51,6 +51,9 @@ class StepContext:
     apply: Callable[[TaskUpdate], Awaitable[bool]]
     wake: Callable[[], None]
     rng: random.Random
+    # Upstream ids received but not yet recorded (task id -> provider, upstream id): see
+    # ``steps.reconcile.accepted``.
+    ids_in_hand: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     async def advance(self, task: Task, event: Event) -> TaskUpdate | None:
         """Apply the transition ``event`` makes; the update, or None when the write lost."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from imagine_gateway.core.records import Task
-from imagine_gateway.core.results import StoredResult
+from imagine_gateway.core.results import StoredAsset, StoredResult
 from imagine_gateway.core.schedule import retry_delay_s
 from imagine_gateway.core.transitions import Collected, Failed
+from imagine_gateway.media.storage import LocalStorage, Storage
 from imagine_gateway.worker.collect import CollectError, collect_asset
 from imagine_gateway.worker.steps.base import Retry, StepContext
 from imagine_gateway.worker.steps.poll import gone
@@ -42,7 +45,22 @@ async def collect(ctx: StepContext, task: Task) -> None:
     except CollectError as exc:
         if exc.retryable and task.attempts + 1 < ctx.settings.collect_attempts:
             raise Retry(retry_delay_s(task.attempts, base_s=2.0)) from exc
-        await ctx.advance(task, Failed("result_unavailable", str(exc)))
+        if await ctx.advance(task, Failed("result_unavailable", str(exc))) is not None:
+            # Only once the failure landed: a task that moved on may be collected elsewhere now.
+            await discard_results(ctx.storage, task.id, stored)
         return
     retention_ms = int(ctx.settings.result_retention_s * 1000)
     await ctx.advance(task, Collected(StoredResult(tuple(stored)), retention_ms=retention_ms))
+
+
+async def discard_results(storage: Storage, task_id: str, stored: list[StoredAsset]) -> None:
+    """Remove what a failed collect stored (this try's assets and posters; on local storage the
+    task's whole results directory, which also holds earlier tries'). Best effort: the sweeper
+    removes what is left."""
+    with contextlib.suppress(Exception):
+        for asset in stored:
+            await storage.delete(asset.key)
+            if asset.poster_key is not None:
+                await storage.delete(asset.poster_key)
+        if isinstance(storage, LocalStorage):
+            await storage.delete_group(f"results/{task_id}")
