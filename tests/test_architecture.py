@@ -20,16 +20,21 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"core"},
     "media": {"core"},
     "net": {"core", "media"},
-    "providers": {"core", "catalog", "media", "settings"},
-    "delivery": {"core", "net", "settings", "store"},
-    "services": {"core", "catalog", "delivery", "media", "net", "providers", "settings", "store"},
+    "telemetry": {"core", "settings"},
+    "providers": {"core", "catalog", "media", "settings", "telemetry"},
+    "delivery": {"core", "net", "settings", "store", "telemetry"},
+    "services": {
+        "core", "catalog", "delivery", "media", "net", "providers", "settings", "store", "telemetry",
+    },
     "worker": {
         "core", "catalog", "delivery", "media", "providers", "runtime", "services", "settings", "store",
+        "telemetry",
     },
     "runtime": {
         "core", "catalog", "delivery", "media", "providers", "services", "settings", "store", "worker",
+        "telemetry",
     },
-    "api": {"core", "catalog", "delivery", "media", "runtime", "services", "settings"},
+    "api": {"core", "catalog", "delivery", "media", "runtime", "services", "settings", "telemetry"},
     "client": {"_version"},
 }
 

@@ -167,6 +167,11 @@ class Settings(BaseSettings):
     provider_probe_interval_s: float = Field(
         default=1.0, gt=0, description="How often the worker looks for providers due a probe"
     )
+    no_provider_timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="A task no provider takes for this long fails as no_provider_available (refunded)",
+    )
     poll_first_s: float = Field(default=2.0, gt=0, description="First poll of an upstream job after submit")
     poll_max_interval_s: float | None = Field(
         default=None, gt=0, description="Cap on the poll interval (default: the schedule's own, 10-30 s)"
@@ -188,6 +193,24 @@ class Settings(BaseSettings):
     webhook_scan_overlap_s: float = 120.0
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    # Operations
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="Log lines as JSON objects (one per line) or as plain text"
+    )
+    access_log: bool = Field(default=False, description="Log one line per HTTP request")
+    shutdown_grace_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="On SIGTERM, how long running steps may finish before their tasks are released",
+    )
+    worker_http_port: int | None = Field(
+        default=None, description="Port of `imagine worker`'s /healthz, /readyz and /metrics; default off"
+    )
+    worker_http_host: str = Field(default="127.0.0.1", description="Interface of the worker's listener")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token /metrics asks for; without one, only loopback may scrape"
+    )
 
     @field_validator("public_base_url", "xai_base_url")
     @classmethod

@@ -16,6 +16,7 @@ from imagine_gateway.api.dialects import xai_grpc as grpc_dialect
 from imagine_gateway.api.docs_pages import install_docs
 from imagine_gateway.api.errors import install_error_handlers
 from imagine_gateway.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from imagine_gateway.api.observe import ObserveMiddleware
 from imagine_gateway.api.openapi import install_openapi
 from imagine_gateway.api.ratelimit import RateLimiter
 from imagine_gateway.api.v1 import catalog as catalog_routes
@@ -24,6 +25,8 @@ from imagine_gateway.api.v1 import generations as generation_routes
 from imagine_gateway.api.v1 import webhooks as webhook_routes
 from imagine_gateway.api.v1.views import task_view
 from imagine_gateway.runtime import Overrides, Runtime
+from imagine_gateway.runtime.endpoints import ops_routes
+from imagine_gateway.runtime.signals import forward_stop_signals
 from imagine_gateway.settings import Settings
 
 # Routes that take large bodies bound them themselves, while streaming.
@@ -44,7 +47,9 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            async with runtime, grpc_dialect.serving(ctx) as grpc_server:
+            # On SIGTERM the runtime stops taking work and ends its event streams at once, so the
+            # server's wait for open connections is not held by a stream of a task still queued.
+            async with runtime, _forwarding(runtime), grpc_dialect.serving(ctx) as grpc_server:
                 app.state.grpc = grpc_server  # xAI's gRPC API, when IMAGINE_GRPC_PORT is set
                 yield
         finally:
@@ -59,6 +64,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
         redoc_url=None,
     )
     app.state.ctx = ctx
+    app.router.routes.extend(ops_routes(runtime))
     app.state.runtime = runtime
     install_error_handlers(app)
     install_openapi(app, ctx.catalog)
@@ -80,6 +86,13 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
         return settings.max_body_bytes
 
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(ObserveMiddleware, access_log=settings.access_log)
     app.add_middleware(RequestContextMiddleware)
     install_cors(app, settings)  # outermost, so that every response and error carries its headers
     return app
+
+
+@contextlib.asynccontextmanager
+async def _forwarding(runtime: Runtime) -> AsyncIterator[None]:
+    with forward_stop_signals(runtime.begin_shutdown):
+        yield

@@ -9,6 +9,7 @@ from fastapi import Request
 from imagine_gateway.api.context import AppContext
 from imagine_gateway.core.errors import ApiKeyInvalid, ApiKeyMissing, PublicApiDisabled
 from imagine_gateway.services.principal import Principal
+from imagine_gateway.telemetry import logs
 
 
 def bearer_token(request: Request) -> str:
@@ -31,6 +32,7 @@ async def authenticate(ctx: AppContext, request: Request, scope: str | None) -> 
     if over is not None:
         raise over
     request.state.principal = principal
+    logs.bind(account_id=principal.account_id)
     return principal
 
 

@@ -107,6 +107,7 @@ def serve(
     from imagine_gateway.api.http_server import http_protocol
     from imagine_gateway.providers.registry import uses_sandbox
     from imagine_gateway.runtime import Overrides
+    from imagine_gateway.telemetry.logs import configure_logging
 
     settings = _settings(host=host, port=port, run_worker=workers_inside)
     if "public_base_url" not in settings.model_fields_set:
@@ -124,12 +125,16 @@ def serve(
     )
     if settings.grpc_port is not None:
         out.print(f"xAI gRPC API (xai-sdk) on {settings.host}:{settings.grpc_port or '<any free port>'}")
+    configure_logging(settings)
+    # Logging is configured above (JSON lines by default); the gateway writes its own access line.
     uvicorn.run(
         application,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         proxy_headers=True,
+        log_config=None,
+        access_log=False,
         http=http_protocol(settings),
     )
 
@@ -137,9 +142,11 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run a worker process only (scale-out: any number of them share the database)."""
+    from imagine_gateway.telemetry.logs import configure_logging
     from imagine_gateway.worker.process import run_worker_process
 
     settings = _settings()
+    configure_logging(settings)
     eventloop.run(run_worker_process(settings))
 
 

@@ -20,12 +20,20 @@ class TaskEvent:
     account_id: str
 
 
+# Not a task's event: the process is stopping, and every watch ends now (with a last read).
+STOPPING = "gateway.stopping"
+
+
 class EventBus(Protocol):
     async def publish(self, event: TaskEvent) -> None: ...
 
     def subscribe(self, task_id: str) -> asyncio.Queue[TaskEvent]: ...
 
     def unsubscribe(self, task_id: str, queue: asyncio.Queue[TaskEvent]) -> None: ...
+
+    def end_streams(self) -> None:
+        """Tell every watcher, now and from now on, that the process is stopping."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -35,6 +43,7 @@ class MemoryEventBus:
 
     def __init__(self) -> None:
         self._subs: dict[str, set[asyncio.Queue[TaskEvent]]] = defaultdict(set)
+        self._ending = False
 
     async def publish(self, event: TaskEvent) -> None:
         self.deliver(event)
@@ -47,6 +56,8 @@ class MemoryEventBus:
     def subscribe(self, task_id: str) -> asyncio.Queue[TaskEvent]:
         queue: asyncio.Queue[TaskEvent] = asyncio.Queue()
         self._subs[task_id].add(queue)
+        if self._ending:
+            queue.put_nowait(TaskEvent(STOPPING, task_id, ""))
         return queue
 
     def unsubscribe(self, task_id: str, queue: asyncio.Queue[TaskEvent]) -> None:
@@ -55,6 +66,12 @@ class MemoryEventBus:
             subs.discard(queue)
             if not subs:
                 del self._subs[task_id]
+
+    def end_streams(self) -> None:
+        self._ending = True
+        for task_id, queues in list(self._subs.items()):
+            for queue in list(queues):
+                queue.put_nowait(TaskEvent(STOPPING, task_id, ""))  # past the bound: it must arrive
 
     async def aclose(self) -> None:
         self._subs.clear()

@@ -32,6 +32,10 @@ class RedisEventBus(MemoryEventBus):
         await pubsub.subscribe(CHANNEL)
         self._listener = asyncio.create_task(self._listen(pubsub))
 
+    async def ping(self) -> None:
+        """Raise unless Redis answers."""
+        await self._redis.ping()
+
     async def publish(self, event: TaskEvent) -> None:
         payload = json.dumps({"type": event.type, "task_id": event.task_id, "account_id": event.account_id})
         try:

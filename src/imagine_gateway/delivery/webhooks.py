@@ -19,6 +19,7 @@ import base64
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ from imagine_gateway.net import (
 from imagine_gateway.settings import Settings
 from imagine_gateway.store import webhooks as store
 from imagine_gateway.store.db import Database
+from imagine_gateway.telemetry import metrics
 
 log = logging.getLogger("imagine_gateway.webhooks")
 
@@ -271,11 +273,13 @@ class WebhookDispatcher:
 
     async def _attempt(self, delivery: WebhookDelivery) -> None:
         async with self._slots:
+            started = time.perf_counter()
             try:
                 outcome = await self._send(delivery)
             except Exception as exc:  # an attempt must always be recorded, or it would stay leased
                 log.exception("webhook delivery %s failed unexpectedly", delivery.id)
                 outcome = Outcome(False, error=f"internal error: {type(exc).__name__}")
+            metrics.webhook_latency.observe(time.perf_counter() - started)
         await self._record(delivery, outcome)
 
     async def _send(self, delivery: WebhookDelivery) -> Outcome:
@@ -355,6 +359,9 @@ class WebhookDispatcher:
         attempt = delivery.attempts + 1
         retry = not outcome.ok and not outcome.final and attempt <= len(delays_s)
         status = "succeeded" if outcome.ok else ("pending" if retry else "failed")
+        metrics.webhook_deliveries.labels(
+            "succeeded" if outcome.ok else ("retrying" if retry else "failed")
+        ).inc()
         next_at = now + int(delays_s[attempt - 1] * 1000) if retry else None
         async with self.db.write() as conn:
             await store.finish_attempt(

@@ -5,7 +5,9 @@ our HTTP routes or tables. Errors it raises:
 
     ProviderError                 base; ``retryable`` says whether the same call may be tried again
     ├── ProviderUnavailable       connection refused, 5xx, 429, timeout before a response: safe to
-    │                             retry or to fail over (``retry_after_s`` when the upstream said)
+    │   │                         retry or to fail over (``retry_after_s`` when the upstream said)
+    │   └── ProviderMisconfigured the upstream refuses our key (or our address for it): another
+    │                             provider may do, this one will not until its configuration changes
     ├── SubmitAmbiguous           the request may have reached the upstream (connection dropped after
     │                             sending): never resubmit blindly
     └── ProviderRejected          the upstream refused the job (bad params, moderation): final
@@ -85,6 +87,11 @@ class ProviderError(Exception):
 class ProviderUnavailable(ProviderError):
     retryable: bool = True
     code: str = "upstream_unavailable"
+
+
+@dataclass
+class ProviderMisconfigured(ProviderUnavailable):
+    retryable: bool = False
 
 
 @dataclass

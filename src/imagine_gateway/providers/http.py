@@ -12,7 +12,7 @@ Transport failures become provider errors here, by whether the upstream may have
     read timeout / reset / disconnect / write   sent (maybe), answer lost submit: SubmitAmbiguous,
                                                                            else ProviderUnavailable
     429, 408, 5xx, 529                          refused for now            ProviderUnavailable (+Retry-After)
-    401, 403, 400 naming the API key            our key is refused         ProviderUnavailable (try another)
+    401, 403, 400 naming the API key            our key is refused         ProviderMisconfigured (try another)
     other 4xx                                   the request is refused     ProviderRejected
 
 (aiohttp does not tell a failed write from a failed read, so a dropped connection counts as
@@ -36,6 +36,7 @@ from imagine_gateway.catalog.contract import ModelContract
 from imagine_gateway.providers.base import (
     Job,
     ProviderError,
+    ProviderMisconfigured,
     ProviderRejected,
     ProviderUnavailable,
     ReferenceInput,
@@ -44,6 +45,7 @@ from imagine_gateway.providers.base import (
     Submitted,
 )
 from imagine_gateway.providers.config import ModelMapping
+from imagine_gateway.telemetry import metrics
 
 Role = Literal["submit", "poll", "probe", "download"]
 CONNECT_TIMEOUT_S = 5.0
@@ -140,6 +142,8 @@ class UpstreamHttp:
         if json_body is not None:
             data = json.dumps(json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
             sent_headers["Content-Type"] = "application/json"
+        started = time.perf_counter()
+        status: int | None = None
         try:
             async with self._client().request(
                 method,
@@ -149,9 +153,14 @@ class UpstreamHttp:
                 headers=sent_headers,
                 allow_redirects=False,
             ) as response:
-                return await _whole(response)
+                whole = await _whole(response)
+                status = whole.status_code
+                return whole
         except _TRANSPORT_ERRORS as exc:
             raise transport_error(self.name, exc, role=role) from exc
+        finally:
+            metrics.upstream_requests.labels(self.name, role, metrics.status_class(status)).inc()
+            metrics.upstream_latency.labels(self.name, role).observe(time.perf_counter() - started)
 
     def fail_for_status(self, response: UpstreamResponse, *, role: Role) -> None:
         """Raise the provider error for a non-2xx answer."""
@@ -215,7 +224,7 @@ def status_error(name: str, response: UpstreamResponse, *, role: Role) -> Provid
     bad_key = status in (401, 403) or (status == 400 and "api key" in message.lower())
     if bad_key or (role == "submit" and status == 404):
         # Our key or our configuration is wrong for this upstream; another provider may do.
-        return ProviderUnavailable(message, retryable=False)
+        return ProviderMisconfigured(message)
     return ProviderRejected(f"The upstream refused the request: {message}")
 
 
@@ -313,11 +322,17 @@ class HttpProvider:
             yield chunk
 
     async def probe(self) -> bool:
+        """True when the upstream answers; raises ``ProviderMisconfigured`` when it refuses our key."""
         try:
             response = await self.http.request("GET", self.probe_path, role="probe", params=self.probe_params)
         except ProviderError:
             return False
-        return response.status_code in (200, 202, 404)
+        if response.status_code in (200, 202, 404):
+            return True
+        error = status_error(self.name, response, role="probe")
+        if isinstance(error, ProviderMisconfigured):
+            raise error
+        return False
 
     async def aclose(self) -> None:
         await self.http.aclose()

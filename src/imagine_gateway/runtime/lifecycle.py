@@ -27,10 +27,12 @@ class Runtime:
 
     ``Runtime(...)`` builds ``rt.context`` (no connection yet). Entering starts, in this order: the
     migrations (unless ``Overrides.migrate`` is off), the event bus, the worker loop, provider probing,
-    webhook delivery and the retention sweeper. Leaving tells every loop to stop at once, waits for
-    each in the reverse order (the worker finishes the steps it runs), then closes the event bus, the
-    providers, the storage and the database. A part that fails to start or to stop does not keep the
-    others from closing; its error is raised once they are closed.
+    webhook delivery and the retention sweeper. Leaving (or ``begin_shutdown``, on SIGTERM) tells
+    every loop to stop at once and ends every event stream; leaving then waits for each loop in the
+    reverse order (the worker finishes the steps it runs within ``shutdown_grace_s`` and hands the
+    others back), then closes the event bus, the providers, the storage and the database. A part
+    that fails to start or to stop does not keep the others from closing; its error is raised once
+    they are closed.
     """
 
     def __init__(
@@ -41,6 +43,8 @@ class Runtime:
         # The parts started and not yet stopped, in start order (what a health check may report).
         self.running: list[str] = []
         self._stop = asyncio.Event()
+        # starting -> running -> stopping: what /readyz reports beside its checks.
+        self.phase = "starting"
         self._loops: list[asyncio.Task[None]] = []
         self._stack: AsyncExitStack | None = None
         self._entered = False
@@ -61,16 +65,25 @@ class Runtime:
             if not await stack.__aexit__(type(exc), exc, exc.__traceback__):
                 raise
         self._stack = stack
+        if self.phase == "starting":
+            self.phase = "running"
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
-        self._stop.set()
+        self.begin_shutdown()
         stack, self._stack = self._stack, None
         if stack is None:
             return False
         return bool(await stack.__aexit__(exc_type, exc, tb))
+
+    def begin_shutdown(self) -> None:
+        """Stop taking work, at once: the loops stop claiming, every event stream ends with a last
+        event, and readiness turns false. Leaving the ``async with`` then waits for the loops."""
+        self.phase = "stopping"
+        self._stop.set()
+        self.context.events.end_streams()
 
     async def wait(self, stop: asyncio.Event | None = None) -> None:
         """Return when ``stop`` is set, or when a loop ended on its own (leaving then raises its error)."""

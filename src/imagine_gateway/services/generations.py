@@ -25,7 +25,7 @@ from imagine_gateway.core.pricing import price_credits
 from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import internal_states_for
 from imagine_gateway.core.transitions import Canceled, open_task, transition
-from imagine_gateway.delivery.events import EventBus, TaskEvent
+from imagine_gateway.delivery.events import STOPPING, EventBus, TaskEvent
 from imagine_gateway.delivery.webhook_urls import check_webhook_url
 from imagine_gateway.providers.router import Router
 from imagine_gateway.services.pagination import Page, page_of, read_cursor
@@ -35,6 +35,7 @@ from imagine_gateway.settings import Settings
 from imagine_gateway.store import idempotency
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
+from imagine_gateway.telemetry.tasks import task_changed, task_created
 
 IDEMPOTENCY_KEY_MAX = 255
 
@@ -47,10 +48,12 @@ class Created:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One read of a watched task; ``quiet`` when no event came for it within the poll interval."""
+    """One read of a watched task; ``quiet`` when no event came for it within the poll interval,
+    ``stopping`` for the last one of a watch the process ends because it is shutting down."""
 
     task: Task
     quiet: bool = False
+    stopping: bool = False
 
 
 def fingerprint(request: GenerationRequest) -> str:
@@ -134,6 +137,9 @@ class GenerationService:
                     created.append(
                         await self._create_one(conn, principal, request, key, price, digest, dialect, now)
                     )
+            for made in created:  # counted once committed
+                if not made.replayed:
+                    task_created(made.task, dialect=dialect)
         except InsufficientCredits as exc:
             count = len(idempotency_keys)
             if count == 1:
@@ -256,6 +262,7 @@ class GenerationService:
                 raise TaskStateConflict(f"Task {task_id} changed state; try again.")
             final = await task_store.get_task(conn, task_id)
         assert final is not None
+        task_changed(update)
         if task.provider and task.upstream_id:
             provider = self.router.get(task.provider)
             if provider is not None:
@@ -290,11 +297,14 @@ class GenerationService:
                     wait_s = min(wait_s, deadline - loop.time())
                     if wait_s <= 0:
                         return
-                quiet = False
+                quiet = stopping = False
                 try:
-                    await asyncio.wait_for(queue.get(), timeout=wait_s)
+                    stopping = (await asyncio.wait_for(queue.get(), timeout=wait_s)).type == STOPPING
                 except TimeoutError:
                     quiet = True
-                snapshot = Snapshot(await self.get(principal, task_id), quiet=quiet)
+                snapshot = Snapshot(await self.get(principal, task_id), quiet=quiet, stopping=stopping)
+                if stopping:
+                    yield snapshot
+                    return
         finally:
             self.events.unsubscribe(task_id, queue)

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, bindparam, insert, or_, select, update
+from sqlalchemy import BigInteger, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from imagine_gateway.core.records import Task
@@ -207,3 +207,51 @@ def _change_statement(columns: frozenset[str], from_states: tuple[str, ...], fen
         .where(*conditions)
         .values({name: bindparam(f"u_{name}", type_=tasks.c[name].type) for name in sorted(columns)})
     )
+
+
+async def release_leases(
+    conn: AsyncConnection, held: Sequence[tuple[str, int]], *, owner: str, now_ms: int
+) -> int:
+    """Give back the leases ``owner`` holds on ``held`` (id, fence), due now; how many went back.
+
+    A stopping worker's unfinished steps: another worker claims them at once instead of after the
+    lease runs out. The fence moves on, so a late write of the interrupted step cannot land.
+    """
+    released = 0
+    for task_id, fence in held:
+        result = await conn.execute(
+            update(tasks)
+            .where(
+                tasks.c.id == task_id,
+                tasks.c.fence == fence,
+                tasks.c.lease_owner == owner,
+                tasks.c.state.in_(_ACTIVE),
+            )
+            .values(lease_owner=None, lease_expires_at=None, next_run_at=now_ms, fence=tasks.c.fence + 1)
+        )
+        released += result.rowcount
+    return released
+
+
+async def live_counts(conn: AsyncConnection) -> list[tuple[str, str, str, int]]:
+    """(state, model, provider or "", count) of the tasks not yet ended: what a metrics scrape shows."""
+    columns = (tasks.c.state, tasks.c.model, tasks.c.provider)
+    result = await conn.execute(
+        select(*columns, func.count()).where(tasks.c.state.in_(_ACTIVE)).group_by(*columns)
+    )
+    return [
+        (str(state), str(model), provider or "", int(count)) for state, model, provider, count in result.all()
+    ]
+
+
+async def oldest_due_ms(conn: AsyncConnection, *, now_ms: int) -> int | None:
+    """When the longest-waiting due task (live, unleased) was due; None when none waits."""
+    result = await conn.execute(
+        select(func.min(tasks.c.next_run_at)).where(
+            tasks.c.next_run_at <= now_ms,
+            tasks.c.state.in_(_ACTIVE),
+            or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < now_ms),
+        )
+    )
+    value = result.scalar()
+    return None if value is None else int(value)

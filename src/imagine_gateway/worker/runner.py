@@ -33,6 +33,8 @@ from imagine_gateway.settings import Settings
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.writeback import WriteBatcher
+from imagine_gateway.telemetry import logs
+from imagine_gateway.telemetry.tasks import task_changed
 from imagine_gateway.worker.lanes import StepLane
 from imagine_gateway.worker.steps import STEPS, Retry, StepContext
 
@@ -128,12 +130,36 @@ class Worker:
         await self.drain()
 
     async def drain(self) -> None:
+        """Let running steps finish within ``shutdown_grace_s``; stop the rest and give their tasks back."""
         if self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
+            _, late = await asyncio.wait(set(self._running), timeout=self.settings.shutdown_grace_s)
+            if late:
+                await self._release(late)
         if self._lease_keeper is not None:
             self._lease_keeper.cancel()
             await asyncio.gather(self._lease_keeper, return_exceptions=True)
             self._lease_keeper = None
+
+    async def _release(self, late: set[asyncio.Task[None]]) -> None:
+        """Stop steps that outlived the grace period and hand their leases back at once."""
+        held = [(task.id, task.fence) for task in self._held.values()]
+        for runner in late:
+            runner.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        try:
+            async with self.db.write() as conn:
+                released = await task_store.release_leases(
+                    conn, held, owner=self.owner, now_ms=self.clock.now_ms()
+                )
+        except Exception:  # the leases then run out by themselves, as after a crash
+            log.exception("releasing %d leases failed", len(held))
+            return
+        log.warning(
+            "stopped %d steps still running after %.0f s; released %d tasks to other workers",
+            len(late),
+            self.settings.shutdown_grace_s,
+            released,
+        )
 
     async def claim_and_start(self) -> int:
         """Claim due tasks into the lanes' free slots and start their steps; how many were claimed."""
@@ -176,6 +202,7 @@ class Worker:
             self._wake.set()
 
     async def _run_step(self, task: Task) -> None:
+        logs.bind(task_id=task.id, account_id=task.account_id, provider=task.provider)  # this step's lines
         try:
             self.stats.steps += 1
             try:
@@ -229,6 +256,7 @@ class Worker:
     async def _apply(self, update: TaskUpdate) -> bool:
         """Write an update; announce it when it took effect, count it when it lost."""
         if await self._batcher.apply(update):
+            task_changed(update)
             if update.announce is not None:
                 task = update.task
                 await self.events.publish(TaskEvent(update.announce, task.id, task.account_id))

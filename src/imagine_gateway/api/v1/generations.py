@@ -80,6 +80,16 @@ async def cancel_generation(task_id: str, ctx: Ctx, principal: CanCreate) -> dic
     return task_view(ctx.settings, task, now_ms=ctx.clock.now_ms())
 
 
+def stopping_event(view: dict[str, Any]) -> bytes:
+    """The last event of a stream the server ends because it shuts down (``retry``: reconnect in 1 s)."""
+    data = {
+        "id": view["id"],
+        "status": view["status"],
+        "reason": "The server is shutting down; reconnect to go on following this task.",
+    }
+    return f"retry: 1000\nevent: reconnect\ndata: {json.dumps(data)}\n\n".encode()
+
+
 @router.get("/generations/{task_id}/events", summary="Server-sent events for one task until it ends")
 async def generation_events(task_id: str, ctx: Ctx, principal: CanRead) -> StreamingResponse:
     await ctx.generations.get(principal, task_id)  # not_found before the stream starts
@@ -96,6 +106,9 @@ async def generation_events(task_id: str, ctx: Ctx, principal: CanRead) -> Strea
                 if shown != last:
                     last = shown
                     yield f"event: generation\ndata: {json.dumps(view)}\n\n".encode()
+                if snapshot.stopping:
+                    # The server is stopping: say so, so the client reconnects (to another process).
+                    yield stopping_event(view)
 
     return StreamingResponse(
         stream(),

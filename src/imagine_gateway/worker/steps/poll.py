@@ -18,7 +18,7 @@ async def poll(ctx: StepContext, task: Task) -> None:
         outcome = await provider.poll(task.upstream_id, ctx.job(task))
     except ProviderUnavailable as exc:
         # Unknown, never failed: look again later (the deadline ends a job that stays unknown).
-        ctx.router.record_failure(provider.name, retry_after_s=exc.retry_after_s)
+        ctx.router.record_failure(provider.name, retry_after_s=exc.retry_after_s, error=exc)
         raise Retry(
             max(exc.retry_after_s or 0.0, ctx.poll_delay(task, task.polls + 1)), count="polls"
         ) from exc
