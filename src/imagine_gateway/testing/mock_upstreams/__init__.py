@@ -10,7 +10,8 @@ Kinds: ``xai`` (xAI's REST API), ``xai_compatible`` (seed 003 relays and Dubrify
 
 By hand: ``imagine mock-upstream xai --port 9100`` (``run_mock``). A mock in another process is
 read and steered over HTTP: ``GET /_mock/stats``, ``GET``/``PATCH /_mock/config`` (see ``control``).
-Benchmarks: ``share_media`` (one render per size) or ``media_file``, and ``media_bytes`` for big files.
+Benchmarks: ``share_media`` (one render per size) or ``media_file``, and ``media_bytes`` for big files;
+``media_bytes_per_s`` for slow downloads.
 """
 
 from __future__ import annotations

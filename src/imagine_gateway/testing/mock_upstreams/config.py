@@ -75,6 +75,10 @@ class MockConfig:
     # Render one file per size (and duration) and serve it for every job showing the first job's
     # prompt, so a benchmark downloading 10,000 results pays for one render, not 10,000.
     share_media: bool = False
+    # Stream each result download at about this many bytes per second (a slow link), read when the
+    # download starts, so a change affects later downloads only; None serves at full speed. A
+    # throttled download answers the whole file (Range is not honoured then).
+    media_bytes_per_s: int | None = None
     # grokimagineapi reports X-RateLimit-* against this many requests per window (not enforced).
     rate_limit: int = 1000
     rate_limit_window_s: int = 60

@@ -43,6 +43,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "media_bytes": (int, type(None)),
     "media_file": (str, type(None)),
     "share_media": (bool,),
+    "media_bytes_per_s": (int, type(None)),
     "rate_limit": (int,),
     "rate_limit_window_s": (int,),
 }

@@ -14,15 +14,16 @@ import json
 import socket
 import struct
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -204,10 +205,28 @@ async def _serve_media(request: Request) -> Response:
         raise MockError(404, "No such media (unknown, unfinished, withheld or expired).")
     index = parsed[1]
     if job.media == "video" and index is None:
-        return FileResponse(await mock.media.video(job), media_type="video/mp4")
+        return _media_response(await mock.media.video(job), "video/mp4", mock.config.media_bytes_per_s)
     if job.media == "image" and index is not None and index < job.count:
-        return FileResponse(await mock.media.image(job, index), media_type="image/png")
+        return _media_response(await mock.media.image(job, index), "image/png", mock.config.media_bytes_per_s)
     raise MockError(404, "No such media.")
+
+
+_THROTTLE_CHUNK_BYTES = 64 * 1024
+
+
+def _media_response(path: Path, media_type: str, bytes_per_s: int | None) -> Response:
+    """The file at full speed (with Range), or streamed at about ``bytes_per_s``."""
+    if bytes_per_s is None:
+        return FileResponse(path, media_type=media_type)
+
+    async def paced() -> AsyncIterator[bytes]:
+        with path.open("rb") as file:
+            while chunk := file.read(_THROTTLE_CHUNK_BYTES):
+                yield chunk
+                await asyncio.sleep(len(chunk) / bytes_per_s)
+
+    size = str(path.stat().st_size)
+    return StreamingResponse(paced(), media_type=media_type, headers={"Content-Length": size})
 
 
 class _Edge:
