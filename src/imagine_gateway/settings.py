@@ -186,6 +186,12 @@ class Settings(BaseSettings):
         description="Allow http:// and private/loopback webhook URLs (tests and closed networks only)",
     )
     webhook_timeout_s: float = 10.0
+    webhook_lease_margin_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long past the send timeout a delivery stays leased to the process sending it "
+        "(a process that dies mid-send holds it that long before another one retries)",
+    )
     # Standard Webhooks' schedule: retries 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h after the first try.
     webhook_retry_delays_s: tuple[float, ...] = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
     webhook_poll_interval_s: float = Field(default=1.0, description="How often the delivery loop runs")

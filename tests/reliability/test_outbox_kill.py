@@ -35,6 +35,7 @@ FAST_WEBHOOKS = {
     "IMAGINE_WEBHOOK_ALLOW_PRIVATE": "true",
     "IMAGINE_WEBHOOK_POLL_INTERVAL_S": "0.05",
     "IMAGINE_WEBHOOK_TIMEOUT_S": "1",
+    "IMAGINE_WEBHOOK_LEASE_MARGIN_S": "2",
     "IMAGINE_WEBHOOK_RETRY_DELAYS_S": "[0.1, 0.2]",
 }
 
@@ -158,7 +159,7 @@ def test_sigkill_of_serve_after_the_webhook_outbox_is_written_still_delivers_onc
             assert money.balanced and money.states["succeeded"] == money.tasks
 
             held_receiver.released.set()
-            # A lease the killed process took (the webhook timeout + 30 s) has to run out first.
+            # A lease the killed process took (the webhook timeout + the lease margin) has to run out first.
             with imagine_serve(home, **FAST_WEBHOOKS):
                 [done] = _wait("the delivery succeeded", 60, delivered, task_id)
             events, deliveries = outbox(url, task_id)

@@ -258,7 +258,7 @@ class WebhookDispatcher:
     async def deliver_due(self) -> int:
         """Send every due attempt this loop can lease."""
         now = self.clock.now_ms()
-        lease_ms = int((self.settings.webhook_timeout_s + 30) * 1000)
+        lease_ms = int((self.settings.webhook_timeout_s + self.settings.webhook_lease_margin_s) * 1000)
         async with self.db.read() as conn:
             due = await store.due_deliveries(conn, now_ms=now, limit=SEND_BATCH)
         if not due:
