@@ -62,6 +62,10 @@ def render(records: list[dict[str, Any]]) -> str:
     return HEADER + "\n".join(rows) + f"\n\nLast generated {stamp}.\n"
 
 
+# The fault scenarios, and the bad-input corpus that records its counts beside them.
+SUITES = ("tests/reliability", "tests/api/test_bad_input_corpus.py")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-run", action="store_true", help="render docs/reliability.md from the JSON only")
@@ -71,7 +75,7 @@ def main() -> int:
         env = {**os.environ, "IMAGINE_RELIABILITY_REPORT": str(RESULTS)}
         src = str(ROOT / "src")
         env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        command = [sys.executable, "-m", "pytest", "tests/reliability", "-q", "-p", "no:cacheprovider"]
+        command = [sys.executable, "-m", "pytest", *SUITES, "-q", "-p", "no:cacheprovider"]
         code = subprocess.call(command, cwd=ROOT, env=env)
         if code != 0:
             print("the reliability suite failed; docs/reliability.md was not changed", file=sys.stderr)

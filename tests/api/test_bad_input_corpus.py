@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import Gateway, Key, start_gateway
 from tests.matchers import REQUEST_ID, Matches
+from tests.reliability.conftest import Scenario
 
 CREDITS = 500
 BODY_METHODS = ("post", "patch", "put")
@@ -202,6 +203,9 @@ def test_every_json_route_refuses_the_corpus_in_its_envelope_and_changes_nothing
             tried += 1
     assert tried >= 10 * len(operations) // 2
     assert_nothing_created(corpus_gateway, corpus_key)
+    Scenario(f"Bad-input corpus ({kind}) against every JSON route and dialect").record(
+        tries=tried, unit="requests", routes=len(operations), server_errors=0, created=0, charged=0
+    )
 
 
 # --- media that lies about itself ---------------------------------------------------------------

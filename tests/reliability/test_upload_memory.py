@@ -11,6 +11,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.reliability.conftest import Scenario
 from tests.reliability.served import imagine_serve
 
 SIDE = 7000
@@ -50,3 +51,10 @@ def test_eight_concurrent_large_uploads_raise_peak_memory_by_at_most_the_decode_
         grown_mib = (served.rss_peak_kib() - before_kib) / 1024
     # Two decodes at a time (one already counted in the baseline), plus slack for buffers.
     assert grown_mib < 2.5 * DECODED_MIB, f"peak memory grew by {grown_mib:.0f} MiB"
+    Scenario(f"{UPLOADS} concurrent {SIDE}x{SIDE} image uploads (decodes bounded at 2)").record(
+        tries=UPLOADS,
+        unit="uploads",
+        accepted=UPLOADS,
+        peak_growth_mib=round(grown_mib),
+        bound_mib=round(2.5 * DECODED_MIB),
+    )
