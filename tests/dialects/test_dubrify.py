@@ -1,4 +1,4 @@
-"""The Dubrify dialect (seed 004): its curl and Python examples, verbatim, on the shared /v1/videos."""
+"""The Dubrify dialect: its curl and Python examples, verbatim, on the shared /v1/videos."""
 
 from __future__ import annotations
 

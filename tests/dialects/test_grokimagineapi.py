@@ -1,4 +1,4 @@
-"""The grokimagineapi dialect (seed 002): its curl examples verbatim, its envelope and headers."""
+"""The grokimagineapi.com dialect: its curl examples verbatim, its envelope and headers."""
 
 from __future__ import annotations
 

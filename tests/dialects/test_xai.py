@@ -1,4 +1,4 @@
-"""The xAI dialect (reference/xai-api.md, seed 003): videos, images, their rules and error envelope."""
+"""The xAI dialect (xAI's REST shape, also the relays'): videos, images, their rules and error envelope."""
 
 from __future__ import annotations
 

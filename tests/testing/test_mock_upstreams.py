@@ -617,7 +617,7 @@ def test_share_media_renders_one_video_for_all_jobs_of_a_size(
     assert decode_video(downloads[0]) == (848, 480, 12)
 
 
-# --- xAI-compatible relays (seed 003, Dubrify) ----------------------------------------------------
+# --- xAI-compatible relays (and Dubrify) ----------------------------------------------------
 
 
 def test_relay_passes_xai_bodies_through(serve: Serve, client: Callable[..., httpx.Client]) -> None:
@@ -743,7 +743,7 @@ def test_relay_rejects_a_wrong_key(serve: Serve, client: Callable[..., httpx.Cli
     )
 
 
-# --- grokimagineapi (seed 002) --------------------------------------------------------------------
+# --- grokimagineapi.com --------------------------------------------------------------------------
 
 
 def test_grokimagineapi_task_goes_pending_processing_completed(

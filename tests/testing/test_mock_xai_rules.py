@@ -1,4 +1,4 @@
-"""The xAI mock refuses what xAI refuses, per model, and charges xAI's prices (reference/xai-api.md)."""
+"""The xAI mock refuses what xAI refuses, per model, and charges xAI's prices (xAI's API documentation)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""grokimagineapi.com (seed 002): ``{code, message, data}`` envelopes around a task API.
+"""grokimagineapi.com: ``{code, message, data}`` envelopes around a task API.
 
     POST /v1/generate {mode, prompt, ratio, images?: [url]}  -> {"code":200,"data":{"task_id"}}
     GET  /v1/status?task_id=...  -> {"code":200,"data":{"status","response":[urls],...}}

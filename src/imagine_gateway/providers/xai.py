@@ -1,4 +1,4 @@
-"""xAI's Grok Imagine REST API (``reference/xai-api.md``): JSON only, Bearer key.
+"""xAI's Grok Imagine REST API (as xAI's API documentation describes it): JSON only, Bearer key.
 
     videos  POST /v1/videos/generations | /v1/videos/edits | /v1/videos/extensions  -> {request_id}
             GET  /v1/videos/{request_id}   202 pending (with or without a body)

@@ -1,4 +1,4 @@
-"""The request bodies xAI documents, per mode (``reference/xai-api.md``; docs/providers.md has the table).
+"""The request bodies xAI documents, per mode (xAI's API documentation; docs/providers.md has the table).
 
     text-to-video        POST /v1/videos/generations {model, prompt, duration, aspect_ratio, resolution}
     image-to-video       ... + image: {url}  (prompt optional; no aspect_ratio: the image decides)

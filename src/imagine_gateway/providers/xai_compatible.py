@@ -1,6 +1,6 @@
-"""Relays that speak xAI's video shape (seed 003 relays, Dubrify in seed 004).
+"""Relays that speak xAI's video shape (the xAI-compatible relays, and Dubrify).
 
-    POST /v1/videos/generations   (seed 003)  or  POST /v1/videos  (Dubrify; ``submit_path``)
+    POST /v1/videos/generations   (relays)      or  POST /v1/videos  (Dubrify; ``submit_path``)
          {model, prompt, duration, resolution, aspect_ratio, image?: {url}}  -> {"request_id"}
     GET  /v1/videos/{request_id}
          {"status": "pending"} | xAI's done/failed/expired body | Dubrify's done body, which has no

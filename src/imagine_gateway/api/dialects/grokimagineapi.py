@@ -1,4 +1,4 @@
-"""The grokimagineapi.com dialect (seed 002).
+"""The grokimagineapi.com dialect.
 
     POST /v1/generate {mode, prompt, images?, ratio} -> {"code":200,"message":"success","data":{"task_id"}}
     GET  /v1/status?task_id=...                     -> {"code":200,"message":"success","data":{...}}
@@ -97,7 +97,7 @@ def render_error(exc: GatewayError, request_id: str) -> Response:
 
 
 def generate_request(catalog: Catalog, raw: Any) -> GenerationRequest:
-    """Check a ``/v1/generate`` body against seed 002's contract."""
+    """Check a ``/v1/generate`` body against grokimagineapi.com's contract."""
     body = json_object(raw)
     model = find_model(catalog, MODEL, output="video")
     if body.get("prompt") is None:

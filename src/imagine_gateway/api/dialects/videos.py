@@ -10,7 +10,7 @@ One response serves OpenAI and Dubrify clients: the OpenAI ``Video`` object plus
 ``request_id`` (= ``id``) and, once done, ``video: {url, duration, respect_moderation}``. Dubrify's
 clients decide "done" by the presence of ``video``; OpenAI's read ``status``. The status word while
 running follows the body that created the task: a Dubrify-shaped body (``duration``, ``resolution``,
-``aspect_ratio`` or ``image``) makes a ``dubrify`` task, shown ``pending`` as in seed 004; anything
+``aspect_ratio`` or ``image``) makes a ``dubrify`` task, shown ``pending`` as Dubrify does; anything
 else (multipart, ``seconds``/``size``/``input_reference``, or only model + prompt) makes an ``openai``
 task, shown ``queued`` then ``in_progress``. Both end ``completed`` or ``failed``. A task created
 through xAI's ``/v1/videos/generations`` is answered in xAI's own poll shape (202 while pending).
@@ -64,7 +64,7 @@ router = APIRouter(tags=["OpenAI videos / Dubrify dialects"])
 
 DEFAULT_MODEL = "grok-imagine-video"
 DURATION_S = (1, 15)
-# Dubrify's defaults (seed 004): OpenAI's ("4" s, 720x1280) are Sora's, another model.
+# Dubrify's defaults: OpenAI's ("4" s, 720x1280) are Sora's, another model.
 DEFAULT_DURATION_S = 6
 DEFAULT_RESOLUTION = "480p"
 DEFAULT_ASPECT_RATIO = "16:9"

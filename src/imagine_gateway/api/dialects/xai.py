@@ -1,4 +1,4 @@
-"""The xAI dialect (reference/xai-api.md; seed 003 speaks the same shape).
+"""The xAI dialect (xAI's REST shape, which the xAI-compatible relays speak too).
 
     POST /v1/videos/generations        -> {"request_id"}           (poll: GET /v1/videos/{id}, in videos.py)
     POST /v1/videos/edits | extensions -> {"request_id"}           (grok-imagine-video only, as at xAI)

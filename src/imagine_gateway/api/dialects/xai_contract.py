@@ -1,4 +1,4 @@
-"""What xAI's REST API accepts, per model, checked before anything is reserved (reference/xai-api.md).
+"""What xAI's REST API accepts, per model, checked before anything is reserved (xAI's API documentation).
 
 The ranges and combinations come from the catalog's ``modes`` (the same rules the xai provider
 serves); this module reads xAI's field names and defaults, and answers in xAI's codes:

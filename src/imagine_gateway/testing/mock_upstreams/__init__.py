@@ -1,7 +1,7 @@
 """Mock upstreams: real HTTP servers speaking the wire shapes the gateway talks to, failures included.
 
-Kinds: ``xai`` (xAI's REST API), ``xai_compatible`` (seed 003 relays and Dubrify), ``grokimagineapi``
-(seed 002) and ``rivya`` (our native shape, so gateways can chain). Results are real media files.
+Kinds: ``xai`` (xAI's REST API), ``xai_compatible`` (the relays and Dubrify), ``grokimagineapi``
+(grokimagineapi.com) and ``rivya`` (our native shape, so gateways can chain). Results are real media files.
 
     with start_mock("xai", MockConfig(generation_time_s=0.2)) as upstream:
         ...  # point a client at upstream.base_url with "Authorization: Bearer test-key"

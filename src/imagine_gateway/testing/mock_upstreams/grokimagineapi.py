@@ -1,4 +1,4 @@
-"""Mock of grokimagineapi.com (seed 002).
+"""Mock of grokimagineapi.com.
 
     POST /v1/generate {mode, prompt, images?, ratio}
         -> {"code":200,"message":"success","data":{"task_id"}}

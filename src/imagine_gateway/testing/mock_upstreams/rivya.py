@@ -1,4 +1,4 @@
-"""Mock of the Rivya Public API v1 generation endpoints (``reference/rivya-api-v1.md``), our native shape.
+"""Mock of the Rivya Public API v1 generation endpoints (Rivya's public API v1), our native shape.
 
     POST /api/v1/generations {model, prompt, params?, client_request_id?}
         -> 202 {id, status:"queued", model, reserved_credits, final_credits:0, created_at, updated_at,

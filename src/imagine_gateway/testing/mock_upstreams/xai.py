@@ -1,4 +1,4 @@
-"""Mock of xAI's Grok Imagine REST API (``reference/xai-api.md``).
+"""Mock of xAI's Grok Imagine REST API (as xAI's API documentation describes it).
 
     POST /v1/videos/generations | /v1/videos/edits | /v1/videos/extensions  -> 200 {"request_id"}
     GET  /v1/videos/{request_id}   202 {"status":"pending","progress"} (or no body: ``pending_body``)

@@ -1,4 +1,4 @@
-"""Mock of the xAI-compatible video relays: seed 003 (``/v1/videos/generations``) and Dubrify (seed 004).
+"""Mock of the xAI-compatible video relays (`/v1/videos/generations`) and of Dubrify (`/v1/videos`).
 
     POST /v1/videos/generations | /v1/videos   -> 200 {"request_id"}
     GET  /v1/videos/{request_id}
@@ -11,7 +11,7 @@
         moderation: the done body with respect_moderation false (or "false") and an empty url
 
 Both seeds require ``model`` and ``prompt``; ``duration`` is 1..15 (Dubrify's default 6), and
-``image`` cannot be combined with ``reference_images`` (seed 003). Errors use the OpenAI-style
+``image`` cannot be combined with ``reference_images`` (as the relays do). Errors use the OpenAI-style
 envelope these relays (new-api and kin) answer with: ``{"error":{"message","type","code"}}``.
 """
 

@@ -1,4 +1,4 @@
-"""What the xAI mock accepts per model and what it charges (``reference/xai-api.md``, 2026-12-01).
+"""What the xAI mock accepts per model and what it charges (xAI's API documentation, as of 2026-12-01).
 
 Written from xAI's documents, not from the gateway's catalog, so a test fails when the gateway
 sends what xAI would refuse: 1080p on the classic model, references + image on the classic model,
