@@ -23,7 +23,7 @@ def test_connections_terminated_during_creates_and_polls_lose_no_task(
     pg_url: str, upstream: StartMock, xai_gateway: Callable[..., Gateway], scenario: Scenario
 ) -> None:
     """Database connections terminated during creates, submits and polls (xAI mock, PostgreSQL)."""
-    count = soak(100, 500)
+    count = soak(50, 500)
     mock = upstream("xai", generation_time_s=0.5)
     gateway = xai_gateway(mock, database_url=pg_url, worker_concurrency=64)
     key = gateway.key(credits=10 * count)

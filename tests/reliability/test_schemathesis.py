@@ -17,7 +17,7 @@ from schemathesis.checks import (
 
 from tests.conftest import Gateway, start_gateway
 
-EXAMPLES_PER_OPERATION = 10
+EXAMPLES_PER_OPERATION = 5
 
 
 @pytest.fixture(scope="module")
