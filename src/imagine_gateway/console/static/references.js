@@ -50,7 +50,7 @@ export function referencePicker(model, mode, roleKinds) {
   };
 }
 
-function group(model, role, [low, high], kind) {
+function group(model, role, { min: low, max: high }, kind) {
   const chosen = [];
   let uploading = 0;
   const input = h("input", { type: "file", accept: accept(model, kind), multiple: high > 1 });

@@ -1,0 +1,130 @@
+"""The console in a real browser (Debian's Chromium through Playwright) against a live gateway.
+
+One Chromium and one gateway serve the whole module; each test has its own tab and key.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.conftest import Gateway
+from tests.console.conftest import new_key, screenshot, sign_in
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def picture(path: Path, color: tuple[int, int, int]) -> Path:
+    """A small PNG to upload as a reference."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (96, 64), color).save(buffer, "PNG")
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def choose(page: Any, model: str, mode: str) -> None:
+    page.get_by_label("Model").select_option(model)
+    page.get_by_label("Generation type").select_option(mode)
+
+
+def shown_price(page: Any) -> int:
+    """The credits the form says the request will reserve, once the line has settled."""
+    page.wait_for_function("() => document.querySelector('#price')?.dataset.credits")
+    return int(page.locator("#price").get_attribute("data-credits"))
+
+
+def submit(page: Any) -> str:
+    """Presses Generate; the console moves to the gallery and names the new task in its fragment."""
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_url(re.compile(r"#/gallery\?created="))
+    return page.evaluate("new URLSearchParams(location.hash.split('?')[1]).get('created')")
+
+
+def test_a_new_user_makes_an_image_and_a_video_from_references_and_sees_them_finish(
+    page: Any, live: Gateway, tmp_path: Path
+) -> None:
+    key = new_key(live, credits=200)
+    sign_in(page, live, key)
+    page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
+
+    page.get_by_role("link", name="Create").click()
+    choose(page, "grok-imagine", "image-edit")
+    page.get_by_label("Source images").set_input_files(picture(tmp_path / "cat.png", (200, 40, 40)))
+    page.locator(".ref-list img").wait_for()
+    page.get_by_label("Prompt").fill("the cat, in watercolour")
+    image_price = shown_price(page)
+    image_id = submit(page)
+
+    page.get_by_role("link", name="Create").click()
+    choose(page, "grok-imagine-video", "image-to-video")
+    page.get_by_label("First frame").set_input_files(picture(tmp_path / "frame.png", (30, 90, 200)))
+    page.locator(".ref-list img").wait_for()
+    page.get_by_label("Prompt").fill("the frame comes alive")
+    page.get_by_label("Duration").fill("6")
+    video_price = shown_price(page)
+    video_id = submit(page)
+
+    for task_id in (image_id, video_id):
+        page.locator(f'.tile[data-task-id="{task_id}"] .badge[data-status="succeeded"]').wait_for(timeout=30_000)
+    assert page.evaluate("window.sameDocument") is True
+
+    image = live.http.get(f"/api/v1/generations/{image_id}", headers=key.headers).json()
+    video = live.http.get(f"/api/v1/generations/{video_id}", headers=key.headers).json()
+    assert [(i["kind"], i["role"], i["name"]) for i in image["params"]["referenceMediaItems"]] == [
+        ("image", "source", "cat.png")
+    ]
+    assert [(i["kind"], i["role"], i["name"]) for i in video["params"]["referenceMediaItems"]] == [
+        ("image", "first_frame", "frame.png")
+    ]
+    assert (image["reserved_credits"], video["reserved_credits"]) == (image_price, video_price)
+    balance = live.http.get("/api/v1/credits", headers=key.headers).json()["balance"]
+    assert balance == 200 - image_price - video_price
+    page.locator("#balance-value", has_text=str(balance)).wait_for()
+
+    tile_video = page.locator(f'.tile[data-task-id="{video_id}"] video')
+    tile_video.hover()
+    page.wait_for_function(
+        "v => v.readyState >= 2 && v.duration > 0 && !v.paused", arg=tile_video.element_handle(), timeout=15_000
+    )
+    assert tile_video.evaluate("v => v.duration") == pytest.approx(video["result"]["media"][0]["duration_seconds"], abs=0.5)
+    page.mouse.move(0, 0)
+    screenshot(page, "gallery-1280x900.png")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.locator(f'.tile[data-task-id="{video_id}"] .badge[data-status="succeeded"]').wait_for()
+    screenshot(page, "gallery-390x844.png")
+    widths = {"gallery": page.evaluate("document.documentElement.scrollWidth")}
+    for route in (f"task/{video_id}", "create", "credits", "keys", "webhooks"):
+        page.goto(f"{live.base_url}/console#/{route}")
+        page.locator("main h2").first.wait_for()
+        page.wait_for_load_state("networkidle")
+        widths[route] = page.evaluate("document.documentElement.scrollWidth")
+    assert {route: width <= 390 for route, width in widths.items()} == dict.fromkeys(widths, True), widths
+
+
+def test_an_invalid_value_shows_the_apis_message_beside_its_field(page: Any, live: Gateway) -> None:
+    key = new_key(live, credits=50)
+    sign_in(page, live, key)
+    page.get_by_role("link", name="Create").click()
+    choose(page, "grok-imagine-video", "text-to-video")
+    page.get_by_label("Prompt").fill("a long shot")
+    page.get_by_label("Duration").fill("99")
+    page.get_by_role("button", name="Generate").click()
+
+    body = {"model": "grok-imagine-video", "prompt": "a long shot", "params": {"duration": 99}}
+    refused = live.http.post("/api/v1/generations", headers=key.headers, json=body).json()["error"]
+    issue = next(d["issue"] for d in refused["details"] if d["field"] == "params.duration")
+    duration = page.get_by_label("Duration")
+    message = page.locator(f"#{duration.get_attribute('id')}-error")
+    message.wait_for()
+    assert message.inner_text() == issue
+    assert duration.get_attribute("aria-invalid") == "true"
+    assert duration.evaluate("el => el === document.activeElement")
+    listed = live.http.get("/api/v1/generations", headers=key.headers).json()
+    assert (listed["data"], live.http.get("/api/v1/credits", headers=key.headers).json()["balance"]) == ([], 50)
