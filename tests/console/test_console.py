@@ -1,54 +1,48 @@
-"""The web console is served by the gateway and drives the native API."""
+"""The web console is served by the gateway, whole, from the package (no CDN, no build step)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
+import re
 
-import pytest
-
+from imagine_gateway.api.console_routes import STATIC_DIR
+from imagine_gateway.core.states import PUBLIC_STATUSES
+from imagine_gateway.delivery.webhooks import EVENT_TYPES
 from tests.conftest import Gateway
 
+IMPORT = re.compile(r"""(?:from\s+|import\()\s*["'](\./[\w-]+\.js)["']""")
 
-def test_console_page_and_assets_are_served(gateway: Gateway) -> None:
+
+def test_the_page_loads_its_entry_module_under_a_policy_that_allows_only_the_gateways_own_scripts(
+    gateway: Gateway,
+) -> None:
     page = gateway.http.get("/console")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert '<script src="/console/static/console.js"></script>' in page.text
-    script = gateway.http.get("/console/static/console.js")
-    assert script.status_code == 200
-    assert "/api/v1/generations" in script.text
+    assert '<script type="module" src="/console/static/app.js"></script>' in page.text
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "connect-src 'self'" in policy
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert not re.search(r"(src|href)=\"https?://", page.text)  # nothing from another host
     assert gateway.http.get("/", follow_redirects=False).headers["location"] == "/console"
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
-def test_console_renders_tasks_in_a_headless_browser(gateway: Gateway, tmp_path: Path) -> None:
-    """Chromium loads the console with a key in sessionStorage and shows the account's task."""
-    key = gateway.key(credits=10)
-    task = gateway.http.post(
-        "/api/v1/generations", headers=key.headers, json={"model": "grok-imagine", "prompt": "console"}
-    ).json()
-    gateway.wait_for(task["id"], key)
-    dump = subprocess.run(
-        [
-            "chromium",
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--virtual-time-budget=8000",
-            "--dump-dom",
-            f"{gateway.base_url}/console#key={key.secret}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert task["id"] in dump.stdout
-    assert "succeeded" in dump.stdout
+def test_every_module_the_console_imports_is_served_as_javascript(gateway: Gateway) -> None:
+    names = sorted(p.name for p in STATIC_DIR.glob("*.js"))
+    imported = set()
+    for name in names:
+        response = gateway.http.get(f"/console/static/{name}")
+        assert (response.status_code, response.headers["content-type"].split(";")[0]) == (200, "text/javascript")
+        assert response.headers["cache-control"] == "no-cache"
+        imported |= {m.removeprefix("./") for m in IMPORT.findall(response.text)}
+        assert "https://" not in response.text.replace("https://example.com", "")
+    assert imported <= set(names)
+    assert set(names) - imported == {"app.js"}  # every module is reachable from the entry point
+
+
+def test_meta_gives_the_statuses_roles_scopes_and_event_types_the_forms_offer(gateway: Gateway) -> None:
+    meta = gateway.http.get("/console/meta.json").json()
+    assert meta["statuses"] == list(PUBLIC_STATUSES)
+    assert meta["webhook_event_types"] == list(EVENT_TYPES)
+    assert meta["role_kinds"]["first_frame"] == "image" and meta["role_kinds"]["edit"] == "video"
+    assert set(meta["role_kinds"]) == set(meta["roles"])
+    assert "generations:create" in meta["scopes"]

@@ -6,7 +6,10 @@ One Chromium and one gateway serve the whole module; each test has its own tab a
 from __future__ import annotations
 
 import io
+import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,12 @@ def test_a_new_user_makes_an_image_and_a_video_from_references_and_sees_them_fin
     page: Any, live: Gateway, tmp_path: Path
 ) -> None:
     key = new_key(live, credits=200)
+    made_before = [
+        live.http.post("/api/v1/generations", headers=key.headers, json={"model": model, "prompt": prompt}).json()["id"]
+        for model, prompt in [("grok-imagine", "a lighthouse at dusk"), ("grok-imagine-image", "a bowl of lemons")]
+    ]
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
     sign_in(page, live, key)
     page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
 
@@ -69,7 +78,7 @@ def test_a_new_user_makes_an_image_and_a_video_from_references_and_sees_them_fin
     video_price = shown_price(page)
     video_id = submit(page)
 
-    for task_id in (image_id, video_id):
+    for task_id in (image_id, video_id, *made_before):
         page.locator(f'.tile[data-task-id="{task_id}"] .badge[data-status="succeeded"]').wait_for(timeout=30_000)
     assert page.evaluate("window.sameDocument") is True
 
@@ -83,7 +92,7 @@ def test_a_new_user_makes_an_image_and_a_video_from_references_and_sees_them_fin
     ]
     assert (image["reserved_credits"], video["reserved_credits"]) == (image_price, video_price)
     balance = live.http.get("/api/v1/credits", headers=key.headers).json()["balance"]
-    assert balance == 200 - image_price - video_price
+    assert balance == 200 - image_price - video_price - 4 - 4
     page.locator("#balance-value", has_text=str(balance)).wait_for()
 
     tile_video = page.locator(f'.tile[data-task-id="{video_id}"] video')
@@ -106,6 +115,7 @@ def test_a_new_user_makes_an_image_and_a_video_from_references_and_sees_them_fin
         page.wait_for_load_state("networkidle")
         widths[route] = page.evaluate("document.documentElement.scrollWidth")
     assert {route: width <= 390 for route, width in widths.items()} == dict.fromkeys(widths, True), widths
+    assert [url for url in urls if key.secret in url] == []  # the key travels in a header, never a URL
 
 
 def test_an_invalid_value_shows_the_apis_message_beside_its_field(page: Any, live: Gateway) -> None:
@@ -128,3 +138,39 @@ def test_an_invalid_value_shows_the_apis_message_beside_its_field(page: Any, liv
     assert duration.evaluate("el => el === document.activeElement")
     listed = live.http.get("/api/v1/generations", headers=key.headers).json()
     assert (listed["data"], live.http.get("/api/v1/credits", headers=key.headers).json()["balance"]) == ([], 50)
+
+
+def curl_credits(base_url: str, secret: str) -> tuple[int, dict[str, Any]]:
+    """GET /api/v1/credits with curl, as a user would try a new key: (HTTP status, JSON body)."""
+    done = subprocess.run(
+        ["curl", "-s", "-w", "\\n%{http_code}", "-H", f"Authorization: Bearer {secret}", f"{base_url}/api/v1/credits"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=True,
+    )
+    body, status = done.stdout.rsplit("\n", 1)
+    return int(status), json.loads(body)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_a_key_made_in_the_console_works_with_curl_until_it_is_revoked_there(page: Any, live: Gateway) -> None:
+    key = new_key(live, credits=20)
+    if live.http.get("/api/v1/keys", headers=key.headers).status_code == 404:
+        pytest.skip("this gateway has no keys API (GET /api/v1/keys)")
+    sign_in(page, live, key)
+    page.get_by_role("link", name="Keys").click()
+    page.get_by_label("Name").fill("made in the console")
+    page.get_by_role("button", name="Create key").click()
+    secret = page.locator("#new-secret").inner_text()
+    assert secret.startswith("igw_sk_")
+
+    status, body = curl_credits(live.base_url, secret)
+    assert (status, body["account_id"], body["balance"]) == (200, key.account_id, 20)
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    row = page.locator("tr", has_text="made in the console")
+    row.get_by_role("button", name="Revoke").click()
+    row.get_by_text("revoked").wait_for()
+    status, body = curl_credits(live.base_url, secret)
+    assert (status, body["error"]["code"]) == (401, "api_key_revoked")
