@@ -30,18 +30,28 @@ function route() {
   return { name: VIEWS[name] ? name : "gallery", arg: rest.map(decodeURIComponent).join("/"), query: new URLSearchParams(search || "") };
 }
 
+let shown = 0; // which render is current: an older one still loading must not take the page
+
 async function render() {
+  const mine = (shown += 1);
   if (cleanup) { cleanup(); cleanup = null; }
   const main = $("#view");
-  main.replaceChildren();
+  // Each view draws into its own box: a slower earlier view then fills a box no longer on the page.
+  const box = h("div", { class: "view" });
+  main.replaceChildren(box);
   updateNav();
-  if (!session.key) { main.append(signIn()); return; }
+  if (!session.key) { box.append(signIn()); return; }
   const current = route();
   const module = await VIEWS[current.name]();
-  const stop = await module.render(main, current);
+  if (mine !== shown) return;
+  const stop = await module.render(box, current);
+  if (mine !== shown) { if (typeof stop === "function") stop(); return; }
   cleanup = typeof stop === "function" ? stop : null;
-  const heading = $("h1, h2", main);
-  if (heading && document.activeElement === document.body) heading.focus({ preventScroll: true });
+  const heading = $("h1, h2", box);
+  // After a move to another view, focus goes to its heading (where a screen reader then starts).
+  const away = !document.activeElement || document.activeElement === document.body || document.activeElement === main
+    || !document.contains(document.activeElement) || $("#nav").contains(document.activeElement);
+  if (heading && away) heading.focus({ preventScroll: true });
 }
 
 /** Shows the view at `hash` (rendering again when it is already the current one). */

@@ -10,7 +10,7 @@ const PAGE = 24;
 const MAX_PAGES_PER_LOAD = 8; // date filters are applied here: bound how far one "load more" reads
 
 export async function render(root, { query }) {
-  const streams = new AbortController();
+  let streams = new AbortController();
   const [catalog, info] = await Promise.all([models(), meta()]);
   const filters = {
     model: query.get("model") || "", status: query.get("status") || "",
@@ -26,14 +26,21 @@ export async function render(root, { query }) {
     field("Model", modelSelect, { name: "model" }), field("Status", statusSelect, { name: "status" }),
     field("From", fromInput, { name: "from" }), field("To", toInput, { name: "to" }));
   form.addEventListener("change", () => {
-    const next = { model: modelSelect.value, status: statusSelect.value, from: fromInput.value, to: toInput.value };
-    location.hash = withQuery("#/gallery", next);
+    Object.assign(filters, { model: modelSelect.value, status: statusSelect.value, from: fromInput.value, to: toInput.value });
+    // The fragment keeps the filters (a reload or a shared link shows the same), without a new render.
+    history.replaceState(null, "", withQuery("#/gallery", filters));
+    streams.abort();
+    streams = new AbortController();
+    grid.replaceChildren();
+    cursor = null;
+    shown = 0;
+    load();
   });
   form.addEventListener("submit", (e) => e.preventDefault());
 
   const grid = h("ul", { class: "grid", "aria-label": "Generations" });
   const more = h("button", { type: "button", hidden: true }, "Load more");
-  const status = h("p", { class: "muted", role: "status" });
+  const status = h("div", { class: "muted", role: "status" });
   root.append(
     h("div", { class: "view-head" }, h("h2", { tabindex: "-1" }, "Gallery"),
       h("a", { class: "button primary", href: "#/create" }, "New generation")),
@@ -55,7 +62,7 @@ export async function render(root, { query }) {
       more.hidden = !cursor;
       status.textContent = shown ? `${shown} generation${shown === 1 ? "" : "s"} shown` : "No generations match.";
     } catch (error) {
-      status.replaceWith(notice(error.message, "error"));
+      status.replaceChildren(notice(error.message, "error"));
     } finally {
       more.disabled = false;
     }
