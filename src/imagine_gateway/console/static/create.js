@@ -53,13 +53,13 @@ export async function render(root, { query }) {
     $("#model-info", form).textContent = facts.join(" · ");
     const mode = prefill ? modeFor(m, prefill.refs) : (m.modes || [])[0] || null;
     if (mode) modeSelect.value = mode.name;
-    setMode(m, mode, prefill);
+    setMode(m, mode, prefill || { params: {}, refs: [] }); // a new model starts from its own defaults
   };
   const setMode = (m, mode, prefill = null) => {
     const values = prefill ? prefill.params : readParams(paramsBox);
     paramsBox.replaceChildren(...m.params.map((p) => paramField(p, mode, values[p.key])));
     const picker = referencePicker(m, mode, info.role_kinds);
-    if (prefill) picker.setItems(prefill.refs, (kind) => defaultRole(m, kind));
+    if (prefill && prefill.refs.length) picker.setItems(prefill.refs, (kind) => defaultRole(m, kind));
     refsSlot.replaceChildren(picker.element);
     current = { model: m, mode, picker };
     changed();
@@ -167,8 +167,9 @@ function showErrors(form, formError, picker, error) {
     let target = d.field && showFieldError(form, d.field, text);
     const ref = /^params\.referenceMediaItems\[(\d+)\]/.exec(d.field || "");
     if (!target && ref) {
-      const control = picker.errorTarget(Number(ref[1]));
-      target = showFieldError(form, control.dataset.field, `${d.field}: ${text}`);
+      const control = picker.errorTarget(Number(ref[1]), d.field);
+      const where = control.dataset.stamp === undefined ? `file ${Number(ref[1]) + 1}: ` : "";
+      target = showFieldError(form, control.dataset.field, `${where}${text}`);
     }
     if (target) first ??= target; else loose.push(d.field ? `${d.field}: ${text}` : text);
   }

@@ -84,11 +84,11 @@ export function clearFieldErrors(root) {
   for (const el of $$("[aria-invalid]", root)) el.removeAttribute("aria-invalid");
 }
 
-/** Bytes as "1.4 MB". */
+/** Bytes as "10 MiB" or "157.7 KiB" (the limits are set in binary units). */
 export function bytes(n) {
   if (n === null || n === undefined) return "—";
-  const units = ["B", "KB", "MB", "GB"];
+  const units = ["B", "KiB", "MiB", "GiB"];
   let i = 0;
-  while (n >= 1000 && i < units.length - 1) { n /= 1000; i += 1; }
-  return `${i ? n.toFixed(1) : n} ${units[i]}`;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+  return `${i ? Number(n.toFixed(1)) : n} ${units[i]}`;
 }

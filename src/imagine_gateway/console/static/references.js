@@ -30,11 +30,15 @@ export function referencePicker(model, mode, roleKinds) {
     element,
     items,
     /** The control beside which an error about referenceMediaItems[index] belongs. */
-    errorTarget(index) {
+    errorTarget(index, name = "") {
       let seen = 0;
       for (const g of groups) {
-        seen += g.items().length;
-        if (index < seen) return g.input;
+        const count = g.items().length;
+        if (index < seen + count) {
+          const stamp = g.element.querySelectorAll("input[data-stamp]")[index - seen];
+          return name.endsWith(".timestampSeconds") && stamp ? stamp : g.input;
+        }
+        seen += count;
       }
       return element;
     },
@@ -66,7 +70,7 @@ function group(model, role, { min: low, max: high }, kind) {
       item.preview ? h("img", { src: item.preview, alt: `${ROLE_NAMES[role] || role} ${i + 1}: ${item.name || ""}` })
         : h("span", { class: "placeholder" }, kind),
       h("span", { class: "ref-name" }, item.name || item.url.split("?")[0].split("/").pop()),
-      role === "keyframe" ? timestamp(item, i) : null,
+      role === "keyframe" ? timestamp(item, i, role) : null,
       h("button", { type: "button", class: "link", onclick: () => { chosen.splice(i, 1); redraw(); } },
         "Remove", h("span", { class: "visually-hidden" }, ` ${item.name || ""}`)))));
     input.disabled = chosen.length >= high;
@@ -99,11 +103,15 @@ function group(model, role, { min: low, max: high }, kind) {
   };
 }
 
-function timestamp(item, index) {
+function timestamp(item, index, role) {
   const input = h("input", { type: "number", min: "0", step: "0.1", value: item.timestampSeconds ?? "", inputmode: "decimal",
     oninput: () => { item.timestampSeconds = input.value === "" ? undefined : Number(input.value); } });
-  input.id = `keyframe-${index}-at`;
-  return h("label", { class: "inline", for: input.id }, "at (s) ", input);
+  input.id = `${role}-${index}-at`;
+  input.dataset.stamp = "";
+  input.dataset.field = input.id;
+  input.setAttribute("aria-describedby", `${input.id}-error`);
+  return h("div", {}, h("label", { class: "inline", for: input.id }, `Keyframe ${index + 1} at (s) `, input),
+    h("p", { class: "field-error", id: `${input.id}-error`, hidden: true }));
 }
 
 /** Uploads one file (kind and model before the file, so the model's limits apply from the first byte). */
