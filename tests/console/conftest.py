@@ -7,8 +7,8 @@ own browser downloads are never used. Screenshots go to ``test-artifacts/console
 from __future__ import annotations
 
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,9 @@ def browser() -> Iterator[Any]:
     """One headless Chromium for the module (skipped, saying why, where it cannot run)."""
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (the dev extra) is not installed")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright (the dev extra) is not installed"
+    )
     with sync_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),

@@ -31,7 +31,10 @@ def test_every_module_the_console_imports_is_served_as_javascript(gateway: Gatew
     imported = set()
     for name in names:
         response = gateway.http.get(f"/console/static/{name}")
-        assert (response.status_code, response.headers["content-type"].split(";")[0]) == (200, "text/javascript")
+        assert (response.status_code, response.headers["content-type"].split(";")[0]) == (
+            200,
+            "text/javascript",
+        )
         assert response.headers["cache-control"] == "no-cache"
         imported |= {m.removeprefix("./") for m in IMPORT.findall(response.text)}
         assert "https://" not in response.text.replace("https://example.com", "")

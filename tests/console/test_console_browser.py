@@ -53,8 +53,13 @@ def test_a_new_user_makes_an_image_and_a_video_from_references_and_sees_them_fin
 ) -> None:
     key = new_key(live, credits=200)
     made_before = [
-        live.http.post("/api/v1/generations", headers=key.headers, json={"model": model, "prompt": prompt}).json()["id"]
-        for model, prompt in [("grok-imagine", "a lighthouse at dusk"), ("grok-imagine-image", "a bowl of lemons")]
+        live.http.post(
+            "/api/v1/generations", headers=key.headers, json={"model": model, "prompt": prompt}
+        ).json()["id"]
+        for model, prompt in [
+            ("grok-imagine", "a lighthouse at dusk"),
+            ("grok-imagine-image", "a bowl of lemons"),
+        ]
     ]
     urls: list[str] = []
     page.on("request", lambda request: urls.append(request.url))
@@ -79,7 +84,9 @@ def test_a_new_user_makes_an_image_and_a_video_from_references_and_sees_them_fin
     video_id = submit(page)
 
     for task_id in (image_id, video_id, *made_before):
-        page.locator(f'.tile[data-task-id="{task_id}"] .badge[data-status="succeeded"]').wait_for(timeout=30_000)
+        page.locator(f'.tile[data-task-id="{task_id}"] .badge[data-status="succeeded"]').wait_for(
+            timeout=30_000
+        )
     assert page.evaluate("window.sameDocument") is True
 
     image = live.http.get(f"/api/v1/generations/{image_id}", headers=key.headers).json()
@@ -98,9 +105,13 @@ def test_a_new_user_makes_an_image_and_a_video_from_references_and_sees_them_fin
     tile_video = page.locator(f'.tile[data-task-id="{video_id}"] video')
     tile_video.hover()
     page.wait_for_function(
-        "v => v.readyState >= 2 && v.duration > 0 && !v.paused", arg=tile_video.element_handle(), timeout=15_000
+        "v => v.readyState >= 2 && v.duration > 0 && !v.paused",
+        arg=tile_video.element_handle(),
+        timeout=15_000,
     )
-    assert tile_video.evaluate("v => v.duration") == pytest.approx(video["result"]["media"][0]["duration_seconds"], abs=0.5)
+    assert tile_video.evaluate("v => v.duration") == pytest.approx(
+        video["result"]["media"][0]["duration_seconds"], abs=0.5
+    )
     page.mouse.move(0, 0)
     screenshot(page, "gallery-1280x900.png")
 
@@ -136,14 +147,23 @@ def test_an_invalid_value_shows_the_apis_message_beside_its_field(page: Any, liv
     assert message.inner_text() == issue
     assert duration.get_attribute("aria-invalid") == "true"
     assert duration.evaluate("el => el === document.activeElement")
-    listed = live.http.get("/api/v1/generations", headers=key.headers).json()
-    assert (listed["data"], live.http.get("/api/v1/credits", headers=key.headers).json()["balance"]) == ([], 50)
+    listed = live.http.get("/api/v1/generations", headers=key.headers).json()["data"]
+    balance = live.http.get("/api/v1/credits", headers=key.headers).json()["balance"]
+    assert (listed, balance) == ([], 50)  # refused: nothing made, nothing taken
 
 
 def curl_credits(base_url: str, secret: str) -> tuple[int, dict[str, Any]]:
     """GET /api/v1/credits with curl, as a user would try a new key: (HTTP status, JSON body)."""
     done = subprocess.run(
-        ["curl", "-s", "-w", "\\n%{http_code}", "-H", f"Authorization: Bearer {secret}", f"{base_url}/api/v1/credits"],
+        [
+            "curl",
+            "-s",
+            "-w",
+            "\\n%{http_code}",
+            "-H",
+            f"Authorization: Bearer {secret}",
+            f"{base_url}/api/v1/credits",
+        ],
         capture_output=True,
         text=True,
         timeout=20,
@@ -154,7 +174,9 @@ def curl_credits(base_url: str, secret: str) -> tuple[int, dict[str, Any]]:
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-def test_a_key_made_in_the_console_works_with_curl_until_it_is_revoked_there(page: Any, live: Gateway) -> None:
+def test_a_key_made_in_the_console_works_with_curl_until_it_is_revoked_there(
+    page: Any, live: Gateway
+) -> None:
     key = new_key(live, credits=20)
     if live.http.get("/api/v1/keys", headers=key.headers).status_code == 404:
         pytest.skip("this gateway has no keys API (GET /api/v1/keys)")
