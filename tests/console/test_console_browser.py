@@ -196,3 +196,32 @@ def test_a_key_made_in_the_console_works_with_curl_until_it_is_revoked_there(
     row.get_by_text("revoked").wait_for()
     status, body = curl_credits(live.base_url, secret)
     assert (status, body["error"]["code"]) == (401, "api_key_revoked")
+
+
+ADMIN_SCOPES = ["admin", "models:read", "generations:read", "credits:read"]
+
+
+def test_an_admin_tops_up_an_account_and_its_balance_and_ledger_show_it_once(
+    page: Any, live: Gateway
+) -> None:
+    customer = new_key(live, credits=10)
+    if live.http.get("/api/v1/admin/accounts", headers=customer.headers).status_code == 404:
+        pytest.skip("this gateway has no admin API (/api/v1/admin)")
+    admin = new_key(live, credits=0, scopes=ADMIN_SCOPES, name="operator")
+    sign_in(page, live, admin)
+    page.get_by_role("link", name="Admin").click()
+    page.get_by_role("link", name=customer.account_id).click()
+    topup = page.locator("form", has=page.get_by_role("heading", name="Top up"))
+    topup.get_by_label("Credits").fill("25")
+    topup.get_by_label("Reference").fill("INV-1001")
+    topup.get_by_role("button", name="Top up").click()
+    topup.get_by_text("Top up: 25 credits recorded.").wait_for()
+    page.locator('[data-fact="balance"]', has_text="35").wait_for()
+
+    ledger = live.http.get("/api/v1/credits/ledger", headers=customer.headers).json()["data"]
+    assert [
+        (e["kind"], e["amount"], e["balance_after"], e["reference"]) for e in ledger if e["kind"] == "topup"
+    ] == [
+        ("topup", 25, 35, "INV-1001"),
+        ("topup", 10, 10, None),
+    ]

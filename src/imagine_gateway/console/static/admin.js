@@ -8,6 +8,10 @@ import { apiForm, secretBox, keysTable, idempotencyKey, checkboxes } from "./for
 import { table } from "./credits.js";
 
 const A = "/api/v1/admin";
+const COLUMN_NAMES = {
+  day: "Day", model: "Model", provider: "Provider", account_id: "Account", tasks: "Tasks", revenue_credits: "Revenue (credits)",
+  revenue_usd: "Revenue (USD)", upstream_cost_usd: "Upstream cost (USD)", margin_usd: "Margin (USD)",
+};
 
 export async function render(root, { arg }) {
   if (!(await isAdmin())) {
@@ -62,7 +66,7 @@ async function margin(box) {
     (report) => {
       const shown = cols.filter((c) => report.data.some((r) => r[c] !== undefined && r[c] !== null) || !["day", "model", "provider", "account_id"].includes(c));
       const total = report.total || {};
-      out.replaceChildren(table(shown, [...report.data.map((r) => shown.map((c) => r[c])), shown.map((c, i) => (i === 0 ? "Total" : total[c] ?? ""))]));
+      out.replaceChildren(table(shown.map((c) => COLUMN_NAMES[c] || c), [...report.data.map((r) => shown.map((c) => r[c])), shown.map((c, i) => (i === 0 ? "Total" : total[c] ?? ""))]));
     });
   form.requestSubmit();
 }
@@ -77,7 +81,7 @@ async function account(root, id) {
       const a = await api(path);
       const toggle = h("button", { type: "button", class: a.disabled_at ? "" : "danger" }, a.disabled_at ? "Enable" : "Disable");
       toggle.addEventListener("click", async () => { await api(`${path}/${a.disabled_at ? "enable" : "disable"}`, { method: "POST" }); await reload(); });
-      facts.replaceChildren(h("dl", { class: "facts" }, Object.entries(a).filter(([, v]) => typeof v !== "object" || v === null)
+      facts.replaceChildren(h("dl", { class: "facts" }, Object.entries(a).filter(([k, v]) => k !== "object" && (typeof v !== "object" || v === null))
         .map(([k, v]) => [h("dt", {}, k), h("dd", { dataset: { fact: k } }, String(v ?? "—"))])), toggle);
       const page = await api(`${path}/keys`);
       keys.replaceChildren(h("h3", { id: "account-keys" }, "Keys"), keysTable(page.data, (k) => `${A}/keys/${encodeURIComponent(k.id)}/revoke`, reload));
