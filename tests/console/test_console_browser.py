@@ -217,6 +217,12 @@ def test_an_admin_tops_up_an_account_and_its_balance_and_ledger_show_it_once(
     topup.get_by_role("button", name="Top up").click()
     topup.get_by_text("Top up: 25 credits recorded.").wait_for()
     page.locator('[data-fact="balance"]', has_text="35").wait_for()
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.get_by_role("link", name="← Accounts").click()
+    page.get_by_role("heading", name="Margin report").wait_for()
+    page.locator("td", has_text="Total").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
     ledger = live.http.get("/api/v1/credits/ledger", headers=customer.headers).json()["data"]
     assert [
