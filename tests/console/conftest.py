@@ -13,8 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
 
+from imagine_gateway.testing.loopback import LoopbackServer
 from tests.conftest import Gateway, Key, start_gateway
+from tests.webhooks.conftest import FAST_WEBHOOKS, Receiver
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
@@ -22,10 +26,21 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    """A gateway on the sandbox engine shared by the module's tests."""
-    gateway = start_gateway(tmp_path_factory.mktemp("console") / "home")
+    """A gateway on the sandbox engine shared by the module's tests (it may deliver webhooks to loopback)."""
+    gateway = start_gateway(tmp_path_factory.mktemp("console") / "home", **FAST_WEBHOOKS)
     yield gateway
     gateway.stop()
+
+
+@pytest.fixture
+def hooks() -> Iterator[Receiver]:
+    """A real webhook receiver on loopback that records what it is sent."""
+    server = LoopbackServer()
+    made = Receiver(server)
+    server.app = Starlette(routes=[Route("/{path:path}", made.handle, methods=["POST"])])
+    server.start()
+    yield made
+    server.stop()
 
 
 @pytest.fixture(scope="module")

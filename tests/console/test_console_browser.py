@@ -10,14 +10,17 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
+from imagine_gateway.webhooks import verify
 from tests.conftest import Gateway
 from tests.console.conftest import new_key, screenshot, sign_in
+from tests.webhooks.conftest import Receiver
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -231,3 +234,35 @@ def test_an_admin_tops_up_an_account_and_its_balance_and_ledger_show_it_once(
         ("topup", 25, 35, "INV-1001"),
         ("topup", 10, 10, None),
     ]
+
+
+def test_a_webhook_endpoint_added_in_the_console_gets_a_signed_test_and_its_log_shows_it(
+    page: Any, live: Gateway, hooks: Receiver
+) -> None:
+    key = new_key(live, credits=0)
+    sign_in(page, live, key)
+    page.get_by_role("link", name="Webhooks").click()
+    page.get_by_label("URL").fill(f"{hooks.url}/imagine")
+    page.get_by_label("Name").fill("my receiver")
+    page.get_by_role("button", name="Add endpoint").click()
+    secret = page.locator("#new-secret").inner_text()
+    assert secret.startswith("whsec_")
+
+    row = page.locator("tr", has_text="my receiver")
+    row.get_by_role("button", name="Send test").click()
+    (received,) = hooks.wait_for(1)
+    assert (received.path, json.loads(received.body)["type"]) == ("/imagine", "webhook.test")
+    assert verify(received.body, received.headers, secret).type == "webhook.test"  # signed with it
+    log = page.locator("section", has=page.get_by_role("heading", name="Deliveries to my receiver"))
+    log.locator("td", has_text="webhook.test").wait_for()  # the log opens on the test's delivery
+    endpoint = live.http.get("/api/v1/webhooks", headers=key.headers).json()["data"][0]
+    deliveries = f"/api/v1/webhooks/{endpoint['id']}/deliveries"
+    for _ in range(200):  # the receiver has answered; the gateway records that right after
+        (delivery,) = live.http.get(deliveries, headers=key.headers).json()["data"]
+        if delivery["status"] != "pending":
+            break
+        time.sleep(0.02)
+    row.get_by_role("button", name="Deliveries").click()
+    shown = log.locator(f'tr[data-delivery-id="{delivery["id"]}"] td')
+    shown.nth(2).filter(has_text="succeeded").wait_for()
+    assert shown.all_inner_texts()[1:5] == ["webhook.test", "succeeded", "1", "200"]
