@@ -132,8 +132,14 @@ def test_a_new_user_makes_an_image_and_a_video_from_references_and_sees_them_fin
     assert [url for url in urls if key.secret in url] == []  # the key travels in a header, never a URL
 
 
-def test_an_invalid_value_shows_the_apis_message_beside_its_field(page: Any, live: Gateway) -> None:
+def test_a_refused_key_or_value_shows_the_apis_message_beside_its_field(page: Any, live: Gateway) -> None:
     key = new_key(live, credits=50)
+    page.goto(f"{live.base_url}/console")
+    page.get_by_label("API key").fill(key.secret[:-4] + "xxxx")
+    page.get_by_role("button", name="Sign in").click()
+    unknown = live.http.get("/api/v1/credits", headers={"Authorization": f"Bearer {key.secret[:-4]}xxxx"})
+    page.locator("#f-key-error", has_text=unknown.json()["error"]["message"]).wait_for()
+
     sign_in(page, live, key)
     page.get_by_role("link", name="Create").click()
     choose(page, "grok-imagine-video", "text-to-video")

@@ -41,9 +41,11 @@ export async function render(root, { query }) {
   const grid = h("ul", { class: "grid", "aria-label": "Generations" });
   const more = h("button", { type: "button", hidden: true }, "Load more");
   const status = h("div", { class: "muted", role: "status" });
+  const created = query.get("created");
   root.append(
     h("div", { class: "view-head" }, h("h2", { tabindex: "-1" }, "Gallery"),
       h("a", { class: "button primary", href: "#/create" }, "New generation")),
+    created ? notice(`Generation ${created} is queued; its badge follows it here.`) : null,
     form, status, grid, more);
 
   let cursor = null;

@@ -26,7 +26,7 @@ export function priceLine() {
 async function quote(body, model) {
   try {
     const price = await api("/api/v1/generations/price", { method: "POST", body });
-    const items = (price.breakdown || []).map((b) => `${b.item} ${b.quantity} × ${b.unit_credits}`).join(" + ");
+    const items = (price.breakdown || []).map((b) => `${b.item.replace(/_/g, " ")} ${b.quantity} × ${b.unit_credits}`).join(" + ");
     return {
       credits: price.credits,
       parts: ["This request will reserve ", h("strong", {}, `${price.credits} credits`), items ? ` (${items})` : ""],
