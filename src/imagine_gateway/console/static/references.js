@@ -59,6 +59,7 @@ function group(model, role, { min: low, max: high }, kind) {
   let uploading = 0;
   const input = h("input", { type: "file", accept: accept(model, kind), multiple: high > 1 });
   const list = h("ul", { class: "ref-list" });
+  const progress = h("p", { class: "muted", role: "status" });
   const limit = (model.reference_media && model.reference_media.max_bytes[kind]) || null;
   const need = low === high ? `${low}` : `${low} to ${high}`;
   const hint = `${need} ${kind} file${high > 1 ? "s" : ""}${limit ? `, up to ${bytes(limit)} each` : ""}`;
@@ -83,6 +84,7 @@ function group(model, role, { min: low, max: high }, kind) {
     input.value = "";
     for (const file of files) {
       uploading += 1;
+      progress.textContent = `Uploading ${file.name}…`;
       try {
         add(await upload(model, kind, file, role));
       } catch (err) {
@@ -92,12 +94,13 @@ function group(model, role, { min: low, max: high }, kind) {
         input.setAttribute("aria-invalid", "true");
       } finally {
         uploading -= 1;
+        if (!uploading) progress.textContent = "";
       }
     }
   });
   return {
     role, input, add,
-    element: h("div", { class: "ref-group" }, row, list),
+    element: h("div", { class: "ref-group" }, row, progress, list),
     items: () => chosen.map(({ preview, ...item }) => item),
     busy: () => uploading > 0,
   };

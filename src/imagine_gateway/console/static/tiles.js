@@ -12,7 +12,8 @@ export function thumbnail(task, { full = false } = {}) {
     if (task.status === "processing") text = `processing ${task.progress}%`;
     if (task.error) text = task.error.code;
     if (task.result && task.result.expired) text = "result expired";
-    return h("div", { class: `placeholder ${task.status}`, "aria-hidden": "true" }, text);
+    const bar = task.status === "processing" ? h("progress", { max: "100", value: String(task.progress || 0) }) : null;
+    return h("div", { class: `placeholder ${task.status}`, "aria-hidden": "true" }, h("span", {}, text), bar);
   }
   const label = task.prompt ? `Result of “${task.prompt.slice(0, 120)}”` : `Result of ${task.id}`;
   if (first.kind === "video") {
@@ -39,6 +40,8 @@ function fill(li, task) {
   const video = media.querySelector("video");
   if (video) wirePlayback(li, media, video);
   const title = task.prompt ? task.prompt : "(no prompt)";
+  const count = task.result && !task.result.expired ? (task.result.media || []).length : 0;
+  if (count > 1) media.append(h("span", { class: "count" }, `×${count}`));
   li.replaceChildren(media, h("div", { class: "tile-meta" },
     h("a", { class: "tile-title", href }, title),
     h("div", { class: "tile-line" }, badge(task), h("span", { class: "muted" }, task.model)),
