@@ -45,7 +45,7 @@ export async function render(root, { query }) {
   root.append(
     h("div", { class: "view-head" }, h("h2", { tabindex: "-1" }, "Gallery"),
       h("a", { class: "button primary", href: "#/create" }, "New generation")),
-    created ? notice(`Generation ${created} is queued; its badge follows it here.`) : null,
+    ...(created ? [notice(`Generation ${created} is queued; its badge follows it here.`)] : []),
     form, status, grid, more);
 
   let cursor = null;
