@@ -272,3 +272,38 @@ def test_a_webhook_endpoint_added_in_the_console_gets_a_signed_test_and_its_log_
     shown = log.locator(f'tr[data-delivery-id="{delivery["id"]}"] td')
     shown.nth(2).filter(has_text="succeeded").wait_for()
     assert shown.all_inner_texts()[1:5] == ["webhook.test", "succeeded", "1", "200"]
+
+
+def test_the_gallery_pages_by_cursor_and_filters_by_model_and_status(page: Any, live: Gateway) -> None:
+    key = new_key(live, credits=500)
+
+    def create(model: str, prompt: str) -> str:
+        body = {"model": model, "prompt": prompt}
+        made: str = live.http.post("/api/v1/generations", headers=key.headers, json=body).json()["id"]
+        return made
+
+    first = create("grok-imagine", "picture 0")
+    canceled = live.http.post(f"/api/v1/generations/{first}/cancel", headers=key.headers).json()
+    assert canceled["status"] == "canceled"
+    images = [first, *(create("grok-imagine", f"picture {n}") for n in range(1, 25))]
+    video = create("grok-imagine-video", "the only video")
+    sign_in(page, live, key)
+
+    tiles = page.locator(".grid .tile")
+    page.get_by_text("24 generations shown").wait_for()
+    assert tiles.first.get_attribute("data-task-id") == video  # newest first
+    page.get_by_role("button", name="Load more").click()
+    page.get_by_text("26 generations shown").wait_for()
+    assert page.get_by_role("button", name="Load more").is_hidden()
+    assert sorted(tiles.evaluate_all("ts => ts.map(t => t.dataset.taskId)")) == sorted([*images, video])
+
+    page.get_by_label("Model").select_option("grok-imagine-video")
+    page.get_by_role("status").filter(has_text="1 generation shown").wait_for()
+    assert tiles.evaluate_all("ts => ts.map(t => t.dataset.taskId)") == [video]
+    assert "model=grok-imagine-video" in page.url  # the fragment keeps the filter for a reload or a link
+
+    page.get_by_label("Model").select_option("")
+    page.get_by_label("Status").select_option("canceled")
+    page.locator(f'.tile[data-task-id="{images[0]}"] .badge[data-status="canceled"]').wait_for()
+    page.get_by_role("status").filter(has_text="1 generation shown").wait_for()
+    assert tiles.evaluate_all("ts => ts.map(t => t.dataset.taskId)") == [images[0]]

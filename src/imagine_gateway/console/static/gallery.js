@@ -34,6 +34,7 @@ export async function render(root, { query }) {
     grid.replaceChildren();
     cursor = null;
     shown = 0;
+    status.textContent = "Loading…";
     load();
   });
   form.addEventListener("submit", (e) => e.preventDefault());
@@ -50,10 +51,13 @@ export async function render(root, { query }) {
 
   let cursor = null;
   let shown = 0;
+  let round = 0; // a filter change starts a new round: answers of an older one are dropped
   const load = async () => {
+    const mine = (round += 1);
     more.disabled = true;
     try {
-      const page = await readPage(filters, cursor);
+      const page = await readPage({ ...filters }, cursor);
+      if (mine !== round) return;
       cursor = page.cursor;
       for (const task of page.items) {
         const item = tile(task);
