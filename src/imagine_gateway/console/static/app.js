@@ -40,7 +40,7 @@ async function render() {
   const box = h("div", { class: "view" });
   main.replaceChildren(box);
   updateNav();
-  if (!session.key) { box.append(signIn()); return; }
+  if (!session.key) { box.append(signIn()); document.title = "Sign in · Imagine Gateway"; return; }
   const current = route();
   const module = await VIEWS[current.name]();
   if (mine !== shown) return;
@@ -48,6 +48,7 @@ async function render() {
   if (mine !== shown) { if (typeof stop === "function") stop(); return; }
   cleanup = typeof stop === "function" ? stop : null;
   const heading = $("h1, h2", box);
+  document.title = `${heading ? heading.textContent : "Console"} · Imagine Gateway`;
   // After a move to another view, focus goes to its heading (where a screen reader then starts).
   const away = !document.activeElement || document.activeElement === document.body || document.activeElement === main
     || !document.contains(document.activeElement) || $("#nav").contains(document.activeElement);
