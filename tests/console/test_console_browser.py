@@ -307,3 +307,41 @@ def test_the_gallery_pages_by_cursor_and_filters_by_model_and_status(page: Any, 
     page.locator(f'.tile[data-task-id="{images[0]}"] .badge[data-status="canceled"]').wait_for()
     page.get_by_role("status").filter(has_text="1 generation shown").wait_for()
     assert tiles.evaluate_all("ts => ts.map(t => t.dataset.taskId)") == [images[0]]
+
+
+ROLE_LABELS = {
+    "first_frame": "First frame",
+    "last_frame": "Last frame",
+    "keyframe": "Keyframes",
+    "reference": "Reference images",
+    "audio": "Reference audio",
+    "edit": "Video to edit",
+    "extend": "Video to extend",
+    "source": "Source images",
+}
+
+
+def test_the_form_offers_every_model_and_mode_of_the_catalog_with_its_files_and_params(
+    page: Any, live: Gateway
+) -> None:
+    key = new_key(live, credits=0)
+    catalog = live.http.get("/api/v1/models").json()["data"]
+    sign_in(page, live, key)
+    page.get_by_role("link", name="Create").click()
+    page.get_by_role("heading", name="New generation").wait_for()
+    offered = page.get_by_label("Model").locator("option").evaluate_all("os => os.map(o => o.value)")
+    assert sorted(offered) == sorted(m["id"] for m in catalog)
+    for model in catalog:
+        page.get_by_label("Model").select_option(model["id"])
+        modes = (
+            page.get_by_label("Generation type").locator("option").evaluate_all("os => os.map(o => o.value)")
+        )
+        assert modes == [m["name"] for m in model["modes"]]
+        for mode in model["modes"]:
+            page.get_by_label("Generation type").select_option(mode["name"])
+            pickers = page.locator(".ref-group label").all_inner_texts()
+            assert pickers == [ROLE_LABELS[role] for role in mode["roles"]], (model["id"], mode["name"])
+            params = page.locator(".params label").all_inner_texts()
+            assert len(params) == len(model["params"]), (model["id"], mode["name"])
+            counter = page.locator(".counter").inner_text()
+            assert counter.startswith(f"0 / {model['max_prompt_length']} characters")
