@@ -78,11 +78,11 @@ def test_a_new_user_makes_an_image_and_a_video_from_references_and_sees_them_fin
     image_id = submit(page)
 
     page.get_by_role("link", name="Create").click()
-    choose(page, "grok-imagine-video", "image-to-video")
-    page.get_by_label("First frame").set_input_files(picture(tmp_path / "frame.png", (30, 90, 200)))
-    page.locator(".ref-list img").wait_for()
+    choose(page, "grok-imagine-video-1.5", "image-to-video")
+    page.get_by_label("Duration").fill("2")
     page.get_by_label("Prompt").fill("the frame comes alive")
-    page.get_by_label("Duration").fill("6")
+    page.get_by_label("First frame").set_input_files(picture(tmp_path / "frame.png", (30, 90, 200)))
+    page.locator(".ref-list img").wait_for()  # uploaded: the price is asked again with the file in it
     video_price = shown_price(page)
     video_id = submit(page)
 

@@ -58,7 +58,7 @@ export async function render(root, { query }) {
   const setMode = (m, mode, prefill = null) => {
     const values = prefill ? prefill.params : readParams(paramsBox);
     paramsBox.replaceChildren(...m.params.map((p) => paramField(p, mode, values[p.key])));
-    const picker = referencePicker(m, mode, info.role_kinds);
+    const picker = referencePicker(m, mode, info.role_kinds, () => changed());
     if (prefill && prefill.refs.length) picker.setItems(prefill.refs, (kind) => defaultRole(m, kind));
     refsSlot.replaceChildren(picker.element);
     current = { model: m, mode, picker };
@@ -67,9 +67,10 @@ export async function render(root, { query }) {
 
   modelSelect.addEventListener("change", async () => setModel(await findModel(modelSelect.value)));
   modeSelect.addEventListener("change", () => setMode(current.model, current.model.modes.find((x) => x.name === modeSelect.value)));
-  form.addEventListener("input", (e) => { if (e.target !== modelSelect && e.target !== modeSelect) changed(); });
-  form.addEventListener("change", (e) => { if (e.target.type === "file" || e.target.tagName === "SELECT") setTimeout(changed, 0); });
-  form.addEventListener("click", (e) => { if (e.target.matches("button.link")) setTimeout(changed, 0); });
+  // Typing and picking values; the reference pickers report their own changes once a file is in.
+  form.addEventListener("input", (e) => {
+    if (e.target !== modelSelect && e.target !== modeSelect && e.target.type !== "file") changed();
+  });
 
   if (from) {
     prompt.value = from.prompt || "";

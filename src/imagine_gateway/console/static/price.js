@@ -12,11 +12,15 @@ export function priceLine() {
   let generation = 0;
   const update = (body, model) => {
     clearTimeout(timer);
+    // Until the new answer is in, the line has no number (so nothing reads a stale one).
+    line.dataset.credits = "";
+    line.setAttribute("aria-busy", "true");
     timer = setTimeout(async () => {
       const mine = (generation += 1);
       const shown = await quote(body, model);
       if (mine !== generation) return; // a newer change is on its way
       line.dataset.credits = shown.credits ?? "";
+      line.removeAttribute("aria-busy");
       line.replaceChildren(...shown.parts);
     }, 250);
   };

@@ -20,8 +20,8 @@ function accept(model, kind) {
  * The groups of the mode's roles. Returns {element, items(), errorTarget(index), setItems(list)}.
  * `roleKinds` maps each role to the kind of file it takes (from /console/meta.json).
  */
-export function referencePicker(model, mode, roleKinds) {
-  const groups = Object.entries(mode ? mode.roles : {}).map(([role, limits]) => group(model, role, limits, roleKinds[role]));
+export function referencePicker(model, mode, roleKinds, onChange = () => {}) {
+  const groups = Object.entries(mode ? mode.roles : {}).map(([role, limits]) => group(model, role, limits, roleKinds[role], onChange));
   const element = h("fieldset", { class: "refs-picker", hidden: !groups.length, "data-field": "params.referenceMediaItems", id: "f-refs", tabindex: "-1" },
     h("legend", {}, "Reference files"), h("p", { class: "field-error", id: "f-refs-error", hidden: true }),
     groups.map((g) => g.element));
@@ -54,7 +54,7 @@ export function referencePicker(model, mode, roleKinds) {
   };
 }
 
-function group(model, role, { min: low, max: high }, kind) {
+function group(model, role, { min: low, max: high }, kind, onChange) {
   const chosen = [];
   let uploading = 0;
   const input = h("input", { type: "file", accept: accept(model, kind), multiple: high > 1 });
@@ -72,11 +72,11 @@ function group(model, role, { min: low, max: high }, kind) {
         : h("span", { class: "placeholder" }, kind),
       h("span", { class: "ref-name" }, item.name || item.url.split("?")[0].split("/").pop()),
       role === "keyframe" ? timestamp(item, i, role) : null,
-      h("button", { type: "button", class: "link", onclick: () => { chosen.splice(i, 1); redraw(); } },
+      h("button", { type: "button", class: "link", onclick: () => { chosen.splice(i, 1); redraw(); onChange(); } },
         "Remove", h("span", { class: "visually-hidden" }, ` ${item.name || ""}`)))));
     input.disabled = chosen.length >= high;
   };
-  const add = (item) => { chosen.push(item); redraw(); };
+  const add = (item) => { chosen.push(item); redraw(); onChange(); };
 
   input.addEventListener("change", async () => {
     error.hidden = true;
