@@ -12,11 +12,11 @@ export function priceLine() {
   let generation = 0;
   const update = (body, model) => {
     clearTimeout(timer);
+    const mine = (generation += 1); // any answer still on its way is for an older form
     // Until the new answer is in, the line has no number (so nothing reads a stale one).
     line.dataset.credits = "";
     line.setAttribute("aria-busy", "true");
     timer = setTimeout(async () => {
-      const mine = (generation += 1);
       const shown = await quote(body, model);
       if (mine !== generation) return; // a newer change is on its way
       line.dataset.credits = shown.credits ?? "";
