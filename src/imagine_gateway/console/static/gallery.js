@@ -46,7 +46,7 @@ export async function render(root, { query }) {
   root.append(
     h("div", { class: "view-head" }, h("h2", { tabindex: "-1" }, "Gallery"),
       h("a", { class: "button primary", href: "#/create" }, "New generation")),
-    ...(created ? [notice(`Generation ${created} is queued; its badge follows it here.`)] : []),
+    ...(created ? [notice(`Generation ${created} was created; its badge below follows it.`)] : []),
     form, status, grid, more);
 
   let cursor = null;
