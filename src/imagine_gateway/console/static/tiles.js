@@ -50,7 +50,9 @@ function fill(li, task) {
 }
 
 // Hover (mouse) or keyboard focus plays the muted video; a tap plays it first and opens it second.
+// With "reduce motion" set in the system, nothing plays by itself: the detail view has the controls.
 function wirePlayback(li, media, video) {
+  if (matchMedia("(prefers-reduced-motion: reduce)").matches) return;
   const play = () => { video.play().catch(() => {}); };
   const pause = () => { video.pause(); };
   li.addEventListener("pointerenter", (e) => { if (e.pointerType === "mouse") play(); });
