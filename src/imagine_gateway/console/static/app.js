@@ -2,7 +2,7 @@
 // Routes live in the fragment (#/gallery, #/task/ID...), which browsers never send to a server.
 
 import { api, session, ApiError } from "./api.js";
-import { h, $, field, showFieldError, clearFieldErrors } from "./dom.js";
+import { h, $, field, notice, showFieldError, clearFieldErrors } from "./dom.js";
 import { forget, isAdmin } from "./shared.js";
 
 const VIEWS = {
@@ -42,9 +42,15 @@ async function render() {
   updateNav();
   if (!session.key) { box.append(signIn()); document.title = "Sign in · Imagine Gateway"; return; }
   const current = route();
-  const module = await VIEWS[current.name]();
-  if (mine !== shown) return;
-  const stop = await module.render(box, current);
+  let stop = null;
+  try {
+    const module = await VIEWS[current.name]();
+    if (mine !== shown) return;
+    stop = await module.render(box, current);
+  } catch (error) {
+    // A view that could not load says why (an expired key, a gateway that went away) instead of going blank.
+    box.append(h("h2", { tabindex: "-1" }, "This view could not load"), notice(error.message || String(error), "error"));
+  }
   if (mine !== shown) { if (typeof stop === "function") stop(); return; }
   cleanup = typeof stop === "function" ? stop : null;
   const heading = $("h1, h2", box);
