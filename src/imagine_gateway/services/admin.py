@@ -164,6 +164,16 @@ class AdminService:
             await account_store.get_account(conn, account_id)
             return await account_store.list_keys(conn, account_id)
 
+    async def find_key(self, ref: str) -> ApiKey:
+        """The one key whose id or visible prefix is ``ref`` (what an operator types)."""
+        async with self.db.read() as conn:
+            return await key_store.find_key(conn, ref)
+
+    async def find_account(self, ref: str) -> Account:
+        """The one account whose id or name is ``ref``."""
+        async with self.db.read() as conn:
+            return await account_store.find_account(conn, ref)
+
     async def get_key(self, key_id: str, *, account_id: str | None = None) -> ApiKey:
         async with self.db.read() as conn:
             return await key_store.get_key(conn, key_id, account_id=account_id)

@@ -162,7 +162,7 @@ class GenerationService:
                 raise
             raise KeyBudgetExceeded(
                 f"These {count} tasks need {count * price} credits together, more than the API key's "
-                f"caps leave ({exc.message}); none was created."
+                "spend caps leave; none was created."
             ) from exc
         return created
 

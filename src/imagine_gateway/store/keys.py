@@ -63,3 +63,19 @@ async def rotate_key(conn: AsyncConnection, key_id: str) -> tuple[ApiKey, str]:
         .values(secret_hash=hash_api_key(secret), prefix=visible_prefix(secret))
     )
     return await get_key(conn, key_id), secret
+
+
+async def find_key(conn: AsyncConnection, ref: str) -> ApiKey:
+    """The one key whose id or visible prefix is ``ref``."""
+    rows = (
+        (
+            await conn.execute(
+                select(api_keys).where((api_keys.c.id == ref) | (api_keys.c.prefix == ref)).limit(2)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    if len(rows) != 1:
+        raise NotFound(f"No single API key matches {ref!r}.")
+    return ApiKey.from_row(rows[0])
