@@ -32,7 +32,9 @@ def budgeted_key(gateway: Gateway, admin: Key, account_id: str, **body: Any) -> 
     return Key(view.pop("secret"), account_id, view["id"]), view
 
 
-async def create_at_once(base_url: str, key: Key, n: int, body: dict[str, Any] = VIDEO) -> list[httpx.Response]:
+async def create_at_once(
+    base_url: str, key: Key, n: int, body: dict[str, Any] = VIDEO
+) -> list[httpx.Response]:
     """``n`` creates sent together."""
     async with httpx.AsyncClient(
         base_url=base_url, timeout=60, limits=httpx.Limits(max_connections=200)
@@ -64,7 +66,13 @@ async def _facts(url: str, account_id: str) -> dict[str, Any]:
             ).all()
     finally:
         await db.dispose()
-    return {"balance": balance, "reserved": reserved, "ledger_sums": sums, "tasks": count, "kinds": dict(kinds)}
+    return {
+        "balance": balance,
+        "reserved": reserved,
+        "ledger_sums": sums,
+        "tasks": count,
+        "kinds": dict(kinds),
+    }
 
 
 def ledger_facts(gateway: Gateway, account_id: str) -> dict[str, Any]:

@@ -163,14 +163,18 @@ def test_keys_are_made_with_scopes_limits_and_models_patched_rotated_and_revoked
     )
 
 
-def test_a_key_body_with_an_unknown_scope_model_or_limit_is_refused_and_makes_nothing(gateway: Gateway) -> None:
+def test_a_key_body_with_an_unknown_scope_model_or_limit_is_refused_and_makes_nothing(
+    gateway: Gateway,
+) -> None:
     admin = admin_key(gateway)
     account = _account(gateway, admin)
     path = f"/api/v1/admin/accounts/{account['id']}/keys"
     bad_scope = gateway.http.post(path, headers=admin.headers, json={"scopes": ["everything"]})
     bad_model = gateway.http.post(path, headers=admin.headers, json={"models": ["no-such-model"]})
     bad_limit = gateway.http.post(path, headers=admin.headers, json={"limits": {"daily": -1}})
-    assert [(r.status_code, r.json()["error"]["details"][0]["field"]) for r in (bad_scope, bad_model, bad_limit)] == [
+    assert [
+        (r.status_code, r.json()["error"]["details"][0]["field"]) for r in (bad_scope, bad_model, bad_limit)
+    ] == [
         (400, "scopes"),
         (400, "models"),
         (400, "limits.daily"),
@@ -207,7 +211,11 @@ def test_a_top_up_retried_with_one_idempotency_key_credits_once(gateway: Gateway
         },
         "account": {**account, "balance": 500},
     }
-    assert (retry.status_code, retry.json(), retry.headers["idempotent-replayed"]) == (201, first.json(), "true")
+    assert (retry.status_code, retry.json(), retry.headers["idempotent-replayed"]) == (
+        201,
+        first.json(),
+        "true",
+    )
     assert (other_body.status_code, other_body.json()["error"]["code"]) == (409, "idempotency_conflict")
     assert (same_payment.status_code, same_payment.json()["error"]["code"]) == (409, "idempotency_conflict")
     assert ledger_facts(gateway, account["id"]) == {
@@ -225,10 +233,14 @@ def test_an_adjustment_needs_a_reason_and_never_takes_the_balance_below_zero(gat
     _topup(gateway, admin, account["id"], "t1", credits=20)
     path = f"/api/v1/admin/accounts/{account['id']}/adjustments"
 
-    no_reason = gateway.http.post(path, headers={**admin.headers, "Idempotency-Key": "a0"}, json={"credits": -5})
+    no_reason = gateway.http.post(
+        path, headers={**admin.headers, "Idempotency-Key": "a0"}, json={"credits": -5}
+    )
     no_key = gateway.http.post(path, headers=admin.headers, json={"credits": -5, "reason": "goodwill"})
     too_much = gateway.http.post(
-        path, headers={**admin.headers, "Idempotency-Key": "a1"}, json={"credits": -25, "reason": "chargeback"}
+        path,
+        headers={**admin.headers, "Idempotency-Key": "a1"},
+        json={"credits": -25, "reason": "chargeback"},
     )
     taken = gateway.http.post(
         path, headers={**admin.headers, "Idempotency-Key": "a2"}, json={"credits": -5, "reason": "chargeback"}
@@ -268,7 +280,8 @@ def test_every_admin_action_leaves_an_audit_row_naming_the_admin_key_and_the_tar
 
     row = {"object": "audit_entry", "created_at": ISO, "actor": admin.key_id, "request_id": REQUEST_ID}
     assert [
-        {k: r[k] for k in ("id", "object", "created_at", "actor", "request_id")} | {"id": 0} for r in audit["data"]
+        {k: r[k] for k in ("id", "object", "created_at", "actor", "request_id")} | {"id": 0}
+        for r in audit["data"]
     ] == [{**row, "id": 0}] * 8
     assert [(r["action"], r["target"], r["account_id"]) for r in audit["data"]] == [
         ("credits.topup", {"type": "account", "id": account["id"]}, account["id"]),
@@ -282,3 +295,35 @@ def test_every_admin_action_leaves_an_audit_row_naming_the_admin_key_and_the_tar
     ]
     assert audit["data"][0]["details"]["reference"] == "pay_a"
     assert audit["data"][3]["details"] == {"limit_total": None, "limit_daily": 5, "limit_monthly": None}
+
+
+def test_every_change_of_a_key_or_account_passes_through_the_accounts_services_one_hook(
+    gateway: Gateway,
+) -> None:
+    seen: list[tuple[str, str | None]] = []
+    gateway.ctx.accounts.on_change(lambda account_id, key_id: seen.append((account_id, key_id)))
+    admin = admin_key(gateway)
+    account = _account(gateway, admin)
+    key = gateway.http.post(
+        f"/api/v1/admin/accounts/{account['id']}/keys", headers=admin.headers, json={"name": "k"}
+    ).json()
+    owner = Key(key["secret"], account["id"], key["id"])
+    child = gateway.http.post("/api/v1/keys", headers=owner.headers, json={"name": "child"}).json()
+
+    gateway.http.post(f"/api/v1/admin/accounts/{account['id']}/disable", headers=admin.headers)
+    gateway.http.post(f"/api/v1/admin/accounts/{account['id']}/enable", headers=admin.headers)
+    gateway.http.patch(
+        f"/api/v1/admin/keys/{key['id']}", headers=admin.headers, json={"models": ["grok-imagine"]}
+    )
+    gateway.http.post(f"/api/v1/keys/{child['id']}/revoke", headers=owner.headers)
+    gateway.http.post(f"/api/v1/admin/keys/{key['id']}/rotate", headers=admin.headers)
+    gateway.http.post(f"/api/v1/admin/keys/{key['id']}/revoke", headers=admin.headers)
+
+    assert seen == [
+        (account["id"], None),
+        (account["id"], None),
+        (account["id"], key["id"]),
+        (account["id"], child["id"]),
+        (account["id"], key["id"]),
+        (account["id"], key["id"]),
+    ]

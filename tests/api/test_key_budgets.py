@@ -58,7 +58,9 @@ def test_a_refund_gives_the_cap_back(gateway_factory: Callable[..., Gateway]) ->
     assert key_view(gateway, admin, owner.account_id, key.key_id)["spent"]["total"] == 10
 
 
-def test_a_batch_counts_all_its_tasks_against_the_cap_together(gateway_factory: Callable[..., Gateway]) -> None:
+def test_a_batch_counts_all_its_tasks_against_the_cap_together(
+    gateway_factory: Callable[..., Gateway],
+) -> None:
     gateway = gateway_factory(sandbox_latency_s=60)
     admin = admin_key(gateway)
     owner = gateway.key(credits=1000)
@@ -121,7 +123,9 @@ def test_a_model_outside_the_allowlist_is_refused_and_changes_nothing(
     assert allowed.status_code == 202
 
 
-def test_a_cap_changed_by_the_operator_holds_from_the_next_create(gateway_factory: Callable[..., Gateway]) -> None:
+def test_a_cap_changed_by_the_operator_holds_from_the_next_create(
+    gateway_factory: Callable[..., Gateway],
+) -> None:
     gateway = gateway_factory(sandbox_latency_s=60)
     admin = admin_key(gateway)
     owner = gateway.key(credits=100)

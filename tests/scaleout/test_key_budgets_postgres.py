@@ -57,4 +57,9 @@ def test_two_keys_of_one_account_share_the_balance_and_keep_their_own_caps_on_po
     # exactly 30 to the other.
     assert (capped_codes.count(202), free_codes.count(202)) == (10, 30)
     facts = ledger_facts(gateway, owner.account_id)
-    assert (facts["balance"], facts["reserved"], facts["ledger_sums"], facts["tasks"]) == (0, 400, (0, 400), 40)
+    assert (facts["balance"], facts["reserved"], facts["ledger_sums"], facts["tasks"]) == (
+        0,
+        400,
+        (0, 400),
+        40,
+    )

@@ -85,7 +85,7 @@ def register(app: typer.Typer, keys_app: typer.Typer, run: Callable[[Any], Any])
         table.add_row(
             *(["total"] + [""] * (len(made.group_by) - 1) if made.group_by else []), *_money_cells(total)
         )
-        out.print(table)
+        Console().print(table)  # made now: a terminal's width (or COLUMNS) as it is at this run
 
     @keys_app.command("rotate")
     @reports_database
@@ -97,7 +97,7 @@ def register(app: typer.Typer, keys_app: typer.Typer, run: Callable[[Any], Any])
             return await op.admin.rotate_key(Actor.cli(), (await op.admin.find_key(key)).id)
 
         made = operate(call)
-        out.print(f"rotated {made.key.id}: new prefix {made.key.prefix}...", highlight=False)
+        out.print(f"rotated {made.key.id}: new prefix {made.key.prefix}...", highlight=False, soft_wrap=True)
         sys.stdout.flush()
         print(made.secret)
 
@@ -130,7 +130,7 @@ def register(app: typer.Typer, keys_app: typer.Typer, run: Callable[[Any], Any])
         changed = operate(call)
         caps = ", ".join(f"{k} {v if v is not None else 'none'}" for k, v in changed.limits.as_dict().items())
         models = ", ".join(changed.models) if changed.models is not None else "every model"
-        out.print(f"{changed.id}: caps {caps}; models: {models}", highlight=False)
+        out.print(f"{changed.id}: caps {caps}; models: {models}", highlight=False, soft_wrap=True)
 
     @app.command("audit")
     @reports_database
@@ -191,7 +191,11 @@ def register(app: typer.Typer, keys_app: typer.Typer, run: Callable[[Any], Any])
             return await op.admin.set_disabled(Actor.cli(), found.id, disabled=disabled)
 
         changed = operate(call)
-        out.print(f"{changed.id} ({changed.name}): {'disabled' if disabled else 'active'}", highlight=False)
+        out.print(
+            f"{changed.id} ({changed.name}): {'disabled' if disabled else 'active'}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     @accounts_app.command("disable")
     @reports_database
