@@ -90,12 +90,18 @@ def test_an_account_is_created_read_listed_and_its_keys_refused_while_disabled(g
     disabled = gateway.http.post(f"/api/v1/admin/accounts/{account['id']}/disable", headers=admin.headers)
     refused = gateway.http.get("/api/v1/credits", headers=customer.headers)
     create = gateway.http.post("/api/v1/generations", headers=customer.headers, json=VIDEO)
+    xai = gateway.http.post("/v1/videos/generations", headers=customer.headers, json=VIDEO)
     enabled = gateway.http.post(f"/api/v1/admin/accounts/{account['id']}/enable", headers=admin.headers)
     again = gateway.http.get("/api/v1/credits", headers=customer.headers)
 
     assert (disabled.json()["status"], disabled.json()["disabled_at"]) == ("disabled", ISO)
     body = error_body("account_disabled", "The account of this API key is disabled; contact the operator.")
     assert (refused.status_code, refused.json(), create.status_code, create.json()) == (403, body, 403, body)
+    assert (xai.status_code, xai.json()["error"]["code"], xai.json()["error"]["type"]) == (
+        403,
+        "account_disabled",
+        "permission_error",
+    )
     assert (enabled.json()["status"], again.status_code, again.json()["balance"]) == ("active", 200, 50)
 
 
