@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import httpx
+
 from tests.budgets import admin_key, budgeted_key, create_at_once, key_view, ledger_facts
 from tests.conftest import Gateway
 
@@ -63,3 +65,32 @@ def test_two_keys_of_one_account_share_the_balance_and_keep_their_own_caps_on_po
         (0, 400),
         40,
     )
+
+
+def test_a_top_up_sent_20_times_at_once_with_one_idempotency_key_credits_once_on_postgres(
+    pg_url: str, gateway_factory: Callable[..., Gateway]
+) -> None:
+    gateway = gateway_factory(database_url=pg_url)
+    admin = admin_key(gateway)
+    owner = gateway.key(credits=0)
+
+    async def retries() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=gateway.base_url, timeout=60) as client:
+            return await asyncio.gather(
+                *[
+                    client.post(
+                        f"/api/v1/admin/accounts/{owner.account_id}/topups",
+                        headers={**admin.headers, "Idempotency-Key": "evt_once"},
+                        json={"credits": 700, "reference": "pi_once"},
+                    )
+                    for _ in range(20)
+                ]
+            )
+
+    responses = asyncio.run(retries())
+
+    assert [r.status_code for r in responses] == [201] * 20
+    assert len({r.text for r in responses}) == 1
+    assert [r.headers.get("idempotent-replayed") for r in responses].count(None) == 1
+    facts = ledger_facts(gateway, owner.account_id)
+    assert (facts["balance"], facts["ledger_sums"], facts["kinds"]) == (700, (700, 0), {"topup": 1})
