@@ -22,7 +22,8 @@ from tests.conftest import Gateway
 from tests.console.conftest import new_key, screenshot, sign_in
 from tests.webhooks.conftest import Receiver
 
-pytestmark = pytest.mark.timeout(90)
+# Slow: the module's browser and gateway take half a minute in all, so it is handed out first.
+pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
 
 
 def picture(path: Path, color: tuple[int, int, int]) -> Path:
@@ -187,8 +188,6 @@ def test_a_key_made_in_the_console_works_with_curl_until_it_is_revoked_there(
     page: Any, live: Gateway
 ) -> None:
     key = new_key(live, credits=20)
-    if live.http.get("/api/v1/keys", headers=key.headers).status_code == 404:
-        pytest.skip("this gateway has no keys API (GET /api/v1/keys)")
     sign_in(page, live, key)
     page.get_by_role("link", name="Keys").click()
     page.get_by_label("Name").fill("made in the console")
@@ -214,8 +213,6 @@ def test_an_admin_tops_up_an_account_and_its_balance_and_ledger_show_it_once(
     page: Any, live: Gateway
 ) -> None:
     customer = new_key(live, credits=10)
-    if live.http.get("/api/v1/admin/accounts", headers=customer.headers).status_code == 404:
-        pytest.skip("this gateway has no admin API (/api/v1/admin)")
     admin = new_key(live, credits=0, scopes=ADMIN_SCOPES, name="operator")
     sign_in(page, live, admin)
     page.get_by_role("link", name="Admin").click()
