@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imagine_gateway.catalog.loader import Catalog
+from imagine_gateway.catalog.prices import quote
 from imagine_gateway.catalog.validation import GenerationRequest
 from imagine_gateway.core.clock import Clock
 from imagine_gateway.core.errors import (
@@ -21,7 +22,7 @@ from imagine_gateway.core.errors import (
     invalid,
 )
 from imagine_gateway.core.ids import new_task_id
-from imagine_gateway.core.pricing import price_credits
+from imagine_gateway.core.pricing import Quote
 from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import internal_states_for
 from imagine_gateway.core.transitions import Canceled, open_task, transition
@@ -118,16 +119,7 @@ class GenerationService:
         for key in idempotency_keys:
             if key is not None and not (0 < len(key) <= IDEMPOTENCY_KEY_MAX):
                 raise invalid("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
-        if request.webhook_url is not None:
-            await check_webhook_url(
-                request.webhook_url,
-                allow_private=self.settings.webhook_allow_private,
-                field_name="webhook_url",
-            )
-        # With the reference files, so a provider can tell the mode (reference-to-video, an edit...).
-        self.router.check(request.model, request.public_params())
-        await self.references.check(principal.account_id, request.model, request.references)
-        price = price_credits(request.model, request.params)
+        price = (await self.price(principal, request)).credits
         digest = fingerprint(request)
         now = self.clock.now_ms()
         created: list[Created] = []
@@ -149,6 +141,19 @@ class GenerationService:
                 "does not cover them all; none was created."
             ) from exc
         return created
+
+    async def price(self, principal: Principal, request: GenerationRequest) -> Quote:
+        """What a create of ``request`` would reserve, after the same checks; creates nothing."""
+        if request.webhook_url is not None:
+            await check_webhook_url(
+                request.webhook_url,
+                allow_private=self.settings.webhook_allow_private,
+                field_name="webhook_url",
+            )
+        # With the reference files, so a provider can tell the mode (reference-to-video, an edit...).
+        self.router.check(request.model, request.public_params())
+        await self.references.check(principal.account_id, request.model, request.references)
+        return quote(request.model, request.public_params())
 
     async def _create_one(
         self,

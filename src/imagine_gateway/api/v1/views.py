@@ -49,6 +49,8 @@ def model_view(model: ModelContract) -> dict[str, Any]:
         "billing_type": model.billing_type,
         # PER_SECOND: base + this per second of duration; PER_IMAGE: base_credits per image (n).
         "credits_per_second": model.credits_per_second,
+        # What is charged: the rule as data (fixed credits, or the usage formula's tables).
+        "price": model.price_rule.as_data(),
         "supported_modes": list(model.supported_modes),
         "max_prompt_length": model.max_prompt_length,
         "reference_media": None
