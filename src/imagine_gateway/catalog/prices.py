@@ -71,6 +71,16 @@ def delivered_credits(model: ModelContract, params: Mapping[str, Any], result: S
     return model.price_rule.quote(settled).credits
 
 
+def delivery_words(result: StoredResult) -> str:
+    """What a result holds, for a task's billing reason: "2.97 s of video", "3 images"."""
+    videos = [a.duration_s for a in result.assets if a.kind == "video"]
+    images = sum(1 for a in result.assets if a.kind == "image")
+    if videos and all(d is not None for d in videos):
+        total = sum(seconds(d) for d in videos if d is not None)
+        return f"{float(total):g} s of video"
+    return f"{images} image{'s' if images != 1 else ''}" if images else f"{len(result.assets)} files"
+
+
 def _input_seconds(item: Mapping[str, Any], longest: float) -> Fraction:
     declared = item.get("durationSeconds")
     if isinstance(declared, int | float) and not isinstance(declared, bool):

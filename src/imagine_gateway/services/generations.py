@@ -29,6 +29,7 @@ from imagine_gateway.core.transitions import Canceled, open_task, transition
 from imagine_gateway.delivery.events import STOPPING, EventBus, TaskEvent
 from imagine_gateway.delivery.webhook_urls import check_webhook_url
 from imagine_gateway.providers.router import Router
+from imagine_gateway.services.billing import policy_charge
 from imagine_gateway.services.pagination import Page, page_of, read_cursor
 from imagine_gateway.services.principal import Principal
 from imagine_gateway.services.references import ReferenceResolver
@@ -261,8 +262,10 @@ class GenerationService:
             task = await task_store.get_task(conn, task_id, account_id=principal.account_id)
             if task is None:
                 raise NotFound(f"Task {task_id} was not found.")
-            # Refused (task_state_conflict) once the task has ended.
-            update = transition(task, Canceled(), now)
+            # Refused (task_state_conflict) once the task has ended; charged as the policy says
+            # once it was sent upstream (a queued task is refunded in full).
+            charge = policy_charge(self.settings, self.catalog, task, "cancel_after_submit")
+            update = transition(task, Canceled(charge), now)
             if not await task_store.apply(conn, update):  # pragma: no cover - guarded by the write lock
                 raise TaskStateConflict(f"Task {task_id} changed state; try again.")
             final = await task_store.get_task(conn, task_id)
