@@ -125,7 +125,7 @@ def test_the_seed_models_fixed_price_is_captured_whatever_was_delivered(
 
 def image_to_video(gateway: Gateway, key: Key) -> dict[str, Any]:
     """A 1.5 image-to-video task: 6 s at 480p (96) plus one input image (2): 98 credits."""
-    frame = upload(gateway, key, "image", "frame.png", png(), "image/png")
+    frame = upload(gateway, key, "image", "frame.png", png(90), "image/png")
     params = {"duration": 6, "referenceMediaItems": [{"url": frame.url, "kind": "image"}]}
     task = create(gateway, key, V15, params)
     assert task["reserved_credits"] == 98
