@@ -277,3 +277,20 @@ def test_charge_input_on_a_request_without_inputs_is_a_refund(
         {"reserved": 32, "charged": 0, "released": 32, "reason": None},
     )
     assert_books_balance(books(gateway, key), 100)
+
+
+def test_the_local_sandbox_bills_nothing_so_a_cancel_of_its_job_is_refunded(
+    gateway_factory: Callable[..., Gateway],
+) -> None:
+    gateway = gateway_factory(sandbox_latency_s=30, billing_on_cancel_after_submit="charge")
+    key = gateway.key(credits=100)
+    task = create(gateway, key, V15, {"duration": 1})
+    wait_processing(gateway, task["id"], key)
+
+    canceled = gateway.http.post(f"/api/v1/generations/{task['id']}/cancel", headers=key.headers).json()
+
+    assert (canceled["status"], canceled["billing"]) == (
+        "canceled",
+        {"reserved": 16, "charged": 0, "released": 16, "reason": None},
+    )
+    assert_books_balance(books(gateway, key), 100)

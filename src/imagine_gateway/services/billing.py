@@ -12,7 +12,8 @@ behind each default):
 
 ``charge_input`` charges what the request's inputs cost by its price rule (input images, seconds
 of input video); ``charge`` the whole reservation. A task canceled before submission is always
-refunded (``core.transitions`` enforces it).
+refunded (``core.transitions`` enforces it), and so is a job of an engine that bills nothing (the
+local sandbox: a provider whose ``bills_jobs`` is false).
 """
 
 from __future__ import annotations
@@ -44,10 +45,13 @@ def policy_of(settings: Settings, case: Case) -> BillingPolicy:
     return settings.billing_on_ambiguous_submit
 
 
-def policy_charge(settings: Settings, catalog: Catalog, task: Task, case: Case) -> Charge | None:
-    """What the ending of ``task`` in ``case`` charges; None refunds it in full."""
+def policy_charge(
+    settings: Settings, catalog: Catalog, task: Task, case: Case, *, provider: object = None
+) -> Charge | None:
+    """What the ending of ``task`` in ``case`` charges; None refunds it in full. ``provider``: the
+    one the task went to (an engine that bills nothing is never charged for)."""
     policy = policy_of(settings, case)
-    if policy == "refund":
+    if policy == "refund" or not getattr(provider, "bills_jobs", True):
         return None
     setting = f"IMAGINE_BILLING_ON_{case.upper()}={policy}"
     if policy == "charge":

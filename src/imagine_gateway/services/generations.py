@@ -264,7 +264,8 @@ class GenerationService:
                 raise NotFound(f"Task {task_id} was not found.")
             # Refused (task_state_conflict) once the task has ended; charged as the policy says
             # once it was sent upstream (a queued task is refunded in full).
-            charge = policy_charge(self.settings, self.catalog, task, "cancel_after_submit")
+            engine = self.router.get(task.provider) if task.provider else None
+            charge = policy_charge(self.settings, self.catalog, task, "cancel_after_submit", provider=engine)
             update = transition(task, Canceled(charge), now)
             if not await task_store.apply(conn, update):  # pragma: no cover - guarded by the write lock
                 raise TaskStateConflict(f"Task {task_id} changed state; try again.")

@@ -63,7 +63,8 @@ class StepContext:
 
     def charge(self, task: Task, case: Case) -> Charge | None:
         """What ending ``task`` without a result charges in ``case``, by the billing settings."""
-        return policy_charge(self.settings, self.catalog, task, case)
+        provider = self.router.get(task.provider) if task.provider else None
+        return policy_charge(self.settings, self.catalog, task, case, provider=provider)
 
     def job(self, task: Task) -> Job:
         """The job without reference bytes: what polls and collects need (they run often)."""
