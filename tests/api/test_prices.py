@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from imagine_gateway import Client, Price, PriceLine
+from tests.catalog.test_prices import OPERATOR_CATALOG
 from tests.conftest import Gateway
 
 VIDEO_15 = {
@@ -168,3 +169,19 @@ def test_the_sdk_previews_a_price(idle_gateway: Gateway) -> None:
         [PriceLine(item="output_seconds", quantity=2, unit_credits=28, credits=56)],
         "usage",
     )
+
+
+def test_an_operators_catalog_file_prices_the_gateways_requests(gateway_factory: Any, tmp_path: Any) -> None:
+    path = tmp_path / "catalog.toml"
+    path.write_text(OPERATOR_CATALOG)
+    gateway: Gateway = gateway_factory(run_worker=False, catalog_file=path)
+    key = gateway.key(credits=1000)
+    body = {"model": "grok-imagine-video", "prompt": "A fox", "params": {"duration": 15, "resolution": "720p"}}
+
+    shown = gateway.http.get("/api/v1/models/grok-imagine-video").json()
+    preview = gateway.http.post("/api/v1/generations/price", headers=key.headers, json=body).json()
+    created = gateway.http.post("/api/v1/generations", headers=key.headers, json=body).json()
+
+    assert (shown["price"]["billing"], shown["price"]["minimum_credits"]) == ("usage", 20)
+    assert shown["price"]["per_second"] == {"by": ["resolution"], "credits": {"480p": 10, "720p": 14}}
+    assert (preview["credits"], created["reserved_credits"]) == (210, 210)

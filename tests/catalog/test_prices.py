@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from imagine_gateway.catalog.contract import ModelContract
-from imagine_gateway.catalog.loader import load_catalog
+from imagine_gateway.catalog.loader import CatalogError, load_catalog
 from imagine_gateway.catalog.prices import delivered_credits, quote, usage_of
 from imagine_gateway.core.pricing import PriceRule, Table, Usage
 from imagine_gateway.core.results import StoredAsset, StoredResult
@@ -310,3 +310,14 @@ def test_an_operators_catalog_file_replaces_a_shipped_price(tmp_path: Path) -> N
     assert quote(video, with_frame).credits == 61  # 60 + 0.4, rounded up once
     assert quote(CATALOG.get("grok-imagine-video"), {"duration": 15}).credits == 10  # type: ignore[arg-type]
     assert [m.id for m in catalog] == CATALOG.ids
+
+
+def test_an_operators_catalog_with_an_unusable_price_names_the_file_and_the_model(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.toml"
+    path.write_text(OPERATOR_CATALOG.replace('minimum_credits = 20', 'minimum_credits = 20\ncredits = 5'))
+
+    with pytest.raises(CatalogError) as refused:
+        load_catalog(path)
+
+    assert str(refused.value).startswith(f"{path}: model 'grok-imagine-video' cannot be used: ")
+    assert "credits is the fixed price; a usage price has per_* tables" in str(refused.value)
