@@ -176,7 +176,11 @@ def test_an_operators_catalog_file_prices_the_gateways_requests(gateway_factory:
     path.write_text(OPERATOR_CATALOG)
     gateway: Gateway = gateway_factory(run_worker=False, catalog_file=path)
     key = gateway.key(credits=1000)
-    body = {"model": "grok-imagine-video", "prompt": "A fox", "params": {"duration": 15, "resolution": "720p"}}
+    body = {
+        "model": "grok-imagine-video",
+        "prompt": "A fox",
+        "params": {"duration": 15, "resolution": "720p"},
+    }
 
     shown = gateway.http.get("/api/v1/models/grok-imagine-video").json()
     preview = gateway.http.post("/api/v1/generations/price", headers=key.headers, json=body).json()
