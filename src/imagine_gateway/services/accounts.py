@@ -11,16 +11,26 @@ commands open one on the configured database with no server running:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from imagine_gateway.core.budgets import KeyLimits
 from imagine_gateway.core.clock import Clock, SystemClock
-from imagine_gateway.core.errors import ApiKeyExpired, ApiKeyInvalid, ApiKeyRevoked, ScopeDenied
+from imagine_gateway.core.errors import (
+    AccountDisabled,
+    ApiKeyExpired,
+    ApiKeyInvalid,
+    ApiKeyRevoked,
+    ScopeDenied,
+    invalid,
+)
 from imagine_gateway.core.records import Account, ApiKey
-from imagine_gateway.services.principal import ALL_SCOPES, Principal
+from imagine_gateway.services.principal import ALL_SCOPES, KNOWN_SCOPES, Principal
 from imagine_gateway.settings import Settings
 from imagine_gateway.store import accounts as account_store
+from imagine_gateway.store import audit
+from imagine_gateway.store import keys as key_store
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.migrate import upgrade
 
@@ -50,6 +60,18 @@ class AccountService:
     def __init__(self, *, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        self._listeners: list[Callable[[str, str | None], None]] = []
+
+    def on_change(self, listener: Callable[[str, str | None], None]) -> None:
+        """Call ``listener(account_id, key_id)`` after every committed change of a key or an
+        account (``key_id`` None: the whole account), e.g. to drop what a cache holds of them."""
+        self._listeners.append(listener)
+
+    def changed(self, account_id: str, key_id: str | None = None) -> None:
+        """The one place every change of a key or an account (revoke, rotate, limits, scopes,
+        disable, enable) passes through once committed, whichever service made it."""
+        for listener in self._listeners:
+            listener(account_id, key_id)
 
     async def create_account(self, name: str) -> Account:
         async with self.db.write() as conn:
@@ -73,9 +95,15 @@ class AccountService:
         scopes: Sequence[str] | None = None,
         expires_in_s: float | None = None,
         rate_limit: str | None = None,
+        limits: KeyLimits | None = None,
+        models: Sequence[str] | None = None,
     ) -> NewKey:
-        """A new API key (all scopes unless given); makes its account unless one is named, and tops
-        the account up by ``credits``, all in one transaction."""
+        """A new API key (all scopes but ``admin`` unless given); makes its account unless one is
+        named, and tops the account up by ``credits``, all in one transaction (and its audit row:
+        the operator made it on the command line)."""
+        unknown = [s for s in scopes or () if s not in KNOWN_SCOPES]
+        if unknown:
+            raise invalid("scopes", f"unknown scope '{unknown[0]}'", list(KNOWN_SCOPES))
         now = self.clock.now_ms()
         async with self.db.write() as conn:
             if account_ref:
@@ -95,6 +123,18 @@ class AccountService:
                 now_ms=now,
                 expires_at=now + int(expires_in_s * 1000) if expires_in_s else None,
                 rate_limit=rate_limit,
+                limits=limits,
+                models=list(models) if models is not None else None,
+            )
+            await audit.record(
+                conn,
+                created_at=now,
+                actor="cli",
+                action="key.create",
+                target_type="key",
+                target_id=key.id,
+                account_id=account.id,
+                details={"scopes": key.scopes, "credits": credits, "name": name},
             )
         return NewKey(account=account, key=key, secret=secret, balance=balance)
 
@@ -107,7 +147,9 @@ class AccountService:
     async def revoke_key(self, key_ref: str) -> ApiKey:
         """Revoke by id or visible prefix: the key stops working at once; a second revoke is a no-op."""
         async with self.db.write() as conn:
-            return await account_store.revoke_key(conn, key_ref, now_ms=self.clock.now_ms())
+            key = await account_store.revoke_key(conn, key_ref, now_ms=self.clock.now_ms())
+        self.changed(key.account_id, key.id)
+        return key
 
     async def topup(self, account_ref: str, credits: int, note: str | None = None) -> Account:
         """Add (or, negative, take away) credits: one ledger row; the account as it is afterwards."""
@@ -124,13 +166,16 @@ class AccountService:
     async def authenticate(self, secret: str, scope: str | None) -> Principal:
         """The principal behind an API key secret, after validity, expiry, revocation and scope checks."""
         async with self.db.read() as conn:
-            key = await account_store.key_by_secret(conn, secret)
-        if key is None:
+            found = await key_store.credential(conn, secret)
+        if found is None:
             raise ApiKeyInvalid("The API key is not valid.")
+        key, account_disabled_at = found
         if key.revoked_at is not None:
             raise ApiKeyRevoked("This API key was revoked.")
         if key.expires_at is not None and key.expires_at <= self.clock.now_ms():
             raise ApiKeyExpired("This API key has expired.")
+        if account_disabled_at is not None:
+            raise AccountDisabled("The account of this API key is disabled; contact the operator.")
         if scope is not None and scope not in key.scopes:
             raise ScopeDenied(f"This API key lacks the scope '{scope}'.")
         return Principal(
@@ -138,6 +183,7 @@ class AccountService:
             api_key_id=key.id,
             scopes=frozenset(key.scopes),
             rate_limit=key.rate_limit,
+            models=frozenset(key.models) if key.models is not None else None,
         )
 
 

@@ -6,7 +6,7 @@ why a charge differs from a plain capture or refund (settled to what was deliver
 charge on cancel, moderation or an ambiguous submit).
 
 Revision ID: 0006_task_billing
-Revises: 0005
+Revises: 0007_admin (the admin migration was applied first; this one follows it)
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_task_billing"
-down_revision = "0005"
+down_revision = "0007_admin"
 branch_labels = None
 depends_on = None
 
