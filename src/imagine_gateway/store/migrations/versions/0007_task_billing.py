@@ -5,8 +5,8 @@ provider is in ``provider``, its reported cost in ``upstream_cost_ticks``); ``bi
 why a charge differs from a plain capture or refund (settled to what was delivered, or a policy's
 charge on cancel, moderation or an ambiguous submit).
 
-Revision ID: 0006_task_billing
-Revises: 0007_admin (the admin migration was applied first; this one follows it)
+Revision ID: 0007
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_task_billing"
-down_revision = "0007_admin"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
