@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+BillingPolicy = Literal["refund", "charge_input", "charge"]
+
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:
     """The per-user data directory: ``$XDG_DATA_HOME/imagine-gateway``, else
@@ -177,6 +179,25 @@ class Settings(BaseSettings):
     poll_first_s: float = Field(default=2.0, gt=0, description="First poll of an upstream job after submit")
     poll_max_interval_s: float | None = Field(
         default=None, gt=0, description="Cap on the poll interval (default: the schedule's own, 10-30 s)"
+    )
+
+    # Billing policies: what a customer pays when a task ends without a result after it was sent
+    # upstream. refund: nothing; charge_input: what its inputs cost (input images, input video
+    # seconds); charge: the whole reservation. Before submission a task is always refunded.
+    billing_on_cancel_after_submit: BillingPolicy = Field(
+        default="charge",
+        description="A cancel after the job was sent upstream (xAI has no cancel and bills the job): "
+        "refund | charge_input | charge",
+    )
+    billing_on_moderation: BillingPolicy = Field(
+        default="charge",
+        description="An output the upstream's moderation blocked (xAI bills it as made): "
+        "refund | charge_input | charge",
+    )
+    billing_on_ambiguous_submit: BillingPolicy = Field(
+        default="refund",
+        description="A submit that may have reached the upstream, whose job cannot be found "
+        "(nothing shows xAI made or billed it): refund | charge_input | charge",
     )
 
     # Webhooks

@@ -43,6 +43,7 @@ def test_video_task_goes_queued_processing_succeeded_and_serves_a_playable_mp4(g
         "completed_at": None,
         "result": None,
         "error": None,
+        "billing": None,
     }
     task_id = created.json()["id"]
 
@@ -59,6 +60,7 @@ def test_video_task_goes_queued_processing_succeeded_and_serves_a_playable_mp4(g
         "final_credits": 10,
         "updated_at": ISO,
         "completed_at": ISO,
+        "billing": {"reserved": 10, "charged": 10, "released": 0, "reason": None},
         "result": {
             "primary_url": url,
             "urls": [url],

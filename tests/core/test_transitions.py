@@ -14,6 +14,7 @@ from imagine_gateway.core.states import ACTIVE, TERMINAL, TaskState
 from imagine_gateway.core.transitions import (
     Accepted,
     Canceled,
+    Charge,
     Collected,
     DeadlinePassed,
     Event,
@@ -213,6 +214,85 @@ def test_a_collected_result_succeeds_and_captures_the_reservation() -> None:
     }
     assert (update.terminal, update.fenced, update.from_states) == (True, True, {TaskState.COLLECTING})
     assert (update.posting, update.announce) == (Posting("capture", 0, -30), "generation.succeeded")
+
+
+def test_a_collected_result_worth_less_than_reserved_captures_that_and_releases_the_rest() -> None:
+    event = Collected(STORED, retention_ms=1_000, charge=12, delivered="1.5 s of video")
+
+    update = transition(task_in(TaskState.COLLECTING), event, NOW)
+
+    reason = "Charged 12 of the 30 credits reserved, for what was delivered (1.5 s of video); 18 released."
+    assert (update.values()["final_credits"], update.values()["billing_reason"]) == (12, reason)
+    assert update.values()["credits_state"] == "captured"
+    assert update.postings == (Posting("capture", 0, -12), Posting("release", 18, -18))
+
+
+@pytest.mark.parametrize("charge", [30, 31, 500])
+def test_a_collected_result_never_captures_more_than_reserved(charge: int) -> None:
+    update = transition(task_in(TaskState.COLLECTING), Collected(STORED, 1_000, charge=charge), NOW)
+
+    assert (update.values()["final_credits"], update.postings) == (30, (Posting("capture", 0, -30),))
+    assert "billing_reason" not in update.values()
+
+
+def test_a_collected_result_of_no_charge_still_captures_once() -> None:
+    update = transition(task_in(TaskState.COLLECTING), Collected(STORED, 1_000, charge=0), NOW)
+
+    assert update.postings == (Posting("capture", 0, 0), Posting("release", 30, -30))
+    assert (update.values()["final_credits"], update.values()["credits_state"]) == (0, "captured")
+
+
+def test_submitting_records_the_label_of_the_credential_that_sends_it() -> None:
+    update = transition(task_in(TaskState.QUEUED), Submitting("xai-main#1", "sha256:abc"), NOW)
+
+    assert update.values()["upstream_credential"] == "sha256:abc"
+    assert update.after().upstream_credential == "sha256:abc"
+
+
+@pytest.mark.parametrize(
+    ("charged", "postings", "reason"),
+    [
+        (
+            8,
+            (Posting("capture", 0, -8), Posting("release", 22, -22)),
+            "8 of the 30 credits reserved were charged: why; 22 released.",
+        ),
+        (30, (Posting("capture", 0, -30),), "30 of the 30 credits reserved were charged: why."),
+        (45, (Posting("capture", 0, -30),), "30 of the 30 credits reserved were charged: why."),
+    ],
+)
+def test_a_failure_with_a_charge_captures_it_and_says_so(
+    charged: int, postings: tuple[Posting, ...], reason: str
+) -> None:
+    event = Failed("content_moderated", "Blocked.", charge=Charge(charged, "why"))
+
+    update = transition(task_in(TaskState.PROCESSING), event, NOW)
+
+    assert update.values() == released("content_moderated", f"Blocked. {reason}") | {
+        "credits_state": "captured",
+        "final_credits": min(charged, 30),
+        "billing_reason": reason,
+    }
+    assert update.postings == postings
+
+
+def test_a_charge_of_nothing_is_a_plain_refund() -> None:
+    update = transition(task_in(TaskState.PROCESSING), Failed("x", "y", charge=Charge(0, "why")), NOW)
+
+    assert (update.values(), update.postings) == (released("x", "y"), (RELEASE,))
+
+
+def test_a_cancel_charges_only_once_the_task_was_sent_upstream() -> None:
+    charge = Charge(30, "sent")
+
+    queued = transition(task_in(TaskState.QUEUED), Canceled(charge), NOW)
+    processing = transition(task_in(TaskState.PROCESSING), Canceled(charge), NOW)
+
+    assert (queued.postings, queued.values()["credits_state"]) == ((RELEASE,), "released")
+    assert (processing.postings, processing.values()["final_credits"]) == ((Posting("capture", 0, -30),), 30)
+    assert processing.values()["error_message"] == (
+        "The task was canceled by the client. 30 of the 30 credits reserved were charged: sent."
+    )
 
 
 @pytest.mark.parametrize("state", sorted(ACTIVE))

@@ -119,9 +119,12 @@ def test_an_xai_compatible_relay_reports_moderation_as_content_moderated(
 
     done, _ = run_one(gateway, "grok-imagine-video", {})
 
+    # Charged by the default moderation policy: the upstream bills a moderated job as made.
     assert done["error"] == {
         "code": "content_moderated",
-        "message": "relay withheld the result: it did not pass content moderation.",
+        "message": "relay withheld the result: it did not pass content moderation. 10 of the 10 "
+        "credits reserved were charged: the upstream's moderation blocked the output, and the "
+        "upstream bills the job as made (IMAGINE_BILLING_ON_MODERATION=charge).",
     }
 
 

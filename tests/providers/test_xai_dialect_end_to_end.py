@@ -81,8 +81,8 @@ def test_the_openai_package_makes_a_15_1080p_video_and_a_20_2k_image_through_xai
             "user": user,
         },
     ]
-    # 2 s x 50 credits of 1.5, and one 2.0 image.
-    assert balance(gateway, key) == 1000 - 100 - 16
+    # 2 s x 50 credits of 1.5 reserved, settled to the 1 s clip delivered; and one 2.0 image.
+    assert balance(gateway, key) == 1000 - 50 - 16
 
 
 def test_xai_rest_calls_make_the_same_through_the_dialect_with_aliases(

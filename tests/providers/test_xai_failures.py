@@ -120,7 +120,7 @@ def test_an_expired_result_fails_the_task_and_releases_the_credits(
 def test_a_moderated_result_fails_as_content_moderated_and_releases_the_credits(
     upstream: StartMock, xai_gateway: Callable[..., Gateway]
 ) -> None:
-    gateway = xai_gateway(upstream("xai", failure="moderation"))
+    gateway = xai_gateway(upstream("xai", failure="moderation"), billing_on_moderation="refund")
     key = gateway.key(credits=100)
 
     task = create(gateway, key, VIDEO)
@@ -139,7 +139,7 @@ def test_a_moderated_result_fails_as_content_moderated_and_releases_the_credits(
 def test_a_moderated_image_fails_as_content_moderated(
     upstream: StartMock, xai_gateway: Callable[..., Gateway]
 ) -> None:
-    gateway = xai_gateway(upstream("xai", failure="moderation"))
+    gateway = xai_gateway(upstream("xai", failure="moderation"), billing_on_moderation="refund")
     key = gateway.key(credits=100)
 
     task = create(gateway, key, "grok-imagine")
@@ -158,7 +158,7 @@ def test_moderation_reported_as_failed_with_invalid_argument_is_content_moderate
     upstream: StartMock, xai_gateway: Callable[..., Gateway], model: str
 ) -> None:
     # xAI's other form of a moderation block: status failed, error.code invalid_argument.
-    gateway = xai_gateway(upstream("xai", failure="moderation_failed"))
+    gateway = xai_gateway(upstream("xai", failure="moderation_failed"), billing_on_moderation="refund")
     key = gateway.key(credits=100)
 
     task = create(gateway, key, model)

@@ -284,6 +284,15 @@ def files_of(gateway: Gateway, key: Any, media_dir: Path) -> Files:
     return files
 
 
+# The mocks serve one 1 s clip for every video: a video priced per second settles to that second
+# (at its resolution, plus its input images); every other case captures what it reserved.
+SETTLED_TO_ONE_SECOND = {
+    "grok-imagine-video-1.5 text-to-video 1080p, silent, audio reference": 50,
+    "grok-imagine-video-1.5 image-to-video 1080p": 52,
+    "grok-imagine-video-1.5 reference-to-video with first, last and key frames": 38,
+}
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_each_model_and_mode_reaches_xai_as_xai_documents_it(
     case: str,
@@ -306,7 +315,7 @@ def test_each_model_and_mode_reaches_xai_as_xai_documents_it(
 
     assert done["status"] == "succeeded", done["error"]
     assert len(done["result"]["media"]) == int(params.get("n", 1))
-    assert done["final_credits"] == task["reserved_credits"]
+    assert done["final_credits"] == SETTLED_TO_ONE_SECOND.get(case, task["reserved_credits"])
     expected["user"] = user_id(key.account_id, gateway.settings.signing_key)
     assert [(r.endpoint, r.body) for r in mock.mock.stats.received] == [(endpoint, expected)]
 

@@ -1,5 +1,6 @@
 """The upstream misbehaves in each way the mock knows: every task still ends once, no job is made
-twice, and only succeeded tasks are charged."""
+twice, and only succeeded tasks are charged (and moderation blocks, which the default billing
+policy charges as the upstream bills them)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def test_upstream_fault_ends_every_task_once_and_charges_only_successes(
     assert len(mock.mock.jobs) <= count  # never a second job for one task
     assert all(n >= 1 for n in jobs.values())
     assert facts.balanced and facts.charged_at_most_once
-    assert facts.balance == 10 * count - 10 * facts.states["succeeded"]
+    charged = facts.states["succeeded"] + facts.errors.get("content_moderated", 0)
+    assert facts.balance == 10 * count - 10 * charged
     outcome = ", ".join(f"{n} {state}" for state, n in sorted(facts.states.items())) + "".join(
         f" ({code} {n})" for code, n in sorted(facts.errors.items())
     )

@@ -650,6 +650,7 @@ def test_relay_passes_xai_bodies_through(serve: Serve, client: Callable[..., htt
                 "respect_moderation": True,
             },
             "progress": 100,
+            "usage": {"cost_in_usd_ticks": 500_000_000},  # billed as xAI bills: 1 s at $0.05
         },
     )
     assert decode_video(httpx.get(done.json()["video"]["url"]).content) == (848, 480, 12)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from imagine_gateway.catalog.price_spec import PriceSpec, legacy_rule
 from imagine_gateway.core.pricing import PriceRule
 
 ParamType = Literal["select", "number", "text"]
@@ -129,6 +131,8 @@ class ModelContract(BaseModel):
     base_credits: int = Field(ge=0)
     billing_type: Literal["FIXED", "PER_SECOND", "PER_IMAGE"] = "FIXED"
     credits_per_second: int | None = None
+    # The price rule (catalog/price_spec.py); absent: the rule the three fields above describe.
+    price: PriceSpec | None = None
     max_prompt_length: int
     prompt_required: bool = True
     supported_modes: tuple[str, ...] = ()
@@ -197,16 +201,23 @@ class ModelContract(BaseModel):
                 return spec
         return None
 
-    @property
+    @model_validator(mode="after")
+    def _price_is_usable(self) -> ModelContract:
+        rule = self.price.rule() if self.price is not None else None  # raises on a bad table
+        known = {p.key for p in self.params} | {p.key for p in self.engine_params}
+        for table in (rule.per_second, rule.per_image) if rule is not None else ():
+            unknown = [name for name in (table.by if table else ()) if name not in known]
+            if unknown:
+                raise ValueError(f"price table by {unknown}: not params of {self.id}")
+        return self
+
+    @cached_property
     def price_rule(self) -> PriceRule:
-        """This entry's price as a core value; ``credits_per_second`` counts only for ``PER_SECOND``,
-        ``n`` only for ``PER_IMAGE``."""
-        per_second = self.credits_per_second if self.billing_type == "PER_SECOND" else None
-        return PriceRule(
-            base_credits=self.base_credits,
-            credits_per_second=per_second,
-            per_image=self.billing_type == "PER_IMAGE",
-        )
+        """This entry's price as a core rule: its ``price`` table, else the ``billing_type`` fields
+        (``credits_per_second`` counts only for ``PER_SECOND``, ``n`` only for ``PER_IMAGE``)."""
+        if self.price is not None:
+            return self.price.rule()
+        return legacy_rule(self.billing_type, self.base_credits, self.credits_per_second)
 
     @property
     def param_keys(self) -> list[str]:

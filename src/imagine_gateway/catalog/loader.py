@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from imagine_gateway.catalog.contract import ModelContract
 
 
@@ -54,15 +56,26 @@ class Catalog:
         return list(self._models)
 
 
-def _parse(text: str) -> list[ModelContract]:
+class CatalogError(ValueError):
+    """A catalog file holds an entry that cannot be used; the message names the file and the entry."""
+
+
+def _parse(text: str, source: str) -> list[ModelContract]:
     data = tomllib.loads(text)
-    return [ModelContract.model_validate(entry) for entry in data.get("models", [])]
+    models = []
+    for entry in data.get("models", []):
+        try:
+            models.append(ModelContract.model_validate(entry))
+        except ValidationError as exc:
+            name = entry.get("id") if isinstance(entry, dict) else None
+            raise CatalogError(f"{source}: model {name!r} cannot be used: {exc}") from exc
+    return models
 
 
 def load_catalog(extra_file: Path | None = None) -> Catalog:
     """The shipped catalog, with an operator's file layered on top (same id replaces)."""
     shipped = resources.files("imagine_gateway.catalog").joinpath("models.toml").read_text("utf-8")
-    models = _parse(shipped)
+    models = _parse(shipped, "models.toml")
     if extra_file is not None:
-        models += _parse(extra_file.read_text("utf-8"))
+        models += _parse(extra_file.read_text("utf-8"), str(extra_file))
     return Catalog(models)

@@ -7,6 +7,7 @@ fails while it is stale).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -19,7 +20,7 @@ from httpx_sse import EventSource, SSEError
 from imagine_gateway.client import _base
 from imagine_gateway.client._base import NOT_GIVEN, Call, NotGiven
 from imagine_gateway.client.errors import APIConnectionError, APIStatusError
-from imagine_gateway.client.models import Generation
+from imagine_gateway.client.models import Generation, Price
 
 if TYPE_CHECKING:
     from imagine_gateway.client._sync import Client
@@ -52,6 +53,31 @@ class Generations:
             client_request_id=client_request_id,
         )
         return Generation.model_validate(self._client._json(call))
+
+    def price(
+        self,
+        model: str,
+        prompt: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        webhook_url: str | None = None,
+        client_request_id: str | None = None,
+    ) -> Price:
+        """What ``create`` with these arguments would reserve, line by line; nothing is created.
+
+            quote = client.generations.price("grok-imagine-video-1.5", "A fox", params={"duration": 6})
+            quote.credits  # 96
+        """
+        create = _base.create_generation_call(
+            model=model,
+            prompt=prompt,
+            params=params,
+            idempotency_key=None,
+            webhook_url=webhook_url,
+            client_request_id=client_request_id,
+        )
+        call = dataclasses.replace(create, path="/api/v1/generations/price", replay_safe=True)
+        return Price.model_validate(self._client._json(call))
 
     def run(
         self,

@@ -46,6 +46,7 @@ class Model(_Model):
     category: str
     base_credits: int
     billing_type: str
+    price: dict[str, Any] | None = None
     supported_modes: list[str] = []
     max_prompt_length: int | None = None
     reference_media: ReferenceMedia | None = None
@@ -79,6 +80,16 @@ class GenerationError(_Model):
     message: str
 
 
+class GenerationBilling(_Model):
+    """What an ended task cost: ``charged`` of the ``reserved`` credits, the rest ``released``;
+    ``reason`` says why when it is not a plain capture or refund."""
+
+    reserved: int
+    charged: int
+    released: int
+    reason: str | None = None
+
+
 class Generation(_Model):
     """A generation task. ``status`` is queued, processing, succeeded, failed or canceled."""
 
@@ -97,11 +108,31 @@ class Generation(_Model):
     completed_at: datetime | None = None
     result: GenerationResult | None = None
     error: GenerationError | None = None
+    billing: GenerationBilling | None = None
 
     @property
     def is_terminal(self) -> bool:
         """True once the task has ended (succeeded, failed or canceled)."""
         return self.status in TERMINAL_STATUSES
+
+
+class PriceLine(_Model):
+    """One line of a price: ``quantity`` of ``item`` at ``unit_credits`` each."""
+
+    item: str
+    quantity: float
+    unit_credits: float
+    credits: float
+
+
+class Price(_Model):
+    """What a create of a request would reserve (``client.generations.price``)."""
+
+    object: str = "price"
+    model: str
+    credits: int
+    breakdown: list[PriceLine] = []
+    price: dict[str, Any] = {}
 
 
 class File(_Model):

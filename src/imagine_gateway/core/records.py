@@ -119,6 +119,10 @@ class Task(_FromRow):
     started_at: int | None
     completed_at: int | None
     expires_at: int | None
+    # The non-secret label of the upstream credential that served the task (never the key).
+    upstream_credential: str | None = None
+    # Why the charge differs from a plain capture or refund (settled to less, a policy's charge).
+    billing_reason: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Self:

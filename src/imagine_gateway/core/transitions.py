@@ -4,123 +4,62 @@
        │           │             │             │
        └───────────┴─────────────┴─────────────┴──▶ failed | canceled   (credits released)
 
-A success captures the reservation; a failure or a cancel releases it; the deadline fails a task
-that waits (queued) or runs (processing) too long. ``Rescheduled`` puts a step off (a retry, or
-back to ``queued`` when no provider took it). An event that does not apply to the task's state
-raises ``TransitionRefused`` and changes nothing. Pure: the caller supplies the time.
+A success captures what was delivered (never more than the reservation) and releases the rest in
+the same update; a failure or a cancel releases the reservation, or captures what a policy charges
+(``Charge``: a cancel after submission, a moderation block, an ambiguous submit) and releases the
+rest. The deadline fails a task that waits (queued) or runs (processing) too long. ``Rescheduled``
+puts a step off (a retry, or back to ``queued`` when no provider took it). An event that does not
+apply to the task's state raises ``TransitionRefused`` and changes nothing.
+Pure: the caller supplies the time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import Any
 
+from imagine_gateway.core.events import (
+    Accepted,
+    Canceled,
+    Charge,
+    Collected,
+    DeadlinePassed,
+    Event,
+    Failed,
+    Progressed,
+    Rescheduled,
+    ResultExpired,
+    Submitting,
+    SubmitWasAmbiguous,
+    UpstreamFinished,
+)
 from imagine_gateway.core.records import Task
-from imagine_gateway.core.results import ResultAsset, StoredResult, UpstreamResult
+from imagine_gateway.core.results import StoredResult, UpstreamResult
 from imagine_gateway.core.states import ACTIVE, CreditsState, TaskState
 from imagine_gateway.core.updates import Posting, TaskUpdate, TransitionRefused
 
 ERROR_MESSAGE_MAX = 1000
+__all__ = [
+    "Accepted",
+    "Canceled",
+    "Charge",
+    "Collected",
+    "DeadlinePassed",
+    "Event",
+    "Failed",
+    "NewTask",
+    "Progressed",
+    "Rescheduled",
+    "ResultExpired",
+    "SubmitWasAmbiguous",
+    "Submitting",
+    "UpstreamFinished",
+    "open_task",
+    "overdue",
+    "transition",
+]
 
-
-@dataclass(frozen=True)
-class Submitting:
-    """The worker is about to send the job to ``provider`` (recorded first, so a crash reconciles)."""
-
-    provider: str
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """The upstream holds the job as ``upstream_id`` (submitted, or found again by a reconcile)."""
-
-    provider: str
-    upstream_id: str
-    first_poll_in_ms: int
-
-
-@dataclass(frozen=True)
-class SubmitWasAmbiguous:
-    """The request may have reached the upstream: it is reconciled, never resubmitted."""
-
-
-@dataclass(frozen=True)
-class Progressed:
-    """A poll found the job still running."""
-
-    progress: int
-    next_poll_in_ms: int
-
-
-@dataclass(frozen=True)
-class UpstreamFinished:
-    """A poll found the job done; its outputs are to be collected."""
-
-    assets: tuple[ResultAsset, ...]
-    raw: dict[str, Any] = field(default_factory=dict)
-    cost_ticks: int | None = None
-
-
-@dataclass(frozen=True)
-class Collected:
-    """The outputs are in our storage; kept for ``retention_ms``."""
-
-    result: StoredResult
-    retention_ms: int
-
-
-@dataclass(frozen=True)
-class Failed:
-    """The task cannot succeed. ``fenced=False`` for an ending decided outside the claim."""
-
-    code: str
-    message: str
-    upstream_raw: dict[str, Any] | None = None
-    cost_ticks: int | None = None
-    fenced: bool = True
-
-
-@dataclass(frozen=True)
-class Canceled:
-    """The client canceled the task."""
-
-
-@dataclass(frozen=True)
-class DeadlinePassed:
-    """The task waited or ran past its deadline (``deadline_s`` after its creation)."""
-
-    deadline_s: float
-
-
-@dataclass(frozen=True)
-class Rescheduled:
-    """Run the step again in ``delay_ms``, counting one more attempt (or poll); ``requeue`` makes the
-    task ``queued`` again (no provider took it)."""
-
-    delay_ms: int
-    count: Literal["attempts", "polls"] = "attempts"
-    requeue: bool = False
-
-
-@dataclass(frozen=True)
-class ResultExpired:
-    """The result's files are gone (retention, or deleted); the task keeps its metadata."""
-
-
-Event = (
-    Submitting
-    | Accepted
-    | SubmitWasAmbiguous
-    | Progressed
-    | UpstreamFinished
-    | Collected
-    | Failed
-    | Canceled
-    | DeadlinePassed
-    | Rescheduled
-    | ResultExpired
-)
 
 _ALL_ACTIVE = frozenset(ACTIVE)
 _SUBMITTABLE = frozenset({TaskState.QUEUED, TaskState.SUBMITTING})
@@ -213,6 +152,7 @@ def _submitting(task: Task, event: Submitting, now_ms: int) -> TaskUpdate:
         now_ms,
         state=TaskState.SUBMITTING,
         provider=event.provider,
+        upstream_credential=event.credential,
         started_at=task.started_at or now_ms,
     )
 
@@ -273,18 +213,30 @@ def _upstream_finished(task: Task, event: UpstreamFinished, now_ms: int) -> Task
 
 def _collected(task: Task, event: Collected, now_ms: int) -> TaskUpdate:
     _require(task, event, _COLLECTING)
+    reserved = task.reserved_credits
+    charged = reserved if event.charge is None else max(0, min(event.charge, reserved))
+    rest = reserved - charged
+    reason = None
+    if rest:
+        what = f" ({event.delivered})" if event.delivered else ""
+        reason = (
+            f"Charged {charged} of the {reserved} credits reserved, for what was delivered{what}; "
+            f"{rest} released."
+        )
     return TaskUpdate(
         task,
         _COLLECTING,
         now_ms,
         state=TaskState.SUCCEEDED,
         credits_state=CreditsState.CAPTURED,
-        final_credits=task.reserved_credits,
+        final_credits=charged,
         result=event.result,
         progress=100,
         completed_at=now_ms,
         expires_at=now_ms + event.retention_ms,
-        posting=Posting("capture", amount=0, reserved_delta=-task.reserved_credits),
+        posting=Posting("capture", amount=0, reserved_delta=-charged),
+        release=Posting("release", amount=rest, reserved_delta=-rest) if rest else None,
+        billing_reason=reason,
         announce="generation.succeeded",
     )
 
@@ -303,7 +255,10 @@ def _canceled(task: Task, event: Canceled, now_ms: int) -> TaskUpdate:
             state=task.state,
             event="Canceled",
         )
-    return _released(task, TaskState.CANCELED, "canceled", "The task was canceled by the client.", now_ms)
+    # Before submission nothing was sent upstream: a queued task is always refunded in full.
+    charge = event.charge if state is not TaskState.QUEUED else None
+    message = "The task was canceled by the client."
+    return _released(task, TaskState.CANCELED, "canceled", message, now_ms, charge=charge)
 
 
 def _deadline_passed(task: Task, event: DeadlinePassed, now_ms: int) -> TaskUpdate:
@@ -354,25 +309,48 @@ _TRANSITIONS: dict[type[Any], Callable[[Task, Any, int], TaskUpdate]] = {
 
 def _failed(task: Task, event: Failed, now_ms: int) -> TaskUpdate:
     upstream = UpstreamResult(raw=event.upstream_raw) if event.upstream_raw else None
-    update = _released(task, TaskState.FAILED, event.code, event.message, now_ms, fenced=event.fenced)
+    update = _released(
+        task, TaskState.FAILED, event.code, event.message, now_ms, fenced=event.fenced, charge=event.charge
+    )
     return replace(update, upstream_result=upstream, upstream_cost_ticks=event.cost_ticks)
 
 
 def _released(
-    task: Task, state: TaskState, code: str, message: str, now_ms: int, *, fenced: bool = False
+    task: Task,
+    state: TaskState,
+    code: str,
+    message: str,
+    now_ms: int,
+    *,
+    fenced: bool = False,
+    charge: Charge | None = None,
 ) -> TaskUpdate:
-    """An ending without a result: the reservation goes back to the balance."""
+    """An ending without a result: the reservation goes back to the balance, but for what ``charge``
+    keeps (captured, and said in the error message and the billing reason)."""
+    reserved = task.reserved_credits
+    charged = 0 if charge is None else max(0, min(charge.credits, reserved))
+    rest = reserved - charged
+    reason = None
+    if charge is not None and charged:
+        released = f"; {rest} released" if rest else ""
+        reason = f"{charged} of the {reserved} credits reserved were charged: {charge.reason}{released}."
+        message = f"{message} {reason}"
     return TaskUpdate(
         task,
         _ALL_ACTIVE,
         now_ms,
         fenced=fenced,
         state=state,
-        credits_state=CreditsState.RELEASED,
+        credits_state=CreditsState.CAPTURED if charged else CreditsState.RELEASED,
+        final_credits=charged if charged else None,
         error_code=code,
         error_message=message[:ERROR_MESSAGE_MAX],
         completed_at=now_ms,
-        posting=Posting("release", amount=task.reserved_credits, reserved_delta=-task.reserved_credits),
+        posting=Posting("capture", amount=0, reserved_delta=-charged)
+        if charged
+        else Posting("release", amount=rest, reserved_delta=-rest),
+        release=Posting("release", amount=rest, reserved_delta=-rest) if charged and rest else None,
+        billing_reason=reason,
         announce=f"generation.{state.value}",
     )
 

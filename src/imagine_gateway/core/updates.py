@@ -1,5 +1,6 @@
 """What a transition of the task state machine decides: the change of one task row and the ledger
-posting that goes with it, applied by the store in one transaction (or not at all)."""
+postings that go with it (one, or a capture and the release of the rest of a reservation), applied
+by the store in one transaction (or not at all)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ _PLAIN = (
     "error_code",
     "error_message",
     "upstream_cost_ticks",
+    "upstream_credential",
+    "billing_reason",
 )
 
 
@@ -85,9 +88,18 @@ class TaskUpdate:
     submit_ambiguous: bool = False
     upstream_result: UpstreamResult | None = None
     upstream_cost_ticks: int | None = None
+    upstream_credential: str | None = None
+    billing_reason: str | None = None
     result: StoredResult | None = None
     posting: Posting | None = None
+    # The rest of a reservation given back beside a capture (settled to less than reserved).
+    release: Posting | None = None
     announce: str | None = None
+
+    @property
+    def postings(self) -> tuple[Posting, ...]:
+        """Every ledger row this update posts, in order (written with it, in its transaction)."""
+        return tuple(p for p in (self.posting, self.release) if p is not None)
 
     @property
     def terminal(self) -> bool:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.utils
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -87,6 +88,12 @@ class UpstreamResponse:
         return json.loads(self.content)
 
 
+def credential_label(api_key: str) -> str:
+    """A non-secret label of an upstream key: its SHA-256, shortened (the key cannot be read back
+    from it, and the same key always shows the same label)."""
+    return "sha256:" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
+
+
 class UpstreamHttp:
     """An HTTP client bound to one upstream and one key, with errors mapped to provider errors."""
 
@@ -96,6 +103,7 @@ class UpstreamHttp:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self._auth = {"Authorization": f"Bearer {api_key}"}
+        self.credential = credential_label(api_key)
         self._max_concurrency = max_concurrency
         # Per phase, as before: the pool wait plus connect, the connect itself, each read.
         self._timeout = aiohttp.ClientTimeout(
@@ -295,6 +303,8 @@ class HttpProvider:
         self.name = name
         self.http = http
         self.models = dict(models)
+        # Which key serves this provider's tasks, as a label safe to store and show.
+        self.credential: str | None = http.credential
 
     def mapping(self, model: ModelContract) -> ModelMapping:
         mapping = self.models.get(model.id)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imagine_gateway.catalog.loader import Catalog
+from imagine_gateway.catalog.prices import quote
 from imagine_gateway.catalog.validation import GenerationRequest
 from imagine_gateway.core.clock import Clock
 from imagine_gateway.core.errors import (
@@ -24,13 +25,14 @@ from imagine_gateway.core.errors import (
     invalid,
 )
 from imagine_gateway.core.ids import new_task_id
-from imagine_gateway.core.pricing import price_credits
+from imagine_gateway.core.pricing import Quote
 from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import internal_states_for
 from imagine_gateway.core.transitions import Canceled, open_task, transition
 from imagine_gateway.delivery.events import STOPPING, EventBus, TaskEvent
 from imagine_gateway.delivery.webhook_urls import check_webhook_url
 from imagine_gateway.providers.router import Router
+from imagine_gateway.services.billing import policy_charge
 from imagine_gateway.services.pagination import Page, page_of, read_cursor
 from imagine_gateway.services.principal import Principal
 from imagine_gateway.services.references import ReferenceResolver
@@ -126,16 +128,7 @@ class GenerationService:
         for key in idempotency_keys:
             if key is not None and not (0 < len(key) <= IDEMPOTENCY_KEY_MAX):
                 raise invalid("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
-        if request.webhook_url is not None:
-            await check_webhook_url(
-                request.webhook_url,
-                allow_private=self.settings.webhook_allow_private,
-                field_name="webhook_url",
-            )
-        # With the reference files, so a provider can tell the mode (reference-to-video, an edit...).
-        self.router.check(request.model, request.public_params())
-        await self.references.check(principal.account_id, request.model, request.references)
-        price = price_credits(request.model, request.params)
+        price = (await self.price(principal, request)).credits
         digest = fingerprint(request)
         now = self.clock.now_ms()
         created: list[Created] = []
@@ -165,6 +158,19 @@ class GenerationService:
                 "spend caps leave; none was created."
             ) from exc
         return created
+
+    async def price(self, principal: Principal, request: GenerationRequest) -> Quote:
+        """What a create of ``request`` would reserve, after the same checks; creates nothing."""
+        if request.webhook_url is not None:
+            await check_webhook_url(
+                request.webhook_url,
+                allow_private=self.settings.webhook_allow_private,
+                field_name="webhook_url",
+            )
+        # With the reference files, so a provider can tell the mode (reference-to-video, an edit...).
+        self.router.check(request.model, request.public_params())
+        await self.references.check(principal.account_id, request.model, request.references)
+        return quote(request.model, request.public_params())
 
     async def _create_one(
         self,
@@ -272,8 +278,11 @@ class GenerationService:
             task = await task_store.get_task(conn, task_id, account_id=principal.account_id)
             if task is None:
                 raise NotFound(f"Task {task_id} was not found.")
-            # Refused (task_state_conflict) once the task has ended.
-            update = transition(task, Canceled(), now)
+            # Refused (task_state_conflict) once the task has ended; charged as the policy says
+            # once it was sent upstream (a queued task is refunded in full).
+            engine = self.router.get(task.provider) if task.provider else None
+            charge = policy_charge(self.settings, self.catalog, task, "cancel_after_submit", provider=engine)
+            update = transition(task, Canceled(charge), now)
             if not await task_store.apply(conn, update):  # pragma: no cover - guarded by the write lock
                 raise TaskStateConflict(f"Task {task_id} changed state; try again.")
             final = await task_store.get_task(conn, task_id)

@@ -116,6 +116,10 @@ tasks = Table(
     Column("upstream_id", String(200), nullable=True),
     Column("upstream_result", JSON, nullable=True),  # the upstream's own URLs, kept for audit
     Column("upstream_cost_ticks", BigInteger, nullable=True),
+    # Which credential of the provider served the task: a non-secret label, never the key.
+    Column("upstream_credential", String(64), nullable=True),
+    # Why the charge differs from a plain capture or refund (settled to less, a policy's charge).
+    Column("billing_reason", String(500), nullable=True),
     Column("submit_ambiguous", Integer, nullable=False, default=0),
     # The job: schedule, attempts and lease; `fence` is bumped on every claim and every write-back
     # must match it, so a worker that lost its lease cannot overwrite the new owner's progress.

@@ -46,8 +46,8 @@ async def apply(conn: AsyncConnection, update: TaskUpdate) -> bool:
     result = await conn.execute(statement, params)
     if result.rowcount != 1:
         return False
-    if update.posting is not None:
-        await _post(conn, update.task, update.posting, now_ms=update.updated_at)
+    for posting in update.postings:  # a capture and the release of the rest, when settled to less
+        await _post(conn, update.task, posting, now_ms=update.updated_at)
     return True
 
 

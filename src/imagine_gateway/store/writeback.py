@@ -57,7 +57,7 @@ class WriteBatcher:
 
     async def apply(self, update: TaskUpdate) -> bool:
         """Apply a fenced update of a live task; whether it took effect."""
-        if update.terminal or update.posting is not None or not update.fenced:
+        if update.terminal or update.postings or not update.fenced:
             async with self.db.write() as conn:
                 return await task_store.apply(conn, update)
         return await self.write(update.task, update.values())

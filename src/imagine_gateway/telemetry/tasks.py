@@ -31,8 +31,8 @@ def task_created(task: Task, *, dialect: str) -> None:
 def task_changed(update: TaskUpdate) -> None:
     """``update`` took effect: count its credits and its end, and log the transition."""
     task = update.task
-    if update.posting is not None:
-        metrics.count_credits(update.posting.kind, abs(update.posting.reserved_delta))
+    for posting in update.postings:
+        metrics.count_credits(posting.kind, abs(posting.reserved_delta))
     provider = update.provider or task.provider
     if update.result is not None and provider:
         for asset in update.result.assets:

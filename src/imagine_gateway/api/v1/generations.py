@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from imagine_gateway.api.deps import CanCreate, CanRead, Ctx, read_json
 from imagine_gateway.api.v1.views import task_view
+from imagine_gateway.catalog.prices import breakdown
 from imagine_gateway.catalog.validation import validate_generation
 from imagine_gateway.core.states import PUBLIC_STATUSES
 
@@ -47,6 +48,27 @@ async def create_generation(
     return JSONResponse(
         task_view(ctx.settings, created.task, now_ms=ctx.clock.now_ms()), status_code=202, headers=headers
     )
+
+
+@router.post(
+    "/generations/price",
+    summary="Preview what a create would reserve (nothing is created, no credits move)",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": CREATE_BODY_REF}}}
+    },
+    responses={200: {"description": "The price a create of this body reserves, line by line"}},
+)
+async def price_generation(request: Request, ctx: Ctx, principal: CanCreate) -> dict[str, Any]:
+    body = await read_json(request)
+    gen = validate_generation(ctx.catalog, body)
+    quote = await ctx.generations.price(principal, gen)
+    return {
+        "object": "price",
+        "model": gen.model.id,
+        "credits": quote.credits,
+        "breakdown": breakdown(quote),
+        "price": gen.model.price_rule.as_data(),
+    }
 
 
 @router.get("/generations", summary="List generation tasks, newest first")

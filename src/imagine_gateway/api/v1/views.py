@@ -33,6 +33,18 @@ def task_view(settings: Settings, task: Task, *, now_ms: int) -> dict[str, Any]:
         "completed_at": iso_ms(task.completed_at),
         "result": result_view(settings, task.result, now_ms=now_ms, expires_at=task.expires_at),
         "error": error,
+        "billing": billing_view(task) if state.is_terminal else None,
+    }
+
+
+def billing_view(task: Task) -> dict[str, Any]:
+    """What an ended task cost: reserved, charged (captured), released, and why when it is not
+    a plain capture or refund."""
+    return {
+        "reserved": task.reserved_credits,
+        "charged": task.final_credits,
+        "released": task.reserved_credits - task.final_credits,
+        "reason": task.billing_reason,
     }
 
 
@@ -49,6 +61,8 @@ def model_view(model: ModelContract) -> dict[str, Any]:
         "billing_type": model.billing_type,
         # PER_SECOND: base + this per second of duration; PER_IMAGE: base_credits per image (n).
         "credits_per_second": model.credits_per_second,
+        # What is charged: the rule as data (fixed credits, or the usage formula's tables).
+        "price": model.price_rule.as_data(),
         "supported_modes": list(model.supported_modes),
         "max_prompt_length": model.max_prompt_length,
         "reference_media": None

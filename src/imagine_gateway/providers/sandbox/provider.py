@@ -33,6 +33,8 @@ class SandboxProvider:
     # The result is rendered when it is collected, from the task's reference image: collecting
     # needs the reference bytes, which a downloaded result never does.
     renders_results_from_references = True
+    # A local engine bills nothing: a billing policy never charges for its jobs.
+    bills_jobs = False
 
     def __init__(
         self, *, latency_s: float, failure_rate: float, fps: int, work_dir: Path | None = None

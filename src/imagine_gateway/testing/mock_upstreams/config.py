@@ -72,6 +72,9 @@ class MockConfig:
     media_bytes: int | None = None
     # Serve this file for every video download instead of rendering one.
     media_file: Path | None = None
+    # Deliver videos at most this long, whatever was asked (an upstream that returns a shorter clip):
+    # the done body reports, and the usage bills, what was delivered (xai and xai_compatible shapes).
+    video_duration_s: float | None = None
     # Render one file per size (and duration) and serve it for every job showing the first job's
     # prompt, so a benchmark downloading 10,000 results pays for one render, not 10,000.
     share_media: bool = False

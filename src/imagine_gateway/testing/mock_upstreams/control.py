@@ -42,6 +42,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "require_output_upload": (bool,),
     "media_bytes": (int, type(None)),
     "media_file": (str, type(None)),
+    "video_duration_s": (int, float, type(None)),
     "share_media": (bool,),
     "media_bytes_per_s": (int, type(None)),
     "rate_limit": (int,),

@@ -155,6 +155,9 @@ async def _generate_video(request: Request) -> Response:
     job.references = tuple(checked["images"])
     job.request = body
     job.extra.update(family=checked["family"], uploads=uploads)
+    shorter = mock_of(request).config.video_duration_s
+    if shorter is not None:  # the clip delivered (and billed) is shorter than the one asked for
+        job.duration_s = min(job.duration_s, float(shorter))
     mock_of(request).add_job(job, received)
     return JSONResponse({"request_id": job.id})
 
@@ -230,7 +233,9 @@ async def _get_video(request: Request) -> Response:
             "code": "invalid_argument",
             "message": "The generated video was rejected by content moderation.",
         }
-        return JSONResponse({"status": "failed", "error": error})
+        # A moderated video was made, and is billed as made.
+        usage = {"cost_in_usd_ticks": _video_cost_ticks(job)}
+        return JSONResponse({"status": "failed", "error": error, "usage": usage})
     if view.outcome == "expired":
         return JSONResponse({"status": "expired"})
     moderated = view.outcome == "moderation"

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from imagine_gateway.testing.mock_upstreams import params
+from imagine_gateway.testing.mock_upstreams import params, xai_rules
 from imagine_gateway.testing.mock_upstreams.config import MockConfig
 from imagine_gateway.testing.mock_upstreams.media import video_dimensions, video_path
 from imagine_gateway.testing.mock_upstreams.plumbing import (
@@ -92,6 +92,9 @@ async def _submit(request: Request) -> Response:
         raise MockError(400, "image cannot be used together with reference_images.")
     image = params.media_ref(body["image"], "image") if body.get("image") is not None else None
     width, height = video_dimensions(resolution, aspect_ratio)
+    shorter = mock_of(request).config.video_duration_s
+    if shorter is not None:  # the clip delivered (and billed) is shorter than the one asked for
+        duration_s = min(duration_s, int(shorter))
     job = Job(
         id=f"grok_video_{uuid.uuid4().hex}",
         media="video",
@@ -136,4 +139,13 @@ async def _poll(request: Request) -> Response:
         }
         return JSONResponse({"model": job.model, "video": video})
     video = {"url": url, "duration": duration, "respect_moderation": not moderated}
-    return JSONResponse({"status": "done", "model": job.model, "video": video, "progress": 100})
+    # Billed as xAI bills it: per second of the delivered clip at its resolution, per input image.
+    usage = {"cost_in_usd_ticks": _cost_ticks(job)}
+    done = {"status": "done", "model": job.model, "video": video, "progress": 100, "usage": usage}
+    return JSONResponse(done)
+
+
+def _cost_ticks(job: Job) -> int:
+    family = xai_rules.VIDEO_MODELS.get(job.model, xai_rules.CLASSIC)
+    resolution = str(job.request.get("resolution") or "480p") if isinstance(job.request, dict) else "480p"
+    return xai_rules.video_cost_ticks(family, resolution, job.duration_s, len(job.references), 0.0)

@@ -16,11 +16,12 @@ from imagine_gateway.catalog.validation import ReferenceItem
 from imagine_gateway.core.clock import Clock
 from imagine_gateway.core.records import Task
 from imagine_gateway.core.schedule import jittered, poll_delay_s
-from imagine_gateway.core.transitions import Event, transition
+from imagine_gateway.core.transitions import Charge, Event, transition
 from imagine_gateway.core.updates import TaskUpdate
 from imagine_gateway.media.storage import Storage
 from imagine_gateway.providers.base import Job
 from imagine_gateway.providers.router import Router
+from imagine_gateway.services.billing import Case, policy_charge
 from imagine_gateway.services.references import ReferenceResolver
 from imagine_gateway.settings import Settings
 
@@ -59,6 +60,11 @@ class StepContext:
         """Apply the transition ``event`` makes; the update, or None when the write lost."""
         update = transition(task, event, self.clock.now_ms())
         return update if await self.apply(update) else None
+
+    def charge(self, task: Task, case: Case) -> Charge | None:
+        """What ending ``task`` without a result charges in ``case``, by the billing settings."""
+        provider = self.router.get(task.provider) if task.provider else None
+        return policy_charge(self.settings, self.catalog, task, case, provider=provider)
 
     def job(self, task: Task) -> Job:
         """The job without reference bytes: what polls and collects need (they run often)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+from imagine_gateway.catalog.prices import delivered_credits, delivery_words
 from imagine_gateway.core.records import Task
 from imagine_gateway.core.results import StoredAsset, StoredResult
 from imagine_gateway.core.schedule import retry_delay_s
@@ -50,7 +51,11 @@ async def collect(ctx: StepContext, task: Task) -> None:
             await discard_results(ctx.storage, task.id, stored)
         return
     retention_ms = int(ctx.settings.result_retention_s * 1000)
-    await ctx.advance(task, Collected(StoredResult(tuple(stored)), retention_ms=retention_ms))
+    result = StoredResult(tuple(stored))
+    # Settled to what was delivered: the stored files' measured seconds, the images stored.
+    charge = delivered_credits(job.model, task.params, result)
+    delivered = Collected(result, retention_ms=retention_ms, charge=charge, delivered=delivery_words(result))
+    await ctx.advance(task, delivered)
 
 
 async def discard_results(storage: Storage, task_id: str, stored: list[StoredAsset]) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from imagine_gateway.core.records import Task
-from imagine_gateway.core.transitions import Failed, Progressed, UpstreamFinished
+from imagine_gateway.core.transitions import Charge, Failed, Progressed, UpstreamFinished
 from imagine_gateway.providers.base import ProviderRejected, ProviderUnavailable
 from imagine_gateway.worker.steps.base import Retry, StepContext
+
+MODERATED = "content_moderated"
 
 
 async def poll(ctx: StepContext, task: Task) -> None:
@@ -23,7 +25,7 @@ async def poll(ctx: StepContext, task: Task) -> None:
             max(exc.retry_after_s or 0.0, ctx.poll_delay(task, task.polls + 1)), count="polls"
         ) from exc
     except ProviderRejected as exc:
-        await ctx.advance(task, Failed(exc.code, exc.message))
+        await ctx.advance(task, Failed(exc.code, exc.message, charge=moderated(ctx, task, exc.code)))
         return
     ctx.router.record_success(provider.name)
     if outcome.state == "pending":
@@ -37,12 +39,18 @@ async def poll(ctx: StepContext, task: Task) -> None:
             outcome.error_message or "The generation failed.",
             upstream_raw=outcome.raw,
             cost_ticks=outcome.cost_ticks,
+            charge=moderated(ctx, task, outcome.error_code),
         )
         await ctx.advance(task, failed)
     else:
         await ctx.advance(task, UpstreamFinished(outcome.assets, outcome.raw, outcome.cost_ticks))
         if outcome.assets:
             ctx.wake()  # due now: collect it without waiting for the idle poll
+
+
+def moderated(ctx: StepContext, task: Task, code: str | None) -> Charge | None:
+    """The moderation policy's charge when the upstream's moderation blocked the output."""
+    return ctx.charge(task, "moderation") if code == MODERATED else None
 
 
 def gone(task: Task) -> Failed:

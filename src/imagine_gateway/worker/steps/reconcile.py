@@ -47,12 +47,15 @@ async def resolve(
             if exc.retryable and ctx.clock.now_ms() < task.deadline_at:
                 raise Retry(retry_delay_s(task.attempts)) from exc
     if found is None or provider is None:
+        charge = ctx.charge(task, "ambiguous_submit")
         await ctx.advance(
             task,
             Failed(
                 "upstream_submit_ambiguous",
                 f"The upstream may or may not have received this task ({cause}) and has no way to "
-                "look it up; it was not resubmitted, to avoid paying twice. Credits were released.",
+                "look it up; it was not resubmitted, to avoid paying twice."
+                + (" Credits were released." if charge is None else ""),
+                charge=charge,
             ),
         )
         return

@@ -33,7 +33,8 @@ async def submit(ctx: StepContext, task: Task) -> None:
                 delay = max(0.05, min(delay, left_s))
             log.warning("no provider took task %s (tried %s); retrying in %.0f s", task.id, tried, delay)
             raise Retry(delay, requeue=True)
-        submitting = await ctx.advance(task, Submitting(provider.name))
+        credential = getattr(provider, "credential", None)  # a label of the key, never the key
+        submitting = await ctx.advance(task, Submitting(provider.name, credential))
         if submitting is None:
             return
         task = submitting.after()

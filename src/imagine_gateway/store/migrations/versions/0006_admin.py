@@ -1,7 +1,7 @@
 """Accounts that an operator can disable, per-key spend caps and model allowlists with their
 counters, top-up references, the audit log and the admin API's idempotency records.
 
-Revision ID: 0007_admin
+Revision ID: 0006
 Revises: 0005
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_admin"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
