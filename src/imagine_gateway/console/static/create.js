@@ -44,7 +44,7 @@ export async function render(root, { query }) {
   });
   const changed = () => {
     countPrompt(current.model, current.mode, prompt, counter);
-    price.update(body(), current.model);
+    price.update(body());
   };
   const setModel = (m, prefill = null) => {
     modeSelect.replaceChildren(...(m.modes || []).map((mode) => h("option", { value: mode.name }, mode.name)));
