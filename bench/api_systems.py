@@ -115,9 +115,11 @@ def ensure_litellm(procs: Processes) -> Path:
         return binary
     print(f"installing litellm[proxy]=={LITELLM_VERSION} into {LITELLM_VENV} (once)...", flush=True)
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(LITELLM_VENV)], check=True)
-    subprocess.run(
-        [str(LITELLM_VENV / "bin" / "pip"), "install", "-q", f"litellm[proxy]=={LITELLM_VERSION}"], check=True
-    )
+    log = procs.logs / "litellm-install.log"
+    with log.open("wb") as out:
+        pip = [str(LITELLM_VENV / "bin" / "pip"), "install", "-q", f"litellm[proxy]=={LITELLM_VERSION}"]
+        if subprocess.run(pip, stdout=out, stderr=subprocess.STDOUT, check=False).returncode != 0:
+            raise SystemExit(f"installing LiteLLM failed:\n{log.read_text()[-4000:]}")
     marker.touch()
     return binary
 

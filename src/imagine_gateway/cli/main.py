@@ -235,7 +235,7 @@ def keys_list(
 @keys_app.command("revoke")
 @reports_database
 def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or visible prefix")]) -> None:
-    """Revoke a key: it stops working at once."""
+    """Revoke a key: refused at once with Redis, else within IMAGINE_KEY_CACHE_S (1 s)."""
     revoked = _with_accounts(lambda accounts: accounts.revoke_key(key))
     out.print(f"revoked {revoked.id} ({revoked.prefix}...)", highlight=False)
 

@@ -133,7 +133,7 @@ def build_context(
         files=files,
         references=references,
         generations=generations,
-        accounts=AccountService(db=db, clock=clock),
+        accounts=AccountService(db=db, clock=clock, events=events, key_cache_s=settings.key_cache_s),
         webhooks=WebhookService(db=db, clock=clock, settings=settings, dispatcher=dispatcher),
         results=ResultService(db=db, storage=storage, clock=clock),
         webhook_dispatcher=dispatcher,

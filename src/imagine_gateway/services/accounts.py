@@ -1,5 +1,8 @@
 """Accounts, API keys and credits: what the CLI administers and what every request authenticates by.
 
+A revoked key is refused at once by the process that revoked it and, through Redis, by every
+other; a process no notice reaches refuses it within ``IMAGINE_KEY_CACHE_S`` (1 s by default).
+
 The gateway's API uses the service from its context; the ``imagine keys`` and ``imagine credits``
 commands open one on the configured database with no server running:
 
@@ -17,7 +20,11 @@ from dataclasses import dataclass
 
 from imagine_gateway.core.clock import Clock, SystemClock
 from imagine_gateway.core.errors import ApiKeyExpired, ApiKeyInvalid, ApiKeyRevoked, ScopeDenied
+from imagine_gateway.core.ids import hash_api_key
 from imagine_gateway.core.records import Account, ApiKey
+from imagine_gateway.delivery.events import AccessChanged, EventBus, MemoryEventBus
+from imagine_gateway.delivery.redis_events import RedisEventBus
+from imagine_gateway.services.key_cache import KeyCache
 from imagine_gateway.services.principal import ALL_SCOPES, Principal
 from imagine_gateway.settings import Settings
 from imagine_gateway.store import accounts as account_store
@@ -45,11 +52,29 @@ class Credits:
 
 
 class AccountService:
-    """Accounts, their keys and their balances."""
+    """Accounts, their keys and their balances.
 
-    def __init__(self, *, db: Database, clock: Clock) -> None:
+    ``authenticate`` keeps the keys it checked in a ``KeyCache`` (``key_cache_s``). Every method that
+    changes what authentication decides (a key revoked, its scopes or limits changed, an account
+    disabled) calls ``access_changed`` after its transaction committed: this process forgets at
+    once, and the event bus tells the others.
+    """
+
+    def __init__(
+        self, *, db: Database, clock: Clock, events: EventBus | None = None, key_cache_s: float = 0.0
+    ) -> None:
         self.db = db
         self.clock = clock
+        self.events: EventBus = events or MemoryEventBus()
+        self.keys = KeyCache(max_age_s=key_cache_s)
+        self.events.on_access_change(self.keys.forget)
+
+    async def access_changed(self, *, key_id: str | None = None, account_id: str | None = None) -> None:
+        """The hook of every mutation authentication must see: call it once the change committed.
+
+        Names the key or the account whose keys must be checked afresh (neither: every key).
+        """
+        await self.events.announce(AccessChanged(key_id=key_id, account_id=account_id))
 
     async def create_account(self, name: str) -> Account:
         async with self.db.write() as conn:
@@ -107,7 +132,9 @@ class AccountService:
     async def revoke_key(self, key_ref: str) -> ApiKey:
         """Revoke by id or visible prefix: the key stops working at once; a second revoke is a no-op."""
         async with self.db.write() as conn:
-            return await account_store.revoke_key(conn, key_ref, now_ms=self.clock.now_ms())
+            key = await account_store.revoke_key(conn, key_ref, now_ms=self.clock.now_ms())
+        await self.access_changed(key_id=key.id)
+        return key
 
     async def topup(self, account_ref: str, credits: int, note: str | None = None) -> Account:
         """Add (or, negative, take away) credits: one ledger row; the account as it is afterwards."""
@@ -122,9 +149,12 @@ class AccountService:
         return Credits(account_id=account.id, balance=account.balance, reserved=account.reserved)
 
     async def authenticate(self, secret: str, scope: str | None) -> Principal:
-        """The principal behind an API key secret, after validity, expiry, revocation and scope checks."""
-        async with self.db.read() as conn:
-            key = await account_store.key_by_secret(conn, secret)
+        """The principal behind an API key secret, after validity, expiry, revocation and scope checks.
+
+        The key's row comes from the cache when this process read it less than ``key_cache_s`` ago
+        and nothing changed it since; the checks run on every request either way.
+        """
+        key = await self._key(hash_api_key(secret))
         if key is None:
             raise ApiKeyInvalid("The API key is not valid.")
         if key.revoked_at is not None:
@@ -141,15 +171,29 @@ class AccountService:
         )
 
 
+    async def _key(self, secret_hash: str) -> ApiKey | None:
+        cached = self.keys.get(secret_hash)
+        if cached is not None:
+            return cached
+        generation, read_at = self.keys.generation, self.keys.clock()
+        key = await account_store.key_by_hash(self.db, secret_hash)
+        if key is not None:  # unknown secrets are not kept: they would only fill the cache
+            self.keys.put(secret_hash, key, generation=generation, read_at=read_at)
+        return key
+
+
 @asynccontextmanager
 async def open_accounts(settings: Settings, *, clock: Clock | None = None) -> AsyncIterator[AccountService]:
     """The service on the configured database, its schema brought up to date first; closed afterwards."""
     url = settings.resolved_database_url
     await asyncio.to_thread(upgrade, url)
     db = Database(url)
+    # With Redis, a change made here (a key revoked) reaches every running gateway process at once.
+    events: EventBus = RedisEventBus(settings.redis_url) if settings.redis_url else MemoryEventBus()
     try:
-        yield AccountService(db=db, clock=clock or SystemClock())
+        yield AccountService(db=db, clock=clock or SystemClock(), events=events)
     finally:
+        await events.aclose()
         await db.dispose()
 
 

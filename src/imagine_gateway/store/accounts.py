@@ -9,7 +9,9 @@ from imagine_gateway.core.errors import NotFound
 from imagine_gateway.core.ids import hash_api_key, new_api_key, new_id, visible_prefix
 from imagine_gateway.core.records import Account, ApiKey
 from imagine_gateway.store import ledger
+from imagine_gateway.store.db import Database
 from imagine_gateway.store.ledger import LedgerKind
+from imagine_gateway.store.point_reads import KEY_BY_HASH, MISS
 from imagine_gateway.store.tables import accounts, api_keys
 
 
@@ -91,13 +93,18 @@ async def create_key(
     return key, secret
 
 
-async def key_by_secret(conn: AsyncConnection, secret: str) -> ApiKey | None:
-    row = (
-        (await conn.execute(select(api_keys).where(api_keys.c.secret_hash == hash_api_key(secret))))
-        .mappings()
-        .first()
-    )
-    return ApiKey.from_row(row) if row else None
+async def key_by_hash(db: Database, secret_hash: str) -> ApiKey | None:
+    """The key whose secret hashes to ``secret_hash``, on the point-read path (every request's)."""
+    found = await db.points.fetch(KEY_BY_HASH, secret_hash)
+    if found is MISS:
+        async with db.read() as conn:
+            row = (
+                (await conn.execute(select(api_keys).where(api_keys.c.secret_hash == secret_hash)))
+                .mappings()
+                .first()
+            )
+            return ApiKey.from_row(row) if row else None
+    return None if found is None else ApiKey.from_row(found)  # type: ignore[arg-type]
 
 
 async def list_keys(conn: AsyncConnection, account_id: str | None = None) -> list[ApiKey]:

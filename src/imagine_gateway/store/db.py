@@ -12,6 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from imagine_gateway.store.point_reads import PointReads
+
 
 class Database:
     """Holds the engine and hands out read and write transactions.
@@ -37,6 +39,7 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             _tune_sqlite(self.engine)
+        self.points = PointReads(url)  # single-row reads off SQLAlchemy's async path
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -64,6 +67,7 @@ class Database:
             await conn.rollback()
 
     async def dispose(self) -> None:
+        await self.points.close()
         await self.engine.dispose()
 
 

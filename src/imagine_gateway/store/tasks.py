@@ -18,7 +18,9 @@ from imagine_gateway.core.states import ACTIVE, TaskState
 from imagine_gateway.core.transitions import NewTask
 from imagine_gateway.core.updates import Posting, TaskUpdate
 from imagine_gateway.store import ledger
+from imagine_gateway.store.db import Database
 from imagine_gateway.store.pagination import keyset_page
+from imagine_gateway.store.point_reads import MISS, TASK_OF_ACCOUNT
 from imagine_gateway.store.tables import tasks
 
 _ACTIVE = [s.value for s in ACTIVE]
@@ -74,6 +76,15 @@ async def get_task(conn: AsyncConnection, task_id: str, *, account_id: str | Non
         query = query.where(tasks.c.account_id == account_id)
     row = (await conn.execute(query)).mappings().first()
     return Task.from_row(row) if row else None
+
+
+async def find_task(db: Database, task_id: str, *, account_id: str) -> Task | None:
+    """The account's task, read on the point-read path (the status endpoint's one query)."""
+    found = await db.points.fetch(TASK_OF_ACCOUNT, task_id, account_id)
+    if found is MISS:
+        async with db.read() as conn:
+            return await get_task(conn, task_id, account_id=account_id)
+    return None if found is None else Task.from_row(found)  # type: ignore[arg-type]
 
 
 async def states_of(conn: AsyncConnection, task_ids: Sequence[str]) -> dict[str, str]:
