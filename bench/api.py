@@ -42,15 +42,21 @@ DOCS = ROOT / "docs"
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of one cell (default 10)")
     parser.add_argument("--rounds", type=int, default=1, help="times each cell is measured (median)")
     parser.add_argument("--systems", default=",".join(ALL_SYSTEMS), help="comma-separated systems")
     parser.add_argument("--concurrency", default="1,16,64", help="comma-separated connection counts")
-    parser.add_argument("--routes", default="", help="only these routes (comma-separated), e.g. status,create")
+    parser.add_argument(
+        "--routes", default="", help="only these routes (comma-separated), e.g. status,create"
+    )
     parser.add_argument("--json", type=Path, default=DOCS / "benchmarks-api.json", help="cells written here")
     parser.add_argument("--chart", type=Path, default=DOCS / "benchmarks-api.png", help="PNG written here")
-    parser.add_argument("--doc", type=Path, default=DOCS / "benchmarks.md", help="doc whose table is regenerated")
+    parser.add_argument(
+        "--doc", type=Path, default=DOCS / "benchmarks.md", help="doc whose table is regenerated"
+    )
     parser.add_argument("--no-doc", action="store_true", help="write the JSON and chart only")
     return parser.parse_args()
 
@@ -108,7 +114,10 @@ def main() -> None:
                 for c in levels
             ]
             total = sum(1 for r, _ in plan for s in systems if r in s.routes) * args.rounds
-            print(f"{total} cells of {args.seconds:g} s: ~{total * (args.seconds + 0.3) / 60:.1f} min", flush=True)
+            print(
+                f"{total} cells of {args.seconds:g} s: ~{total * (args.seconds + 0.3) / 60:.1f} min",
+                flush=True,
+            )
             for round_no in range(args.rounds):
                 for index, (route_name, c) in enumerate(plan):
                     serving = [s for s in systems if route_name in s.routes]
@@ -157,7 +166,7 @@ def report(args: argparse.Namespace, cells: list[Cell], labels: dict[str, str]) 
     write_json(args.json, meta, cells, found)
     chart(args.chart, summary, labels)
     rows, goals = table(summary, labels), target_rows(found)
-    print("\n".join(rows + [""] + goals))
+    print("\n".join([*rows, "", *goals]))
     if not args.no_doc:
         update_doc(args.doc, str(meta["command"]).strip(), meta, rows, goals)
     print(f"wrote {args.json}, {args.chart}" + ("" if args.no_doc else f", {args.doc}"))

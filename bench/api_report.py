@@ -70,7 +70,9 @@ def targets(summary: dict[tuple[str, str, int], dict[str, float]]) -> list[dict[
 
     found: list[dict[str, Any]] = []
 
-    def ratio(name: str, top: float | None, bottom: float | None, goal: float, *, at_most: bool = False) -> None:
+    def ratio(
+        name: str, top: float | None, bottom: float | None, goal: float, *, at_most: bool = False
+    ) -> None:
         if top is None or bottom is None or bottom == 0:
             return
         value = top / bottom
@@ -103,7 +105,9 @@ def target_rows(found: list[dict[str, Any]]) -> list[str]:
     rows = ["| target (c=16) | goal | this run | |", "|---|---|---|---|"]
     for t in found:
         goal = f"≤ {t['goal']:g}×" if t["at_most"] else f"≥ {t['goal']:g}×"
-        rows.append(f"| {t['target']} | {goal} | {t['value']:.2f}× | {'met' if t['met'] else '**not met**'} |")
+        rows.append(
+            f"| {t['target']} | {goal} | {t['value']:.2f}× | {'met' if t['met'] else '**not met**'} |"
+        )
     return rows
 
 

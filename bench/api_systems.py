@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-
 from api_wrk import Route
 from loopback import free_port
 
@@ -29,6 +28,7 @@ LITELLM_VENV = BENCH / ".venv-litellm"
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 CREATE_BODY = json.dumps({"model": "grok-imagine", "prompt": "a red fox in fresh snow"})
 HUGE_CREDITS = 10**15
+RATE = ("--rate-limit", "1000000000/minute")  # no cell may meet the key's rate limit
 
 
 class Processes:
@@ -144,13 +144,22 @@ def start_litellm(procs: Processes, workdir: Path) -> System:
     lines += ["litellm_settings:", "  telemetry: false", "general_settings:", "  master_key: sk-bench"]
     config.write_text("\n".join(lines) + "\n")
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "OPENAI", "LITELLM", "PYTHON"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "OPENAI", "LITELLM", "PYTHON"))
     }
-    env |= {"LITELLM_TELEMETRY": "False", "LITELLM_LOG": "ERROR", "NO_DOCS": "True", "DISABLE_ADMIN_UI": "True"}
+    env |= {
+        "LITELLM_TELEMETRY": "False",
+        "LITELLM_LOG": "ERROR",
+        "NO_DOCS": "True",
+        "DISABLE_ADMIN_UI": "True",
+    }
     args = [str(binary), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
     args += ["--num_workers", "1", "--telemetry", "False"]
     proc = procs.start("litellm", args, env)
-    system = System("litellm", f"LiteLLM {LITELLM_VERSION} proxy, 1 worker", f"http://127.0.0.1:{port}", proc.pid)
+    system = System(
+        "litellm", f"LiteLLM {LITELLM_VERSION} proxy, 1 worker", f"http://127.0.0.1:{port}", proc.pid
+    )
     wait_ready(system.base_url + "/health/liveliness", proc, timeout_s=180, log=procs.logs / "litellm.log")
     system.routes = {
         "video_create": Route(
@@ -204,8 +213,7 @@ def start_gateway(procs: Processes, workdir: Path, name: str, *, postgres: bool,
     if postgres:
         env["IMAGINE_DATABASE_URL"] = _pg_database(procs)
     made = subprocess.run(
-        [*_imagine(), "keys", "create", "--name", "bench", "--credits", str(HUGE_CREDITS)]
-        + ["--rate-limit", "1000000000/minute"],
+        [*_imagine(), "keys", "create", "--name", "bench", "--credits", str(HUGE_CREDITS), *RATE],
         env=env,
         capture_output=True,
         text=True,
@@ -227,11 +235,15 @@ def start_gateway(procs: Processes, workdir: Path, name: str, *, postgres: bool,
     with httpx.Client(base_url=system.base_url, headers=headers, timeout=30) as client:
         ids = []
         for _ in range(20):  # a full first page for the list route
-            made_task = client.post("/api/v1/generations", content=CREATE_BODY, headers={"content-type": "application/json"})
+            made_task = client.post(
+                "/api/v1/generations", content=CREATE_BODY, headers={"content-type": "application/json"}
+            )
             made_task.raise_for_status()
             ids.append(made_task.json()["id"])
     system.routes = {
-        "create": Route("create", "POST", "/api/v1/generations", body=CREATE_BODY, token=secret, unique_key=True),
+        "create": Route(
+            "create", "POST", "/api/v1/generations", body=CREATE_BODY, token=secret, unique_key=True
+        ),
         "status": Route("status", "GET", f"/api/v1/generations/{ids[0]}", token=secret),
         "list": Route("list", "GET", "/api/v1/generations?limit=20", token=secret),
         "models": Route("models", "GET", "/api/v1/models"),

@@ -176,5 +176,7 @@ def run_cell(
     if cell.requests:
         cell.cpu_ms_per_request = (cpu_after - cpu_before) * 1000 / cell.requests
     if cell.errors:
-        cell.notes.append(f"{cell.errors} errors: {json.dumps({k: data[k] for k in data if k != 'requests'})}")
+        cell.notes.append(
+            f"{cell.errors} errors: {json.dumps({k: data[k] for k in data if k != 'requests'})}"
+        )
     return cell

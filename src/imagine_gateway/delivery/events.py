@@ -46,19 +46,6 @@ STOPPING = "gateway.stopping"
 class EventBus(Protocol):
     async def publish(self, event: TaskEvent) -> None: ...
 
-    async def announce(self, change: AccessChanged) -> None:
-        self.deliver_access(change)
-
-    def on_access_change(self, listener: AccessListener) -> None:
-        self._access_listeners.append(listener)
-
-    def deliver_access(self, change: AccessChanged) -> None:
-        for listener in list(self._access_listeners):
-            try:
-                listener(change)
-            except Exception:  # one listener's failure must not keep the others from forgetting
-                log.exception("access listener failed on %s", change)
-
     def subscribe(self, task_id: str) -> asyncio.Queue[TaskEvent]: ...
 
     def unsubscribe(self, task_id: str, queue: asyncio.Queue[TaskEvent]) -> None: ...

@@ -80,7 +80,7 @@ class PointReads:
         self._pool_lock = asyncio.Lock()
         self._closed = False
 
-    async def fetch(self, query: PointQuery, *params: Any) -> Mapping[str, Any] | None | object:
+    async def fetch(self, query: PointQuery, *params: Any) -> Mapping[str, Any] | object | None:
         if self._closed:
             return MISS
         if self._sqlite_path is not None:
@@ -89,11 +89,14 @@ class PointReads:
             return await self._fetch_postgres(query, params)
         return MISS
 
-    def _fetch_sqlite(self, query: PointQuery, params: Sequence[Any]) -> Mapping[str, Any] | None | object:
+    def _fetch_sqlite(self, query: PointQuery, params: Sequence[Any]) -> Mapping[str, Any] | object | None:
         try:
             if self._conn is None:
                 conn = sqlite3.connect(
-                    f"file:{self._sqlite_path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+                    f"file:{self._sqlite_path}?mode=ro",
+                    uri=True,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
                 conn.execute("PRAGMA busy_timeout=0")
                 conn.execute("PRAGMA query_only=1")
@@ -106,7 +109,9 @@ class PointReads:
             return MISS
         return query.row(rows[0]) if rows else None
 
-    async def _fetch_postgres(self, query: PointQuery, params: Sequence[Any]) -> Mapping[str, Any] | None | object:
+    async def _fetch_postgres(
+        self, query: PointQuery, params: Sequence[Any]
+    ) -> Mapping[str, Any] | object | None:
         try:
             pool = self._pool or await self._open_pool()
             found = await pool.fetchrow(query.postgres, *params)
@@ -116,7 +121,7 @@ class PointReads:
         return None if found is None else query.row(list(found.values()))
 
     async def _open_pool(self) -> Any:
-        import asyncpg
+        import asyncpg  # type: ignore[import-untyped]
 
         async with self._pool_lock:
             if self._pool is None:
