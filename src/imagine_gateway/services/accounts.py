@@ -67,7 +67,7 @@ class AccountService:
         self.clock = clock
         self.events: EventBus = events or MemoryEventBus()
         self.keys = KeyCache(max_age_s=key_cache_s)
-        self.events.on_access_change(self.keys.forget)
+        self.events.on_access_change(lambda change: self.keys.forget(change))
 
     async def access_changed(self, *, key_id: str | None = None, account_id: str | None = None) -> None:
         """The hook of every mutation authentication must see: call it once the change committed.
