@@ -132,7 +132,7 @@ class GenerationService:
         now = self.clock.now_ms()
         created: list[Created] = []
         try:
-            async with self.db.write() as conn:
+            async with self.db.write(quick=True) as conn:
                 for key in idempotency_keys:
                     created.append(
                         await self._create_one(conn, principal, request, key, price, digest, dialect, now)

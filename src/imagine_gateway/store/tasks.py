@@ -24,13 +24,14 @@ from imagine_gateway.store.point_reads import MISS, TASK_OF_ACCOUNT
 from imagine_gateway.store.tables import tasks
 
 _ACTIVE = [s.value for s in ACTIVE]
+_INSERT_TASK = insert(tasks)  # built once; the row's values come as parameters
 
 
 async def insert_task(conn: AsyncConnection, new: NewTask) -> Task:
     """Insert the task and post its reservation; ``insufficient_credits`` rolls both back."""
-    await conn.execute(insert(tasks).values(**new.task.to_row()))
+    await conn.execute(_INSERT_TASK, new.task.to_row())
     await _post(conn, new.task, new.posting, now_ms=new.task.created_at)
-    return await get_task(conn, new.task.id)  # type: ignore[return-value]
+    return new.task  # every column was given: the row is this task, no need to read it back
 
 
 async def apply(conn: AsyncConnection, update: TaskUpdate) -> bool:
