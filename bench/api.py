@@ -1,8 +1,9 @@
 """The API hot path side by side: bare FastAPI (the ceiling), LiteLLM's proxy, and `imagine serve`.
 
-One invocation starts every system as its own process, then measures cell by cell with wrk (one
-thread) at each concurrency, and within each cell runs the systems one after the other, in an order
-that turns each round, so background load on the machine hits all of them alike. It writes the
+One invocation starts every system as its own process, then measures with wrk (one thread), cell by
+cell, in groups: at each concurrency the reads of every system back to back (the ceiling's GET among
+them), then the creates (the ceiling's POST, LiteLLM's relays); who goes first turns from group to
+group, so background load on the machine hits all of them alike. It writes the
 cells to a JSON file, regenerates the table between the markers in docs/benchmarks.md and draws
 req/s and p99 by concurrency as a PNG.
 
@@ -33,7 +34,7 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
-from api_report import chart, medians, table, target_rows, targets, update_doc, write_json
+from api_report import GET_ROUTES, chart, medians, table, target_rows, targets, update_doc, write_json
 from api_systems import ALL_SYSTEMS, Processes, System, start_system
 from api_wrk import Cell, require_wrk, run_cell, write_script
 
@@ -83,6 +84,31 @@ def warm_up(system: System, seconds: float = 1.0) -> None:
                 n += 1
 
 
+def schedule(
+    systems: list[System], levels: list[int], only: set[str]
+) -> list[tuple[int, list[tuple[System, str]]]]:
+    """The cells, in groups measured back to back: at each concurrency, the reads (the ceiling's
+    GET beside every gateway read) and then the creates (the ceiling's POST, LiteLLM's relays,
+    every gateway create). A ratio of the targets compares cells of one group, minutes apart at
+    most, so a change in the machine's background load falls on both sides of it."""
+    plan = []
+    for c in levels:
+        for kind in ("read", "create"):
+            group = [
+                (system, name)
+                for system in systems
+                for name in system.routes
+                if (not only or name in only) and route_kind(name) == kind
+            ]
+            if group:
+                plan.append((c, group))
+    return plan
+
+
+def route_kind(name: str) -> str:
+    return "read" if name in GET_ROUTES else "create"
+
+
 def wrk_version(wrk: str) -> str:
     out = subprocess.run([wrk, "--version"], capture_output=True, text=True, check=False).stdout
     return out.split()[1] if out.startswith("wrk ") else "?"
@@ -107,22 +133,16 @@ def main() -> None:
             for system in systems:
                 warm_up(system)
             script = write_script(workdir)
-            plan = [
-                (route, c)
-                for route in dict.fromkeys(r for s in systems for r in s.routes)
-                if not only or route in only
-                for c in levels
-            ]
-            total = sum(1 for r, _ in plan for s in systems if r in s.routes) * args.rounds
+            plan = schedule(systems, levels, only)
+            total = sum(len(group) for _, group in plan) * args.rounds
             print(
                 f"{total} cells of {args.seconds:g} s: ~{total * (args.seconds + 0.3) / 60:.1f} min",
                 flush=True,
             )
             for round_no in range(args.rounds):
-                for index, (route_name, c) in enumerate(plan):
-                    serving = [s for s in systems if route_name in s.routes]
-                    turn = (round_no + index) % len(serving)  # who goes first turns cell by cell
-                    for system in serving[turn:] + serving[:turn]:
+                for index, (c, group) in enumerate(plan):
+                    turn = (round_no + index) % len(group)  # who goes first turns group by group
+                    for system, route_name in group[turn:] + group[:turn]:
                         cell = Cell(system.name, route_name, c, round_no)
                         run_cell(
                             wrk,
