@@ -23,6 +23,7 @@ import logging
 import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
+from urllib.parse import quote
 
 from sqlalchemy import JSON
 from sqlalchemy.engine import make_url
@@ -93,7 +94,7 @@ class PointReads:
         try:
             if self._conn is None:
                 conn = sqlite3.connect(
-                    f"file:{self._sqlite_path}?mode=ro",
+                    f"file:{quote(self._sqlite_path)}?mode=ro",
                     uri=True,
                     isolation_level=None,
                     check_same_thread=False,
