@@ -34,6 +34,7 @@ class LoopConnection:
 
     def __init__(self, sync: Connection) -> None:
         self.sync_connection = sync
+        self.dialect = sync.dialect
 
     async def execute(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
         return self.sync_connection.execute(statement, parameters, **kwargs)
