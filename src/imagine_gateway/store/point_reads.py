@@ -94,7 +94,7 @@ class PointReads:
         try:
             if self._conn is None:
                 conn = sqlite3.connect(
-                    f"file:{quote(self._sqlite_path)}?mode=ro",
+                    f"file:{quote(self._sqlite_path or '')}?mode=ro",
                     uri=True,
                     isolation_level=None,
                     check_same_thread=False,
