@@ -149,13 +149,20 @@ def chart(path: Path, summary: dict[tuple[str, str, int], dict[str, float]], lab
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5))
-    for system, route in sorted({(s, r) for s, r, _ in summary}):
+    # One colour per system, one line style and marker per route.
+    colours = {system: plt.get_cmap("tab10")(i % 10) for i, system in enumerate(labels)}
+    routes = sorted({r for _, r, _ in summary})
+    styles = {r: ("-", "--", ":", "-.")[i % 4] for i, r in enumerate(routes)}
+    markers = {r: "osD^v<>"[i % 7] for i, r in enumerate(routes)}
+    for system, route in sorted(
+        {(s, r) for s, r, _ in summary}, key=lambda p: (list(labels).index(p[0]), p[1])
+    ):
         points = sorted((c, v) for (s, r, c), v in summary.items() if (s, r) == (system, route))
         xs = [c for c, _ in points]
-        style = "--" if system in ("fastapi", "litellm") else "-"
+        look = {"color": colours[system], "linestyle": styles[route], "marker": markers[route]}
         name = f"{system} {route}"
-        left.plot(xs, [v["rps"] for _, v in points], style, marker="o", label=name)
-        right.plot(xs, [v["p99_ms"] for _, v in points], style, marker="o", label=name)
+        left.plot(xs, [v["rps"] for _, v in points], label=name, **look)
+        right.plot(xs, [v["p99_ms"] for _, v in points], label=name, **look)
     for ax, title in ((left, "requests per second"), (right, "p99 latency (ms)")):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
