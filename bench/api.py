@@ -7,7 +7,7 @@ group, so background load on the machine hits all of them alike. It writes the
 cells to a JSON file, regenerates the table between the markers in docs/benchmarks.md and draws
 req/s and p99 by concurrency as a PNG.
 
-    python bench/api.py                                    # full: 10 s a cell (~13 min)
+    python bench/api.py                                    # full: 10 s a cell (12-15 min)
     python bench/api.py --seconds 2                        # quick: ~3 min
     python bench/api.py --systems fastapi,sqlite,pg --concurrency 16 --seconds 3
 
