@@ -17,6 +17,9 @@ from imagine_gateway.services.accounts import NewKey, open_accounts
 from imagine_gateway.settings import Settings, load_settings
 from imagine_gateway.testing.loopback import LoopbackServer
 
+# xdist: one module per unit of work, per-worker resources, and the `serial` mark (docs/testing.md)
+pytest_plugins = ["tests.parallel"]
+
 FAST = {
     "sandbox_latency_s": 0.3,
     "sandbox_fps": 4,

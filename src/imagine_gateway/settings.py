@@ -85,7 +85,9 @@ class Settings(BaseSettings):
     usd_per_credit: Decimal = Field(
         default=Decimal("0.005"),
         ge=0,
-        description="What one credit is worth, for clients that read a cost in USD (the xai-sdk's cost_usd)",
+        validation_alias=AliasChoices("IMAGINE_CREDIT_USD", "IMAGINE_USD_PER_CREDIT", "credit_usd"),
+        description="What one credit is worth in USD (IMAGINE_CREDIT_USD): revenue and margin in the "
+        "admin reports, and the cost clients read in USD (the xai-sdk's cost_usd)",
     )
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),

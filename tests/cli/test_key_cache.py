@@ -64,7 +64,7 @@ async def test_a_change_announced_on_the_bus_reaches_every_service_listening_to_
     assert (await serving.authenticate(other.secret, None)).api_key_id == other.key.id
 
 
-async def test_access_changed_for_an_account_makes_every_key_of_it_checked_afresh(db: Database) -> None:
+async def test_a_change_of_an_account_makes_every_key_of_it_checked_afresh(db: Database) -> None:
     accounts, unconnected = cached(db, SetClock()), cached(db, SetClock())
     first = await accounts.create_key(name="a")
     second = await accounts.create_key(name="b", account_ref=first.account.id)
@@ -75,7 +75,7 @@ async def test_access_changed_for_an_account_makes_every_key_of_it_checked_afres
     await unconnected.revoke_key(second.key.id)
     await unconnected.revoke_key(elsewhere.key.id)
 
-    await accounts.access_changed(account_id=first.account.id)
+    accounts.changed(first.account.id)  # the hook every change of an account goes through
 
     assert [
         (await accounts.authenticate(first.secret, None)).api_key_id,
@@ -105,13 +105,13 @@ def key(key_id: str = "key_1", account_id: str = "acct_1") -> ApiKey:
 def test_an_entry_is_trusted_for_less_than_the_bound_and_then_read_again() -> None:
     now = [100.0]
     cache = KeyCache(max_age_s=1.0, now=lambda: now[0])
-    cache.put("h", key(), generation=cache.generation, read_at=cache.clock())
+    cache.put("h", (key(), None), generation=cache.generation, read_at=cache.clock())
 
     now[0] = 100.99
     trusted = cache.get("h")
     now[0] = 101.0
 
-    assert (trusted, cache.get("h"), len(cache)) == (key(), None, 0)
+    assert (trusted, cache.get("h"), len(cache)) == ((key(), None), None, 0)
 
 
 def test_a_read_that_began_before_a_change_is_not_kept() -> None:
@@ -119,12 +119,12 @@ def test_a_read_that_began_before_a_change_is_not_kept() -> None:
     generation, read_at = cache.generation, cache.clock()  # the read starts...
     cache.forget(AccessChanged(key_id="key_1"))  # ...the key is revoked meanwhile...
 
-    cache.put("h", key(), generation=generation, read_at=read_at)  # ...the stale row arrives
+    cache.put("h", (key(), None), generation=generation, read_at=read_at)  # ...the stale row arrives
 
     assert cache.get("h") is None
 
 
 def test_with_a_bound_of_zero_nothing_is_kept() -> None:
     cache = KeyCache(max_age_s=0)
-    cache.put("h", key(), generation=cache.generation, read_at=cache.clock())
+    cache.put("h", (key(), None), generation=cache.generation, read_at=cache.clock())
     assert (cache.get("h"), len(cache)) == (None, 0)

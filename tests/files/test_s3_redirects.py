@@ -187,3 +187,38 @@ def test_local_storage_serves_the_bytes_itself_with_the_setting_on(
     served = httpx.get(file["url"])
 
     assert (served.status_code, served.headers["content-type"], served.content) == (200, "image/png", data)
+
+
+def test_the_openai_video_download_redirects_to_s3_after_checking_the_key(s3_gateway: Gateway) -> None:
+    key = s3_gateway.key()
+    created = s3_gateway.http.post(
+        "/v1/videos",
+        headers=key.headers,
+        json={"model": "grok-imagine-video", "prompt": "A paper boat", "seconds": "4", "size": "1280x720"},
+    ).json()
+    done = s3_gateway.wait_for(created["id"], key)
+    content_path = f"/v1/videos/{created['id']}/content"
+
+    redirect = s3_gateway.http.get(content_path, headers=key.headers, follow_redirects=False)
+    video = httpx.get(redirect.headers["location"])
+    poster = s3_gateway.http.get(
+        f"{content_path}?variant=thumbnail", headers=key.headers, follow_redirects=False
+    )
+    anonymous = s3_gateway.http.get(content_path, follow_redirects=False)
+
+    assert (
+        redirect.status_code,
+        redirect.headers["cache-control"],
+        query_of(redirect.headers["location"])["X-Amz-Expires"],
+    ) == (
+        307,
+        "no-store",
+        "300",
+    )
+    assert (video.status_code, video.headers["content-type"]) == (200, "video/mp4")
+    assert hashlib.sha256(video.content).hexdigest() == done["result"]["media"][0]["sha256"]
+    assert (poster.status_code, httpx.get(poster.headers["location"]).headers["content-type"]) == (
+        307,
+        "image/jpeg",
+    )
+    assert (anonymous.status_code, "location" in anonymous.headers) == (401, False)

@@ -50,8 +50,12 @@ def test_sigterm_mid_poll_releases_the_tasks_to_another_worker_at_once_and_nothi
         assert f'imagine_tasks{{model="{VIDEO}",provider="xai",state="processing"}} 4.0' in scraped
         leases = {task_row(gateway, t).lease_owner for t in tasks}
         assert len(leases) == 1 and None not in leases  # every task held by the first worker, mid-poll
-        second = imagine(home, "worker", **env)
-        time.sleep(1.0)  # the second worker runs, but every task is leased to the first
+        second_port = free_port()
+        second = imagine(home, "worker", IMAGINE_WORKER_HTTP_PORT=str(second_port), **env)
+        # The second worker runs (ready, so its start-up is not counted below), but every task is
+        # leased to the first.
+        wait_http(second, f"http://127.0.0.1:{second_port}/readyz")
+        assert {task_row(gateway, t).lease_owner for t in tasks} == leases
         # New polls are answered from now on; the first worker's polls still hang.
         mock.mock.config.failure = "none"
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.parallel import file_lock
 from tests.providers.conftest import small_video, upstream, xai_gateway  # noqa: F401  (fixtures)
 from tests.scaleout.conftest import pg_url, redis_url  # noqa: F401  (fixtures)
 
@@ -52,10 +53,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if not path or not _records:
         return
     target = Path(path)
-    existing: list[dict[str, Any]] = []
-    if target.exists():
-        existing = json.loads(target.read_text())
-    names = {r["scenario"] for r in _records}
-    kept = [r for r in existing if r["scenario"] not in names]
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(kept + _records, indent=2) + "\n")
+    # Every xdist worker merges its own records into the one file, one worker at a time (the lock
+    # creates the file empty if it was missing).
+    with file_lock(target):
+        text = target.read_text()
+        existing: list[dict[str, Any]] = json.loads(text) if text.strip() else []
+        names = {r["scenario"] for r in _records}
+        kept = [r for r in existing if r["scenario"] not in names]
+        target.write_text(json.dumps(kept + _records, indent=2) + "\n")

@@ -26,6 +26,7 @@ def large_png() -> bytes:
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # a peak-memory bound: nothing else decodes or allocates on the machine meanwhile
 def test_eight_concurrent_large_uploads_raise_peak_memory_by_at_most_the_decode_bound(tmp_path: Path) -> None:
     png = large_png()
     assert len(png) < 1024 * 1024  # small on the wire, large in memory

@@ -8,14 +8,16 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from tests.parallel import redis_database, worker_id
+
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    name = f"imagine_test_{secrets.token_hex(6)}"
+    """A fresh, empty PostgreSQL database for one test (named by the xdist worker), dropped afterwards."""
+    name = f"imagine_test_{worker_id()}_{secrets.token_hex(6)}"
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -27,4 +29,5 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture
 def redis_url() -> str:
-    return REDIS_URL
+    """Redis, in a database of this xdist worker's own (no rate-limit counter shared between workers)."""
+    return f"redis://127.0.0.1:6379/{redis_database()}"

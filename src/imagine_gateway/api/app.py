@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from imagine_gateway.api import admin as admin_routes
 from imagine_gateway.api import media_routes, upload_routes
 from imagine_gateway.api.console_routes import install_console
 from imagine_gateway.api.context import AppContext
@@ -19,6 +20,7 @@ from imagine_gateway.api.middleware import BodyLimitMiddleware, RequestContextMi
 from imagine_gateway.api.observe import ObserveMiddleware
 from imagine_gateway.api.openapi import install_openapi
 from imagine_gateway.api.ratelimit import RateLimiter
+from imagine_gateway.api.v1 import account as account_routes
 from imagine_gateway.api.v1 import catalog as catalog_routes
 from imagine_gateway.api.v1 import files as file_routes
 from imagine_gateway.api.v1 import generations as generation_routes
@@ -70,6 +72,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
     install_openapi(app, ctx.catalog)
     install_docs(app)
     app.include_router(catalog_routes.router)
+    app.include_router(account_routes.router)
+    app.include_router(admin_routes.router)
     app.include_router(generation_routes.router)
     app.include_router(webhook_routes.router)
     app.include_router(file_routes.router)

@@ -19,6 +19,8 @@ CanReadCredits = Annotated[Principal, Depends(require("credits:read"))]
 CanUpload = Annotated[Principal, Depends(require("files:create"))]
 CanReadFiles = Annotated[Principal, Depends(require("files:read"))]
 CanManageWebhooks = Annotated[Principal, Depends(require("webhooks:manage"))]
+CanManageKeys = Annotated[Principal, Depends(require("keys:manage"))]
+IsAdmin = Annotated[Principal, Depends(require("admin"))]
 
 
 async def read_json(request: Request) -> Any:

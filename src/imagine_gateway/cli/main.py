@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from imagine_gateway import __version__, eventloop
-from imagine_gateway.cli import client_commands
+from imagine_gateway.cli import admin_commands, client_commands
 from imagine_gateway.cli.server_guard import ServerCommandsGroup
 from imagine_gateway.cli.state import reports_database
 from imagine_gateway.core.errors import GatewayError
@@ -23,7 +23,9 @@ if TYPE_CHECKING:  # the settings need the server extra; the client commands run
     from imagine_gateway.settings import Settings
 
 if TYPE_CHECKING:
+    from imagine_gateway.core.records import Account, ApiKey
     from imagine_gateway.services.accounts import AccountService, NewKey
+    from imagine_gateway.services.operator import Operator
 
 # Plain help (rich_markup_mode=None): typer's rich panels label every flag, --help included, "<bool>".
 app = typer.Typer(
@@ -92,6 +94,17 @@ def _with_accounts(call: Callable[[AccountService], Awaitable[Any]]) -> Any:
     return _run(run())
 
 
+def _with_operator(call: Callable[[Operator], Awaitable[Any]]) -> Any:
+    """Run ``call`` on the operator's services of the configured database (audited as ``cli``)."""
+    from imagine_gateway.services.operator import open_operator
+
+    async def run() -> Any:
+        async with open_operator(_settings()) as op:
+            return await call(op)
+
+    return _run(run())
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1)")] = None,
@@ -100,12 +113,7 @@ def serve(
         bool, typer.Option("--worker/--no-worker", help="Run the task worker in this process")
     ] = True,
     api_processes: Annotated[
-        int,
-        typer.Option(
-            "--workers",
-            min=1,
-            help="API processes on the one port (on SQLite one of them runs the task worker)",
-        ),
+        int, typer.Option("--workers", min=1, help="API processes on one port (SQLite: one runs the worker)")
     ] = 1,
 ) -> None:
     """Run the gateway (API + worker) on the embedded default or the configured stack."""
@@ -212,10 +220,19 @@ def keys_create(
     ] = None,
     expires_in_days: Annotated[float | None, typer.Option(help="Expire the key after this many days")] = None,
     rate_limit: Annotated[str | None, typer.Option(help="Per-key rate limit, e.g. '60/minute'")] = None,
+    limit_total: Annotated[int | None, typer.Option(help="Spend cap over the key's life, credits")] = None,
+    limit_daily: Annotated[int | None, typer.Option(help="Spend cap per UTC day, credits")] = None,
+    limit_monthly: Annotated[int | None, typer.Option(help="Spend cap per UTC month, credits")] = None,
+    model: Annotated[
+        list[str] | None, typer.Option(help="Allow only these models (repeat)", metavar="MODEL")
+    ] = None,
 ) -> None:
-    """Create an API key. The secret is printed once, alone on the last line."""
+    """Create an API key (--scope admin for the admin API). The secret is printed once, alone on
+    the last line."""
+    from imagine_gateway.core.budgets import parse_limits
 
     async def create(accounts: AccountService) -> NewKey:
+        caps = {"total": limit_total, "daily": limit_daily, "monthly": limit_monthly}
         return await accounts.create_key(
             name=name,
             account_ref=account,
@@ -223,6 +240,8 @@ def keys_create(
             scopes=scope,
             expires_in_s=expires_in_days * 86400 if expires_in_days else None,
             rate_limit=rate_limit,
+            limits=parse_limits({k: v for k, v in caps.items() if v is not None}),
+            models=model or None,
         )
 
     made = _with_accounts(create)
@@ -274,7 +293,12 @@ def keys_list(
 @reports_database
 def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or visible prefix")]) -> None:
     """Revoke a key: refused at once with Redis, else within IMAGINE_KEY_CACHE_S (1 s)."""
-    revoked = _with_accounts(lambda accounts: accounts.revoke_key(key))
+    from imagine_gateway.services.admin import Actor
+
+    async def revoke(op: Operator) -> ApiKey:
+        return await op.admin.revoke_key(Actor.cli(), (await op.admin.find_key(key)).id)
+
+    revoked = _with_operator(revoke)
     out.print(f"revoked {revoked.id} ({revoked.prefix}...)", highlight=False)
 
 
@@ -284,9 +308,23 @@ def credits_topup(
     account: Annotated[str, typer.Argument(help="Account id or name")],
     amount: Annotated[int, typer.Argument(help="Credits to add (negative to adjust down)")],
     note: Annotated[str | None, typer.Option(help="Ledger note")] = None,
+    reference: Annotated[str | None, typer.Option(help="External reference (a payment id)")] = None,
 ) -> None:
-    """Add credits to an account (one ledger row)."""
-    acct = _with_accounts(lambda accounts: accounts.topup(account, amount, note))
+    """Add credits to an account (one ledger row; a negative amount is an adjustment)."""
+    from imagine_gateway.services.admin import Actor
+
+    async def change(op: Operator) -> Account:
+        found = await op.admin.find_account(account)
+        if amount < 0:
+            why = note or "imagine credits topup"
+            made = await op.credits.adjust(Actor.cli(), found.id, amount, reason=why, idempotency_key=None)
+        else:
+            made = await op.credits.topup(
+                Actor.cli(), found.id, amount, reference=reference, note=note, idempotency_key=None
+            )
+        return made.account
+
+    acct = _with_operator(change)
     out.print(f"{acct.id} ({acct.name}): balance {acct.balance}, reserved {acct.reserved}", highlight=False)
 
 
@@ -344,6 +382,8 @@ def mock_upstream(
     run_mock(kind, host=host, port=port, config=config)
 
 
+# The operator's report, accounts, key limits and rotation, and the audit log.
+admin_commands.register(app, keys_app, _run)
 # Client side (models, generate, tasks, files): talks to a running gateway through the SDK.
 client_commands.register(app)
 

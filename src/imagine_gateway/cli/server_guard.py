@@ -14,7 +14,9 @@ import typer
 from typer.core import TyperGroup
 
 # Commands (or command groups) that import the server's dependencies.
-SERVER_COMMANDS = frozenset({"serve", "worker", "db", "keys", "credits", "mock-upstream"})
+SERVER_COMMANDS = frozenset(
+    {"serve", "worker", "db", "keys", "credits", "accounts", "audit", "report", "mock-upstream"}
+)
 # One top-level module of each distribution in the `server` extra that these commands need first.
 SERVER_MODULES = ("fastapi", "uvicorn", "pydantic_settings", "sqlalchemy", "alembic", "aiosqlite")
 EXIT_NOT_INSTALLED = 2

@@ -13,7 +13,10 @@ httpx, redis, Pillow, PyAV) are converted at the boundary with ``raise ... from 
     │   ├── ApiKeyRevoked             api_key_revoked
     │   └── ApiKeyExpired             api_key_expired
     ├── InsufficientCredits       402 insufficient_credits
+    ├── KeyBudgetExceeded         402 key_budget_exceeded    the key's total, daily or monthly cap
     ├── ScopeDenied               403 api_scope_denied
+    ├── ModelNotAllowed           403 model_not_allowed      the model is not in the key's allowlist
+    ├── AccountDisabled           403 account_disabled       an operator disabled the key's account
     ├── SignatureInvalid          403 signature_invalid      tampered or expired media URL
     ├── NotFound                  404 not_found
     ├── MethodNotAllowed          405 method_not_allowed
@@ -103,8 +106,23 @@ class InsufficientCredits(GatewayError):
     status = 402
 
 
+class KeyBudgetExceeded(GatewayError):
+    code = "key_budget_exceeded"
+    status = 402
+
+
 class ScopeDenied(GatewayError):
     code = "api_scope_denied"
+    status = 403
+
+
+class ModelNotAllowed(GatewayError):
+    code = "model_not_allowed"
+    status = 403
+
+
+class AccountDisabled(GatewayError):
+    code = "account_disabled"
     status = 403
 
 

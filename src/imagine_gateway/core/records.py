@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Self
 
+from imagine_gateway.core.budgets import KeyLimits, KeySpend
 from imagine_gateway.core.results import StoredResult, UpstreamResult
 from imagine_gateway.core.states import CreditsState, TaskState
 
@@ -27,6 +28,7 @@ class Account(_FromRow):
     balance: int
     reserved: int
     created_at: int
+    disabled_at: int | None = None  # an operator disabled it: its keys are refused
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,27 @@ class ApiKey(_FromRow):
     expires_at: int | None = None
     revoked_at: int | None = None
     last_used_at: int | None = None
+    # Spend caps in credits (None: no cap) and the models the key may use (None: every model).
+    limit_total: int | None = None
+    limit_daily: int | None = None
+    limit_monthly: int | None = None
+    models: list[str] | None = None
+    # What the key's tasks took from the balance, net (see core.budgets).
+    spent_total: int = 0
+    spent_daily: int = 0
+    spent_day: int = 0
+    spent_monthly: int = 0
+    spent_month: int = 0
+
+    @property
+    def limits(self) -> KeyLimits:
+        return KeyLimits(self.limit_total, self.limit_daily, self.limit_monthly)
+
+    @property
+    def spend(self) -> KeySpend:
+        return KeySpend(
+            self.spent_total, self.spent_daily, self.spent_day, self.spent_monthly, self.spent_month
+        )
 
 
 @dataclass(frozen=True)
@@ -54,6 +77,10 @@ class LedgerEntry(_FromRow):
     balance_after: int
     note: str | None
     created_at: int
+    reference: str | None = None  # an external reference of a top-up (a payment id)
+    # Of the row's task, when it has one (read with the row, not stored twice).
+    model: str | None = None
+    api_key_id: str | None = None
 
 
 @dataclass(frozen=True)

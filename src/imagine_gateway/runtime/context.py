@@ -23,10 +23,13 @@ from imagine_gateway.media.storage import Storage, open_storage
 from imagine_gateway.providers.registry import build_router
 from imagine_gateway.providers.router import Router
 from imagine_gateway.services.accounts import AccountService
+from imagine_gateway.services.admin import AdminService
+from imagine_gateway.services.admin_credits import CreditAdmin
 from imagine_gateway.services.file_references import FileReferenceResolver
 from imagine_gateway.services.files import FileService
 from imagine_gateway.services.generations import GenerationService
 from imagine_gateway.services.references import ReferenceResolver
+from imagine_gateway.services.reports import ReportService
 from imagine_gateway.services.results import ResultService
 from imagine_gateway.services.webhooks import WebhookService, build_dispatcher
 from imagine_gateway.settings import Settings
@@ -76,6 +79,9 @@ class Context:
     accounts: AccountService
     webhooks: WebhookService
     results: ResultService
+    admin: AdminService
+    credit_admin: CreditAdmin
+    reports: ReportService
     # Loops: present in the processes that run them.
     worker: Worker | None = None
     webhook_dispatcher: WebhookDispatcher | None = None
@@ -121,6 +127,7 @@ def build_context(
         references=references,
         events=events,
     )
+    accounts = AccountService(db=db, clock=clock, events=events, key_cache_s=settings.key_cache_s)
     ctx = Context(
         settings=settings,
         signing_key=settings.signing_key,
@@ -133,9 +140,12 @@ def build_context(
         files=files,
         references=references,
         generations=generations,
-        accounts=AccountService(db=db, clock=clock, events=events, key_cache_s=settings.key_cache_s),
+        accounts=accounts,
         webhooks=WebhookService(db=db, clock=clock, settings=settings, dispatcher=dispatcher),
         results=ResultService(db=db, storage=storage, clock=clock),
+        admin=AdminService(db=db, clock=clock, catalog=catalog, accounts=accounts),
+        credit_admin=CreditAdmin(db=db, clock=clock),
+        reports=ReportService(db=db, clock=clock, credit_usd=settings.usd_per_credit),
         webhook_dispatcher=dispatcher,
     )
     run_worker = settings.run_worker if overrides.run_worker is None else overrides.run_worker

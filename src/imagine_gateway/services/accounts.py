@@ -14,20 +14,30 @@ commands open one on the configured database with no server running:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from imagine_gateway.core.budgets import KeyLimits
 from imagine_gateway.core.clock import Clock, SystemClock
-from imagine_gateway.core.errors import ApiKeyExpired, ApiKeyInvalid, ApiKeyRevoked, ScopeDenied
+from imagine_gateway.core.errors import (
+    AccountDisabled,
+    ApiKeyExpired,
+    ApiKeyInvalid,
+    ApiKeyRevoked,
+    ScopeDenied,
+    invalid,
+)
 from imagine_gateway.core.ids import hash_api_key
 from imagine_gateway.core.records import Account, ApiKey
 from imagine_gateway.delivery.events import AccessChanged, EventBus, MemoryEventBus
 from imagine_gateway.delivery.redis_events import RedisEventBus
 from imagine_gateway.services.key_cache import KeyCache
-from imagine_gateway.services.principal import ALL_SCOPES, Principal
+from imagine_gateway.services.principal import ALL_SCOPES, KNOWN_SCOPES, Principal
 from imagine_gateway.settings import Settings
 from imagine_gateway.store import accounts as account_store
+from imagine_gateway.store import audit
+from imagine_gateway.store import keys as key_store
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.migrate import upgrade
 
@@ -54,10 +64,9 @@ class Credits:
 class AccountService:
     """Accounts, their keys and their balances.
 
-    ``authenticate`` keeps the keys it checked in a ``KeyCache`` (``key_cache_s``). Every method that
-    changes what authentication decides (a key revoked, its scopes or limits changed, an account
-    disabled) calls ``access_changed`` after its transaction committed: this process forgets at
-    once, and the event bus tells the others.
+    ``authenticate`` keeps the keys it checked in a ``KeyCache`` (``key_cache_s``). Every change of
+    a key or an account passes through ``changed`` once committed: this process forgets what it
+    kept of them at once, and the event bus (Redis in scale-out) tells the other processes.
     """
 
     def __init__(
@@ -65,16 +74,40 @@ class AccountService:
     ) -> None:
         self.db = db
         self.clock = clock
+        self._listeners: list[Callable[[str, str | None], None]] = []
         self.events: EventBus = events or MemoryEventBus()
         self.keys = KeyCache(max_age_s=key_cache_s)
+        self._announcing: set[asyncio.Task[None]] = set()
         self.events.on_access_change(lambda change: self.keys.forget(change))
+        self.on_change(self._forget_and_announce)
 
-    async def access_changed(self, *, key_id: str | None = None, account_id: str | None = None) -> None:
-        """The hook of every mutation authentication must see: call it once the change committed.
+    def on_change(self, listener: Callable[[str, str | None], None]) -> None:
+        """Call ``listener(account_id, key_id)`` after every committed change of a key or an
+        account (``key_id`` None: the whole account), e.g. to drop what a cache holds of them."""
+        self._listeners.append(listener)
 
-        Names the key or the account whose keys must be checked afresh (neither: every key).
-        """
-        await self.events.announce(AccessChanged(key_id=key_id, account_id=account_id))
+    def changed(self, account_id: str, key_id: str | None = None) -> None:
+        """The one place every change of a key or an account (revoke, rotate, limits, scopes,
+        disable, enable) passes through once committed, whichever service made it."""
+        for listener in self._listeners:
+            listener(account_id, key_id)
+
+    def _forget_and_announce(self, account_id: str, key_id: str | None) -> None:
+        # The key alone when one is named, else every key of the account.
+        change = AccessChanged(key_id=key_id, account_id=None if key_id else account_id)
+        self.keys.forget(change)  # here, at once
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop: nobody in this process serves requests
+            return
+        task = loop.create_task(self.events.announce(change))  # the other processes
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
+
+    async def announced(self) -> None:
+        """Wait until every change made here was handed to the event bus (before closing it)."""
+        if self._announcing:
+            await asyncio.gather(*self._announcing, return_exceptions=True)
 
     async def create_account(self, name: str) -> Account:
         async with self.db.write() as conn:
@@ -98,9 +131,15 @@ class AccountService:
         scopes: Sequence[str] | None = None,
         expires_in_s: float | None = None,
         rate_limit: str | None = None,
+        limits: KeyLimits | None = None,
+        models: Sequence[str] | None = None,
     ) -> NewKey:
-        """A new API key (all scopes unless given); makes its account unless one is named, and tops
-        the account up by ``credits``, all in one transaction."""
+        """A new API key (all scopes but ``admin`` unless given); makes its account unless one is
+        named, and tops the account up by ``credits``, all in one transaction (and its audit row:
+        the operator made it on the command line)."""
+        unknown = [s for s in scopes or () if s not in KNOWN_SCOPES]
+        if unknown:
+            raise invalid("scopes", f"unknown scope '{unknown[0]}'", list(KNOWN_SCOPES))
         now = self.clock.now_ms()
         async with self.db.write() as conn:
             if account_ref:
@@ -120,6 +159,18 @@ class AccountService:
                 now_ms=now,
                 expires_at=now + int(expires_in_s * 1000) if expires_in_s else None,
                 rate_limit=rate_limit,
+                limits=limits,
+                models=list(models) if models is not None else None,
+            )
+            await audit.record(
+                conn,
+                created_at=now,
+                actor="cli",
+                action="key.create",
+                target_type="key",
+                target_id=key.id,
+                account_id=account.id,
+                details={"scopes": key.scopes, "credits": credits, "name": name},
             )
         return NewKey(account=account, key=key, secret=secret, balance=balance)
 
@@ -133,7 +184,8 @@ class AccountService:
         """Revoke by id or visible prefix: the key stops working at once; a second revoke is a no-op."""
         async with self.db.write() as conn:
             key = await account_store.revoke_key(conn, key_ref, now_ms=self.clock.now_ms())
-        await self.access_changed(key_id=key.id)
+        self.changed(key.account_id, key.id)
+        await self.announced()  # on the bus before the caller hears it is done
         return key
 
     async def topup(self, account_ref: str, credits: int, note: str | None = None) -> Account:
@@ -154,13 +206,16 @@ class AccountService:
         The key's row comes from the cache when this process read it less than ``key_cache_s`` ago
         and nothing changed it since; the checks run on every request either way.
         """
-        key = await self._key(hash_api_key(secret))
-        if key is None:
+        found = await self._credential(hash_api_key(secret))
+        if found is None:
             raise ApiKeyInvalid("The API key is not valid.")
+        key, account_disabled_at = found
         if key.revoked_at is not None:
             raise ApiKeyRevoked("This API key was revoked.")
         if key.expires_at is not None and key.expires_at <= self.clock.now_ms():
             raise ApiKeyExpired("This API key has expired.")
+        if account_disabled_at is not None:
+            raise AccountDisabled("The account of this API key is disabled; contact the operator.")
         if scope is not None and scope not in key.scopes:
             raise ScopeDenied(f"This API key lacks the scope '{scope}'.")
         return Principal(
@@ -168,19 +223,20 @@ class AccountService:
             api_key_id=key.id,
             scopes=frozenset(key.scopes),
             rate_limit=key.rate_limit,
+            models=frozenset(key.models) if key.models is not None else None,
         )
 
 
-    async def _key(self, secret_hash: str) -> ApiKey | None:
+    async def _credential(self, secret_hash: str) -> tuple[ApiKey, int | None] | None:
+        """The key and its account's ``disabled_at``, from the cache or (then kept) the database."""
         cached = self.keys.get(secret_hash)
         if cached is not None:
             return cached
         generation, read_at = self.keys.generation, self.keys.clock()
-        key = await account_store.key_by_hash(self.db, secret_hash)
-        if key is not None:  # unknown secrets are not kept: they would only fill the cache
-            self.keys.put(secret_hash, key, generation=generation, read_at=read_at)
-        return key
-
+        found = await key_store.credential_by_hash(self.db, secret_hash)
+        if found is not None:  # unknown secrets are not kept: they would only fill the cache
+            self.keys.put(secret_hash, found, generation=generation, read_at=read_at)
+        return found
 
 @asynccontextmanager
 async def open_accounts(settings: Settings, *, clock: Clock | None = None) -> AsyncIterator[AccountService]:
@@ -190,9 +246,11 @@ async def open_accounts(settings: Settings, *, clock: Clock | None = None) -> As
     db = Database(url)
     # With Redis, a change made here (a key revoked) reaches every running gateway process at once.
     events: EventBus = RedisEventBus(settings.redis_url) if settings.redis_url else MemoryEventBus()
+    service = AccountService(db=db, clock=clock or SystemClock(), events=events)
     try:
-        yield AccountService(db=db, clock=clock or SystemClock(), events=events)
+        yield service
     finally:
+        await service.announced()
         await events.aclose()
         await db.dispose()
 

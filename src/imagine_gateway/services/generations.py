@@ -14,8 +14,11 @@ from imagine_gateway.catalog.loader import Catalog
 from imagine_gateway.catalog.validation import GenerationRequest
 from imagine_gateway.core.clock import Clock
 from imagine_gateway.core.errors import (
+    FieldError,
     IdempotencyConflict,
     InsufficientCredits,
+    KeyBudgetExceeded,
+    ModelNotAllowed,
     NotFound,
     TaskStateConflict,
     invalid,
@@ -115,6 +118,11 @@ class GenerationService:
         The reservations are made together, so a balance that covers fewer than all of them is an
         ``insufficient_credits`` that creates and charges nothing. A known key replays its task.
         """
+        if principal.models is not None and request.model.id not in principal.models:
+            raise ModelNotAllowed(
+                f"This API key may not use the model '{request.model.id}'.",
+                [FieldError("model", "not in the API key's allowlist", sorted(principal.models))],
+            )
         for key in idempotency_keys:
             if key is not None and not (0 < len(key) <= IDEMPOTENCY_KEY_MAX):
                 raise invalid("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
@@ -147,6 +155,14 @@ class GenerationService:
             raise InsufficientCredits(
                 f"These {count} tasks need {count * price} credits together and the account's balance "
                 "does not cover them all; none was created."
+            ) from exc
+        except KeyBudgetExceeded as exc:
+            count = len(idempotency_keys)
+            if count == 1:
+                raise
+            raise KeyBudgetExceeded(
+                f"These {count} tasks need {count * price} credits together, more than the API key's "
+                "spend caps leave; none was created."
             ) from exc
         return created
 

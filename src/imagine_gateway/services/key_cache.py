@@ -4,7 +4,8 @@ Every authenticated request needs its key's row (account, scopes, limit, expiry,
 from the database each time, that row costs as much as the request's own work. The cache keeps it
 by the secret's hash, for at most ``max_age_s``:
 
-- a change made through this process (``AccountService.access_changed``) forgets the entries at once;
+- a change made through this process (``AccountService.changed``, the hook of every mutation)
+  forgets the entries at once;
 - a change made in another process reaches this one through the event bus (Redis in scale-out) and
   forgets them as soon as it arrives;
 - a change no event can reach (``imagine keys revoke`` on SQLite with no Redis, a notice Redis lost)
@@ -23,9 +24,11 @@ from collections.abc import Callable
 from imagine_gateway.core.records import ApiKey
 from imagine_gateway.delivery.events import AccessChanged
 
+Credential = tuple[ApiKey, int | None]  # the key, and when its account was disabled (None: enabled)
+
 
 class KeyCache:
-    """secret hash -> (key row, when it was read); bounded in age and in size."""
+    """secret hash -> (credential, when it was read); bounded in age and in size."""
 
     def __init__(
         self, *, max_age_s: float, max_entries: int = 10_000, now: Callable[[], float] = time.monotonic
@@ -33,31 +36,31 @@ class KeyCache:
         self.max_age_s = max_age_s
         self.max_entries = max_entries
         self._now = now
-        self._entries: dict[str, tuple[ApiKey, float]] = {}
+        self._entries: dict[str, tuple[Credential, float]] = {}
         self.generation = 0  # moves on every forget: a read begun before it is not stored
 
     @property
     def enabled(self) -> bool:
         return self.max_age_s > 0
 
-    def get(self, secret_hash: str) -> ApiKey | None:
-        """The key row read for this hash less than ``max_age_s`` ago, or None."""
+    def get(self, secret_hash: str) -> Credential | None:
+        """The credential read for this hash less than ``max_age_s`` ago, or None."""
         entry = self._entries.get(secret_hash)
         if entry is None:
             return None
-        key, read_at = entry
+        credential, read_at = entry
         if self._now() - read_at >= self.max_age_s:
             del self._entries[secret_hash]
             return None
-        return key
+        return credential
 
-    def put(self, secret_hash: str, key: ApiKey, *, generation: int, read_at: float) -> None:
-        """Keep ``key`` unless something was forgotten since the read began (``generation``)."""
+    def put(self, secret_hash: str, credential: Credential, *, generation: int, read_at: float) -> None:
+        """Keep ``credential`` unless something was forgotten since the read began (``generation``)."""
         if not self.enabled or generation != self.generation:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()  # rare (more live keys than entries); the next requests re-read
-        self._entries[secret_hash] = (key, read_at)
+        self._entries[secret_hash] = (credential, read_at)
 
     def clock(self) -> float:
         return self._now()
@@ -70,7 +73,7 @@ class KeyCache:
             return
         stale = [
             secret_hash
-            for secret_hash, (key, _) in self._entries.items()
+            for secret_hash, ((key, _), _) in self._entries.items()
             if key.id == change.key_id or key.account_id == change.account_id
         ]
         for secret_hash in stale:

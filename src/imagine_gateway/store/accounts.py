@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from imagine_gateway.core.budgets import KeyLimits
 from imagine_gateway.core.errors import NotFound
 from imagine_gateway.core.ids import hash_api_key, new_api_key, new_id, visible_prefix
 from imagine_gateway.core.records import Account, ApiKey
 from imagine_gateway.store import ledger
-from imagine_gateway.store.db import Database
 from imagine_gateway.store.ledger import LedgerKind
-from imagine_gateway.store.point_reads import KEY_BY_HASH, MISS
+from imagine_gateway.store.pagination import keyset_page
 from imagine_gateway.store.tables import accounts, api_keys
 
 
@@ -64,8 +64,11 @@ async def create_key(
     now_ms: int,
     expires_at: int | None = None,
     rate_limit: str | None = None,
+    limits: KeyLimits | None = None,
+    models: list[str] | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key and its secret (the only time the secret exists outside the caller's hands)."""
+    limits = limits or KeyLimits()
     secret = new_api_key()
     key = ApiKey(
         id=new_id("key"),
@@ -76,6 +79,10 @@ async def create_key(
         created_at=now_ms,
         expires_at=expires_at,
         rate_limit=rate_limit,
+        limit_total=limits.total,
+        limit_daily=limits.daily,
+        limit_monthly=limits.monthly,
+        models=models,
     )
     await conn.execute(
         insert(api_keys).values(
@@ -88,23 +95,13 @@ async def create_key(
             rate_limit=rate_limit,
             created_at=now_ms,
             expires_at=expires_at,
+            limit_total=limits.total,
+            limit_daily=limits.daily,
+            limit_monthly=limits.monthly,
+            models=models,
         )
     )
     return key, secret
-
-
-async def key_by_hash(db: Database, secret_hash: str) -> ApiKey | None:
-    """The key whose secret hashes to ``secret_hash``, on the point-read path (every request's)."""
-    found = await db.points.fetch(KEY_BY_HASH, secret_hash)
-    if found is MISS:
-        async with db.read() as conn:
-            row = (
-                (await conn.execute(select(api_keys).where(api_keys.c.secret_hash == secret_hash)))
-                .mappings()
-                .first()
-            )
-            return ApiKey.from_row(row) if row else None
-    return None if found is None else ApiKey.from_row(found)  # type: ignore[arg-type]
 
 
 async def list_keys(conn: AsyncConnection, account_id: str | None = None) -> list[ApiKey]:
@@ -132,3 +129,21 @@ async def revoke_key(conn: AsyncConnection, key_ref: str, *, now_ms: int) -> Api
         await conn.execute(update(api_keys).where(api_keys.c.id == key.id).values(revoked_at=now_ms))
         key = ApiKey(**{**key.__dict__, "revoked_at": now_ms})
     return key
+
+
+async def list_accounts(
+    conn: AsyncConnection, *, before: tuple[int, str] | None, limit: int
+) -> list[Account]:
+    """Accounts newest first, keyset-paginated on (created_at, id)."""
+    query = keyset_page(select(accounts), accounts, before=before, limit=limit)
+    return [Account.from_row(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def set_disabled(conn: AsyncConnection, account_id: str, *, disabled_at: int | None) -> Account:
+    """Disable (a time) or enable (None) an account; disabling twice keeps the first time."""
+    account = await get_account(conn, account_id)
+    if (account.disabled_at is None) != (disabled_at is None):
+        await conn.execute(
+            update(accounts).where(accounts.c.id == account_id).values(disabled_at=disabled_at)
+        )
+    return await get_account(conn, account_id)

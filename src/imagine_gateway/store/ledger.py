@@ -39,6 +39,7 @@ async def post(
     reserved_delta: int = 0,
     task_id: str | None = None,
     note: str | None = None,
+    reference: str | None = None,
     now_ms: int,
 ) -> int:
     """Change the balance by ``amount`` (and reserved by ``reserved_delta``); returns the new balance.
@@ -65,6 +66,7 @@ async def post(
             "reserved_delta": reserved_delta,
             "balance_after": balance,
             "note": note,
+            "reference": reference,
             "created_at": now_ms,
         },
     )

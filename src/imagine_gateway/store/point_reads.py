@@ -28,7 +28,7 @@ from urllib.parse import quote
 from sqlalchemy import JSON
 from sqlalchemy.engine import make_url
 
-from imagine_gateway.store.tables import api_keys, tasks
+from imagine_gateway.store.tables import accounts, api_keys, tasks
 
 log = logging.getLogger("imagine_gateway.store")
 MISS: Final = object()  # "not served here": the caller reads through SQLAlchemy instead
@@ -61,6 +61,7 @@ class PointQuery:
 TASK_BY_ID = PointQuery(tasks, ["id"])
 TASK_OF_ACCOUNT = PointQuery(tasks, ["id", "account_id"])
 KEY_BY_HASH = PointQuery(api_keys, ["secret_hash"])
+ACCOUNT_BY_ID = PointQuery(accounts, ["id"])
 
 
 class PointReads:

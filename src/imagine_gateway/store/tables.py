@@ -39,6 +39,7 @@ accounts = Table(
     # Credits held by in-flight tasks; the sum of the ledger's reserved deltas.
     Column("reserved", BigInteger, nullable=False, default=0),
     Column("created_at", BigInteger, nullable=False),
+    Column("disabled_at", BigInteger, nullable=True),  # set: every key of the account is refused
     CheckConstraint("balance >= 0", name="balance_not_negative"),
     CheckConstraint("reserved >= 0", name="reserved_not_negative"),
 )
@@ -57,6 +58,18 @@ api_keys = Table(
     Column("expires_at", BigInteger, nullable=True),
     Column("revoked_at", BigInteger, nullable=True),
     Column("last_used_at", BigInteger, nullable=True),
+    # Spend caps in credits (NULL: none) and the model allowlist (NULL: every model).
+    Column("limit_total", BigInteger, nullable=True),
+    Column("limit_daily", BigInteger, nullable=True),
+    Column("limit_monthly", BigInteger, nullable=True),
+    Column("models", JSON, nullable=True),
+    # Spend counters (core.budgets): moved with a conditional update in the create transaction.
+    # The daily and monthly ones belong to the period in spent_day / spent_month.
+    Column("spent_total", BigInteger, nullable=False, server_default="0"),
+    Column("spent_daily", BigInteger, nullable=False, server_default="0"),
+    Column("spent_day", Integer, nullable=False, server_default="0"),
+    Column("spent_monthly", BigInteger, nullable=False, server_default="0"),
+    Column("spent_month", Integer, nullable=False, server_default="0"),
 )
 
 ledger = Table(
@@ -71,8 +84,11 @@ ledger = Table(
     Column("balance_after", BigInteger, nullable=False),
     Column("note", String(500), nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    Column("reference", String(200), nullable=True),  # a top-up's external id (a payment id)
     # A task reserves, captures and releases at most once each: the database enforces it.
     UniqueConstraint("task_id", "kind"),
+    # A payment credits an account once, whatever the Idempotency-Key it comes with.
+    Index("ix_ledger_account_reference", "account_id", "reference", unique=True),
 )
 
 tasks = Table(
@@ -158,4 +174,32 @@ files = Table(
     Column("client_request_id", String(128), nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False, index=True),
+)
+
+# Every action of an operator (admin key or CLI) and every change a customer makes to its own keys.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("actor", String(64), nullable=False),  # the acting key's id, or "cli"
+    Column("actor_account_id", String(40), nullable=True),
+    Column("action", String(64), nullable=False),  # e.g. account.disable, key.rotate, credits.topup
+    Column("target_type", String(16), nullable=False),  # account | key
+    Column("target_id", String(40), nullable=False),
+    Column("account_id", String(40), nullable=True, index=True),  # the account acted upon
+    Column("details", JSON, nullable=True),
+    Column("request_id", String(64), nullable=True),
+    Index("ix_audit_log_created", "created_at", "id"),
+)
+
+# Admin requests sent with an Idempotency-Key: a retry with the same body gets the first answer.
+admin_requests = Table(
+    "admin_requests",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
 )

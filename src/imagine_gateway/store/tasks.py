@@ -17,7 +17,7 @@ from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import ACTIVE, TaskState
 from imagine_gateway.core.transitions import NewTask
 from imagine_gateway.core.updates import Posting, TaskUpdate
-from imagine_gateway.store import ledger
+from imagine_gateway.store import key_budgets, ledger
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.pagination import keyset_page
 from imagine_gateway.store.point_reads import MISS, TASK_OF_ACCOUNT
@@ -55,6 +55,12 @@ async def apply(conn: AsyncConnection, update: TaskUpdate) -> bool:
 
 
 async def _post(conn: AsyncConnection, task: Task, posting: Posting, *, now_ms: int) -> None:
+    if task.api_key_id is not None:
+        # The key's spend moves with the balance: a reservation counts against its caps (and may
+        # be refused), what a task gets back gives them back.
+        await key_budgets.charge(
+            conn, key_id=task.api_key_id, credits=-posting.amount, task_created_at=task.created_at
+        )
     await ledger.post(
         conn,
         account_id=task.account_id,

@@ -56,7 +56,7 @@ from imagine_gateway.core.errors import NotFound, TaskStateConflict, invalid
 from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import TaskState
 from imagine_gateway.media.dimensions import VIDEO_DIMENSIONS
-from imagine_gateway.media.serving import blob_response
+from imagine_gateway.media.serving import PRESIGNED_URL_TTL_S, blob_response
 from imagine_gateway.services.pagination import cursor_after
 from imagine_gateway.services.principal import Principal
 
@@ -307,6 +307,7 @@ async def delete_video(video_id: str, ctx: Ctx, principal: CanCreate) -> dict[st
 @router.get("/v1/videos/{video_id}/content", summary="Download a video or its thumbnail (OpenAI shape)")
 async def video_content(
     video_id: str,
+    request: Request,
     ctx: Ctx,
     principal: CanRead,
     variant: str = "video",
@@ -328,4 +329,12 @@ async def video_content(
     key = asset.key if variant == "video" else asset.poster_key
     if not key:
         raise NotFound(f"Video {task.id} has no {variant}.")
-    return await blob_response(ctx.storage, key, range_header=range_header, if_none_match=if_none_match)
+    return await blob_response(
+        ctx.storage,
+        key,
+        range_header=range_header,
+        if_none_match=if_none_match,
+        method=request.method,
+        # The caller's key was checked above, so S3 may serve the bytes directly (as /media does).
+        redirect_ttl_s=PRESIGNED_URL_TTL_S if ctx.settings.s3_presigned_redirects else None,
+    )
