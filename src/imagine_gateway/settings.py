@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     port: int = 8000
     max_body_bytes: int = 1_048_576
     rate_limit: str = Field(default="600/minute", description="Per API key, `limits` notation")
+    key_cache_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description=(
+            "How long a process trusts an API key it checked without reading it again (0: read it on "
+            "every request). Changes made through the gateway, or anywhere when Redis is configured, "
+            "apply at once; this bounds the rest (e.g. `imagine keys revoke` on SQLite without Redis)"
+        ),
+    )
     public_api_enabled: bool = True
     # gRPC (xAI's own API, for the official xai-sdk)
     grpc_port: int | None = Field(

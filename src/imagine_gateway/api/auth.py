@@ -41,6 +41,13 @@ def context(request: Request) -> AppContext:
     return ctx
 
 
+async def app_context(request: Request) -> AppContext:
+    """``context`` as a dependency: async, since FastAPI runs a plain function on its thread pool
+    (a thread hand-off on every request)."""
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
 def require(scope: str | None) -> Callable[[Request], Awaitable[Principal]]:
     """A FastAPI dependency: ``principal: Principal = Depends(require("generations:read"))``."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from imagine_gateway.api.ratelimit import RateLimiter
 from imagine_gateway.runtime import Context
@@ -13,6 +13,8 @@ class AppContext(Context):
     """The runtime's context plus the per-key rate limiter."""
 
     limiter: RateLimiter
+    # Response bodies that never change while the process runs (the catalog), rendered once.
+    documents: dict[str, bytes] = field(default_factory=dict)
 
     @classmethod
     def serving(cls, context: Context, *, limiter: RateLimiter) -> AppContext:

@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from imagine_gateway.api.auth import context, require
+from imagine_gateway.api.auth import app_context, require
 from imagine_gateway.api.context import AppContext
 from imagine_gateway.api.request_json import decode_json
 from imagine_gateway.core.errors import UnsupportedMediaType
 from imagine_gateway.services.principal import Principal
 
-Ctx = Annotated[AppContext, Depends(context)]
+Ctx = Annotated[AppContext, Depends(app_context)]
 CanCreate = Annotated[Principal, Depends(require("generations:create"))]
 CanRead = Annotated[Principal, Depends(require("generations:read"))]
 CanReadCredits = Annotated[Principal, Depends(require("credits:read"))]

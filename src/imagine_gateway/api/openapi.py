@@ -10,8 +10,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
+from imagine_gateway.api.json_body import json_bytes
 from imagine_gateway.catalog.contract import ROLES, ModelContract, ParamSpec
 from imagine_gateway.catalog.loader import Catalog
 
@@ -110,7 +111,15 @@ def install_openapi(app: FastAPI, catalog: Catalog) -> None:
         return doc
 
     app.openapi = build  # type: ignore[method-assign]
+    rendered: list[bytes] = []
 
-    @app.get(ROOT_SPEC_URL, include_in_schema=False)
-    async def root_spec() -> JSONResponse:
-        return JSONResponse(app.openapi())
+    async def spec() -> Response:
+        # Rendered once: FastAPI's own route would encode the whole document on every request.
+        if not rendered:
+            rendered.append(json_bytes(app.openapi()))
+        return Response(rendered[0], media_type="application/json")
+
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != app.openapi_url]
+    for url in (app.openapi_url, ROOT_SPEC_URL):
+        if url:
+            app.add_api_route(url, spec, methods=["GET"], include_in_schema=False)

@@ -112,6 +112,9 @@ def serve(
     workers_inside: Annotated[
         bool, typer.Option("--worker/--no-worker", help="Run the task worker in this process")
     ] = True,
+    api_processes: Annotated[
+        int, typer.Option("--workers", min=1, help="API processes on one port (SQLite: one runs the worker)")
+    ] = 1,
 ) -> None:
     """Run the gateway (API + worker) on the embedded default or the configured stack."""
     import uvicorn
@@ -127,6 +130,9 @@ def serve(
         # Media URLs must point at where this server actually listens.
         shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
         settings = settings.model_copy(update={"public_base_url": f"http://{shown_host}:{settings.port}"})
+    if api_processes > 1:
+        _serve_processes(settings, api_processes)
+        return
     application = create_app(settings, Overrides(announce_sandbox=False))
     if uses_sandbox(application.state.ctx.router):
         out.print(
@@ -150,6 +156,33 @@ def serve(
         access_log=False,
         http=http_protocol(settings),
     )
+
+
+def _serve_processes(settings: Settings, count: int) -> None:
+    """``imagine serve --workers N``: the supervisor of N API processes (``cli/serving.py``)."""
+    from imagine_gateway.catalog.loader import load_catalog
+    from imagine_gateway.cli.serving import run_processes
+    from imagine_gateway.providers.registry import build_router, uses_sandbox
+    from imagine_gateway.telemetry.logs import configure_logging
+
+    if settings.grpc_port is not None:
+        err.print("[red]error[/red] IMAGINE_GRPC_PORT serves from one process: leave --workers at 1.")
+        raise typer.Exit(2)
+    if uses_sandbox(build_router(settings, load_catalog(settings.catalog_file))):
+        out.print(
+            "[bold yellow]SANDBOX MODE[/bold yellow]: no upstream key is configured (XAI_API_KEY or a "
+            "providers file), so generations are rendered locally by the sandbox engine and marked as such."
+        )
+    out.print(
+        f"Imagine Gateway on http://{settings.host}:{settings.port}, {count} API processes "
+        f"(state: {settings.home.resolve()})"
+    )
+    if settings.redis_url is None:
+        out.print(
+            "Without IMAGINE_REDIS_URL each API process counts rate limits and delivers events on its own."
+        )
+    configure_logging(settings)
+    run_processes(settings, count)
 
 
 @app.command()
@@ -259,7 +292,7 @@ def keys_list(
 @keys_app.command("revoke")
 @reports_database
 def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or visible prefix")]) -> None:
-    """Revoke a key: it stops working at once."""
+    """Revoke a key: refused at once with Redis, else within IMAGINE_KEY_CACHE_S (1 s)."""
     from imagine_gateway.services.admin import Actor
 
     async def revoke(op: Operator) -> ApiKey:

@@ -2,6 +2,8 @@
 
 API processes serving SSE streams receive the events of tasks that workers in other processes
 advance. Redis carries only what may be lost: a missed event costs an SSE stream one re-read.
+Access changes (a key revoked...) go on a channel of their own; one that is lost is covered by the
+bound on how long a process trusts a key it checked (``IMAGINE_KEY_CACHE_S``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import logging
 
 import redis.asyncio as aioredis
 
-from imagine_gateway.delivery.events import MemoryEventBus, TaskEvent
+from imagine_gateway.delivery.events import AccessChanged, MemoryEventBus, TaskEvent
 
 log = logging.getLogger("imagine_gateway.events")
 CHANNEL = "imagine:task-events"
+ACCESS_CHANNEL = "imagine:access-changes"
 
 
 class RedisEventBus(MemoryEventBus):
@@ -29,7 +32,7 @@ class RedisEventBus(MemoryEventBus):
 
     async def start(self) -> None:
         pubsub = self._redis.pubsub()
-        await pubsub.subscribe(CHANNEL)
+        await pubsub.subscribe(CHANNEL, ACCESS_CHANNEL)
         self._listener = asyncio.create_task(self._listen(pubsub))
 
     async def ping(self) -> None:
@@ -44,12 +47,26 @@ class RedisEventBus(MemoryEventBus):
             log.warning("could not publish %s for %s; delivering locally only", event.type, event.task_id)
             self.deliver(event)
 
+    async def announce(self, change: AccessChanged) -> None:
+        # Here at once, whatever Redis does; the other processes through the channel.
+        self.deliver_access(change)
+        payload = json.dumps({"key_id": change.key_id, "account_id": change.account_id})
+        try:
+            await self._redis.publish(ACCESS_CHANNEL, payload)
+        except aioredis.RedisError:
+            log.warning("could not announce %s; other processes see it within the key cache bound", change)
+
     async def _listen(self, pubsub: aioredis.client.PubSub) -> None:
         try:
             async for message in pubsub.listen():
                 if message.get("type") != "message":
                     continue
                 data = json.loads(message["data"])
+                channel = message.get("channel")
+                if channel in (ACCESS_CHANNEL, ACCESS_CHANNEL.encode()):
+                    # This process's own comes back too: forgetting twice is harmless.
+                    self.deliver_access(AccessChanged(data["key_id"], data["account_id"]))
+                    continue
                 self.deliver(TaskEvent(data["type"], data["task_id"], data["account_id"]))
         finally:
             with contextlib.suppress(Exception):

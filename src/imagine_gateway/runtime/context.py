@@ -127,7 +127,7 @@ def build_context(
         references=references,
         events=events,
     )
-    accounts = AccountService(db=db, clock=clock)
+    accounts = AccountService(db=db, clock=clock, events=events, key_cache_s=settings.key_cache_s)
     ctx = Context(
         settings=settings,
         signing_key=settings.signing_key,

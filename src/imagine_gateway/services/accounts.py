@@ -1,5 +1,8 @@
 """Accounts, API keys and credits: what the CLI administers and what every request authenticates by.
 
+A revoked key is refused at once by the process that revoked it and, through Redis, by every
+other; a process no notice reaches refuses it within ``IMAGINE_KEY_CACHE_S`` (1 s by default).
+
 The gateway's API uses the service from its context; the ``imagine keys`` and ``imagine credits``
 commands open one on the configured database with no server running:
 
@@ -25,7 +28,11 @@ from imagine_gateway.core.errors import (
     ScopeDenied,
     invalid,
 )
+from imagine_gateway.core.ids import hash_api_key
 from imagine_gateway.core.records import Account, ApiKey
+from imagine_gateway.delivery.events import AccessChanged, EventBus, MemoryEventBus
+from imagine_gateway.delivery.redis_events import RedisEventBus
+from imagine_gateway.services.key_cache import KeyCache
 from imagine_gateway.services.principal import ALL_SCOPES, KNOWN_SCOPES, Principal
 from imagine_gateway.settings import Settings
 from imagine_gateway.store import accounts as account_store
@@ -55,12 +62,24 @@ class Credits:
 
 
 class AccountService:
-    """Accounts, their keys and their balances."""
+    """Accounts, their keys and their balances.
 
-    def __init__(self, *, db: Database, clock: Clock) -> None:
+    ``authenticate`` keeps the keys it checked in a ``KeyCache`` (``key_cache_s``). Every change of
+    a key or an account passes through ``changed`` once committed: this process forgets what it
+    kept of them at once, and the event bus (Redis in scale-out) tells the other processes.
+    """
+
+    def __init__(
+        self, *, db: Database, clock: Clock, events: EventBus | None = None, key_cache_s: float = 0.0
+    ) -> None:
         self.db = db
         self.clock = clock
         self._listeners: list[Callable[[str, str | None], None]] = []
+        self.events: EventBus = events or MemoryEventBus()
+        self.keys = KeyCache(max_age_s=key_cache_s)
+        self._announcing: set[asyncio.Task[None]] = set()
+        self.events.on_access_change(lambda change: self.keys.forget(change))
+        self.on_change(self._forget_and_announce)
 
     def on_change(self, listener: Callable[[str, str | None], None]) -> None:
         """Call ``listener(account_id, key_id)`` after every committed change of a key or an
@@ -72,6 +91,23 @@ class AccountService:
         disable, enable) passes through once committed, whichever service made it."""
         for listener in self._listeners:
             listener(account_id, key_id)
+
+    def _forget_and_announce(self, account_id: str, key_id: str | None) -> None:
+        # The key alone when one is named, else every key of the account.
+        change = AccessChanged(key_id=key_id, account_id=None if key_id else account_id)
+        self.keys.forget(change)  # here, at once
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop: nobody in this process serves requests
+            return
+        task = loop.create_task(self.events.announce(change))  # the other processes
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
+
+    async def announced(self) -> None:
+        """Wait until every change made here was handed to the event bus (before closing it)."""
+        if self._announcing:
+            await asyncio.gather(*self._announcing, return_exceptions=True)
 
     async def create_account(self, name: str) -> Account:
         async with self.db.write() as conn:
@@ -149,6 +185,7 @@ class AccountService:
         async with self.db.write() as conn:
             key = await account_store.revoke_key(conn, key_ref, now_ms=self.clock.now_ms())
         self.changed(key.account_id, key.id)
+        await self.announced()  # on the bus before the caller hears it is done
         return key
 
     async def topup(self, account_ref: str, credits: int, note: str | None = None) -> Account:
@@ -164,9 +201,12 @@ class AccountService:
         return Credits(account_id=account.id, balance=account.balance, reserved=account.reserved)
 
     async def authenticate(self, secret: str, scope: str | None) -> Principal:
-        """The principal behind an API key secret, after validity, expiry, revocation and scope checks."""
-        async with self.db.read() as conn:
-            found = await key_store.credential(conn, secret)
+        """The principal behind an API key secret, after validity, expiry, revocation and scope checks.
+
+        The key's row comes from the cache when this process read it less than ``key_cache_s`` ago
+        and nothing changed it since; the checks run on every request either way.
+        """
+        found = await self._credential(hash_api_key(secret))
         if found is None:
             raise ApiKeyInvalid("The API key is not valid.")
         key, account_disabled_at = found
@@ -187,15 +227,31 @@ class AccountService:
         )
 
 
+    async def _credential(self, secret_hash: str) -> tuple[ApiKey, int | None] | None:
+        """The key and its account's ``disabled_at``, from the cache or (then kept) the database."""
+        cached = self.keys.get(secret_hash)
+        if cached is not None:
+            return cached
+        generation, read_at = self.keys.generation, self.keys.clock()
+        found = await key_store.credential_by_hash(self.db, secret_hash)
+        if found is not None:  # unknown secrets are not kept: they would only fill the cache
+            self.keys.put(secret_hash, found, generation=generation, read_at=read_at)
+        return found
+
 @asynccontextmanager
 async def open_accounts(settings: Settings, *, clock: Clock | None = None) -> AsyncIterator[AccountService]:
     """The service on the configured database, its schema brought up to date first; closed afterwards."""
     url = settings.resolved_database_url
     await asyncio.to_thread(upgrade, url)
     db = Database(url)
+    # With Redis, a change made here (a key revoked) reaches every running gateway process at once.
+    events: EventBus = RedisEventBus(settings.redis_url) if settings.redis_url else MemoryEventBus()
+    service = AccountService(db=db, clock=clock or SystemClock(), events=events)
     try:
-        yield AccountService(db=db, clock=clock or SystemClock())
+        yield service
     finally:
+        await service.announced()
+        await events.aclose()
         await db.dispose()
 
 

@@ -133,7 +133,7 @@ class GenerationService:
         now = self.clock.now_ms()
         created: list[Created] = []
         try:
-            async with self.db.write() as conn:
+            async with self.db.write(quick=True) as conn:
                 for key in idempotency_keys:
                     created.append(
                         await self._create_one(conn, principal, request, key, price, digest, dialect, now)
@@ -227,8 +227,7 @@ class GenerationService:
         return Created(task=task, replayed=True)
 
     async def get(self, principal: Principal, task_id: str) -> Task:
-        async with self.db.read() as conn:
-            task = await task_store.get_task(conn, task_id, account_id=principal.account_id)
+        task = await task_store.find_task(self.db, task_id, account_id=principal.account_id)
         if task is None:
             raise NotFound(f"Task {task_id} was not found.")
         return task

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from imagine_gateway.catalog.loader import load_catalog
 from imagine_gateway.core.clock import Clock, SystemClock
+from imagine_gateway.delivery.events import EventBus, MemoryEventBus
+from imagine_gateway.delivery.redis_events import RedisEventBus
 from imagine_gateway.services.accounts import AccountService
 from imagine_gateway.services.admin import AdminService
 from imagine_gateway.services.admin_credits import CreditAdmin
@@ -39,7 +41,10 @@ async def open_operator(settings: Settings, *, clock: Clock | None = None) -> As
     await asyncio.to_thread(upgrade, url)
     db = Database(url)
     clock = clock or SystemClock()
-    accounts = AccountService(db=db, clock=clock)
+    # With Redis, a change made here (a key revoked, an account disabled) reaches every running
+    # gateway process at once; without it, within their IMAGINE_KEY_CACHE_S.
+    events: EventBus = RedisEventBus(settings.redis_url) if settings.redis_url else MemoryEventBus()
+    accounts = AccountService(db=db, clock=clock, events=events)
     try:
         yield Operator(
             accounts=accounts,
@@ -50,6 +55,8 @@ async def open_operator(settings: Settings, *, clock: Clock | None = None) -> As
             reports=ReportService(db=db, clock=clock, credit_usd=settings.usd_per_credit),
         )
     finally:
+        await accounts.announced()
+        await events.aclose()
         await db.dispose()
 
 

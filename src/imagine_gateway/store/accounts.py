@@ -104,15 +104,6 @@ async def create_key(
     return key, secret
 
 
-async def key_by_secret(conn: AsyncConnection, secret: str) -> ApiKey | None:
-    row = (
-        (await conn.execute(select(api_keys).where(api_keys.c.secret_hash == hash_api_key(secret))))
-        .mappings()
-        .first()
-    )
-    return ApiKey.from_row(row) if row else None
-
-
 async def list_keys(conn: AsyncConnection, account_id: str | None = None) -> list[ApiKey]:
     query = select(api_keys).order_by(api_keys.c.created_at)
     if account_id:

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from imagine_gateway.store.loop_writes import CHECKPOINT_EVERY, LoopConnection, loop_engine
+from imagine_gateway.store.point_reads import PointReads
+
+log = logging.getLogger("imagine_gateway.store")
 
 
 class Database:
@@ -37,18 +44,69 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             _tune_sqlite(self.engine)
+        self.points = PointReads(url)  # single-row reads off SQLAlchemy's async path
+        self._loop_engine = loop_engine(url) if self.is_sqlite else None
+        self._loop_commits = 0
+        self._checkpoint: asyncio.Task[None] | None = None
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction that may write; committed on success, rolled back on error."""
+    async def write(self, *, quick: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A transaction that may write; committed on success, rolled back on error.
+
+        ``quick``: a few statements on indexed rows, with nothing awaited in between but the
+        statements (a create). On SQLite it runs on the event loop's thread (``loop_writes``).
+        """
         if self._write_lock is None:
             async with self.engine.begin() as conn:
                 yield conn
             return
-        async with self._write_lock, self.engine.connect() as conn:
-            await conn.execution_options(sqlite_begin="IMMEDIATE")
-            async with conn.begin():
-                yield conn
+        async with self._write_lock:
+            begun = self._loop_begin() if quick and self._loop_engine is not None else None
+            if begun is not None:
+                sync, transaction = begun
+                try:
+                    # The store's functions take it as the AsyncConnection they expect.
+                    yield cast(AsyncConnection, LoopConnection(sync))
+                except BaseException:
+                    transaction.rollback()
+                    raise
+                else:
+                    transaction.commit()
+                finally:
+                    sync.close()
+                self._after_loop_commit()
+                return
+            async with self.engine.connect() as conn:
+                await conn.execution_options(sqlite_begin="IMMEDIATE")
+                async with conn.begin():
+                    yield conn
+
+    def _loop_begin(self) -> tuple[Any, Any] | None:
+        """A loop-engine connection and its transaction, the write lock taken; None when another
+        process holds the lock (the ordinary path then waits for it, off the loop)."""
+        assert self._loop_engine is not None
+        conn = self._loop_engine.connect()
+        try:
+            return conn, conn.begin()
+        except OperationalError as exc:
+            conn.close()
+            log.debug("quick write on the ordinary path: %s", exc)
+            return None
+
+    def _after_loop_commit(self) -> None:
+        self._loop_commits += 1
+        idle = self._checkpoint is None or self._checkpoint.done()
+        if self._loop_commits % CHECKPOINT_EVERY == 0 and idle:
+            self._checkpoint = asyncio.get_running_loop().create_task(self._passive_checkpoint())
+
+    async def _passive_checkpoint(self) -> None:
+        """Fold the WAL back into the database file on aiosqlite's thread (the loop never fsyncs)."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execution_options(sqlite_begin="NONE")
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception as exc:  # the next one will try again; the other connections checkpoint too
+            log.warning("WAL checkpoint failed: %s", exc)
 
     @asynccontextmanager
     async def read(self, *, snapshot: bool = False) -> AsyncIterator[AsyncConnection]:
@@ -64,6 +122,11 @@ class Database:
             await conn.rollback()
 
     async def dispose(self) -> None:
+        if self._checkpoint is not None:
+            await asyncio.gather(self._checkpoint, return_exceptions=True)
+        await self.points.close()
+        if self._loop_engine is not None:
+            self._loop_engine.dispose()
         await self.engine.dispose()
 
 

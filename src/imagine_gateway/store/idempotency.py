@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from imagine_gateway.store.tables import idempotency_keys
+
+
+def _claim_statement(insert_of: Any) -> Any:
+    """Insert the key, or take over a record of it whose retention ended; a live record is left
+    alone (no row changes). Built once per dialect: building costs more than running it."""
+    statement = insert_of(idempotency_keys)
+    replaced = {
+        name: statement.excluded[name] for name in ("fingerprint", "task_id", "created_at", "expires_at")
+    }
+    return statement.on_conflict_do_update(
+        index_elements=[idempotency_keys.c.account_id, idempotency_keys.c.key],
+        set_=replaced,
+        where=idempotency_keys.c.expires_at <= bindparam("i_now"),
+    )
+
+
+_CLAIM = {"sqlite": _claim_statement(sqlite_insert), "postgresql": _claim_statement(postgresql_insert)}
 
 
 @dataclass(frozen=True)
@@ -44,31 +63,23 @@ async def claim(
 ) -> bool:
     """Record the key for a new task; False when another request holds it already.
 
-    An expired record is replaced. On PostgreSQL a concurrent insert of the same key waits for the
-    first transaction and then fails on the primary key, which is how exactly one request wins.
+    An expired record is replaced, in the same statement. On PostgreSQL a concurrent insert of the
+    same key waits for the first transaction; once that one committed, its record is live and this
+    statement changes nothing, which is how exactly one request wins. (SQLite has one writer.)
     """
-    await conn.execute(
-        delete(idempotency_keys).where(
-            idempotency_keys.c.account_id == account_id,
-            idempotency_keys.c.key == key,
-            idempotency_keys.c.expires_at <= now_ms,
-        )
+    result = await conn.execute(
+        _CLAIM[conn.dialect.name],
+        {
+            "account_id": account_id,
+            "key": key,
+            "fingerprint": fingerprint,
+            "task_id": task_id,
+            "created_at": now_ms,
+            "expires_at": now_ms + ttl_ms,
+            "i_now": now_ms,
+        },
     )
-    try:
-        async with conn.begin_nested():
-            await conn.execute(
-                insert(idempotency_keys).values(
-                    account_id=account_id,
-                    key=key,
-                    fingerprint=fingerprint,
-                    task_id=task_id,
-                    created_at=now_ms,
-                    expires_at=now_ms + ttl_ms,
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    return bool(result.rowcount == 1)
 
 
 async def purge_expired(conn: AsyncConnection, *, now_ms: int) -> int:

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from imagine_gateway.core.errors import NotFound
 from imagine_gateway.core.ids import hash_api_key, new_api_key, visible_prefix
 from imagine_gateway.core.records import ApiKey
+from imagine_gateway.store.db import Database
+from imagine_gateway.store.point_reads import ACCOUNT_BY_ID, KEY_BY_HASH, MISS
 from imagine_gateway.store.tables import accounts, api_keys
 
 _CREDENTIAL = select(api_keys, accounts.c.disabled_at.label("account_disabled_at")).join(
@@ -31,6 +33,25 @@ async def credential(conn: AsyncConnection, secret: str) -> tuple[ApiKey, int | 
     if row is None:
         return None
     return ApiKey.from_row(row), row["account_disabled_at"]
+
+
+async def credential_by_hash(db: Database, secret_hash: str) -> tuple[ApiKey, int | None] | None:
+    """``credential`` by the secret's hash, on the point-read path (two single-row reads)."""
+    key_row = await db.points.fetch(KEY_BY_HASH, secret_hash)
+    account_row = MISS
+    if key_row is not None and key_row is not MISS:
+        account_row = await db.points.fetch(ACCOUNT_BY_ID, key_row["account_id"])  # type: ignore[index]
+    if key_row is None:
+        return None
+    if key_row is MISS or account_row is MISS or account_row is None:
+        async with db.read() as conn:
+            row = (
+                (await conn.execute(_CREDENTIAL.where(api_keys.c.secret_hash == secret_hash)))
+                .mappings()
+                .first()
+            )
+        return None if row is None else (ApiKey.from_row(row), row["account_disabled_at"])
+    return ApiKey.from_row(key_row), account_row["disabled_at"]  # type: ignore[arg-type, index]
 
 
 async def get_key(conn: AsyncConnection, key_id: str, *, account_id: str | None = None) -> ApiKey:

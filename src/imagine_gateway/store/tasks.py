@@ -18,17 +18,20 @@ from imagine_gateway.core.states import ACTIVE, TaskState
 from imagine_gateway.core.transitions import NewTask
 from imagine_gateway.core.updates import Posting, TaskUpdate
 from imagine_gateway.store import key_budgets, ledger
+from imagine_gateway.store.db import Database
 from imagine_gateway.store.pagination import keyset_page
+from imagine_gateway.store.point_reads import MISS, TASK_OF_ACCOUNT
 from imagine_gateway.store.tables import tasks
 
 _ACTIVE = [s.value for s in ACTIVE]
+_INSERT_TASK = insert(tasks)  # built once; the row's values come as parameters
 
 
 async def insert_task(conn: AsyncConnection, new: NewTask) -> Task:
     """Insert the task and post its reservation; ``insufficient_credits`` rolls both back."""
-    await conn.execute(insert(tasks).values(**new.task.to_row()))
+    await conn.execute(_INSERT_TASK, new.task.to_row())
     await _post(conn, new.task, new.posting, now_ms=new.task.created_at)
-    return await get_task(conn, new.task.id)  # type: ignore[return-value]
+    return new.task  # every column was given: the row is this task, no need to read it back
 
 
 async def apply(conn: AsyncConnection, update: TaskUpdate) -> bool:
@@ -80,6 +83,15 @@ async def get_task(conn: AsyncConnection, task_id: str, *, account_id: str | Non
         query = query.where(tasks.c.account_id == account_id)
     row = (await conn.execute(query)).mappings().first()
     return Task.from_row(row) if row else None
+
+
+async def find_task(db: Database, task_id: str, *, account_id: str) -> Task | None:
+    """The account's task, read on the point-read path (the status endpoint's one query)."""
+    found = await db.points.fetch(TASK_OF_ACCOUNT, task_id, account_id)
+    if found is MISS:
+        async with db.read() as conn:
+            return await get_task(conn, task_id, account_id=account_id)
+    return None if found is None else Task.from_row(found)  # type: ignore[arg-type]
 
 
 async def states_of(conn: AsyncConnection, task_ids: Sequence[str]) -> dict[str, str]:

@@ -2,28 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
+from imagine_gateway.api.context import AppContext
 from imagine_gateway.api.deps import CanReadCredits, Ctx
+from imagine_gateway.api.json_body import json_bytes
 from imagine_gateway.api.v1.views import model_view
 from imagine_gateway.core.errors import NotFound
 
 router = APIRouter(prefix="/api/v1")
 
 
-@router.get("/models", tags=["models"], summary="The public model catalog (no key needed)")
-async def list_models(ctx: Ctx) -> dict[str, Any]:
-    return {"object": "list", "data": [model_view(m) for m in ctx.catalog]}
+def document(ctx: AppContext, name: str, render: Callable[[], Any]) -> Response:
+    """The JSON of ``render()``, made once per process: the catalog does not change while it runs."""
+    body = ctx.documents.get(name)
+    if body is None:
+        body = ctx.documents[name] = json_bytes(render())
+    return Response(body, media_type="application/json")
 
 
-@router.get("/models/{model_id}", tags=["models"], summary="One model's contract")
-async def get_model(model_id: str, ctx: Ctx) -> dict[str, Any]:
+@router.get(
+    "/models",
+    tags=["models"],
+    summary="The public model catalog (no key needed)",
+    response_model=dict[str, Any],
+)
+async def list_models(request: Request) -> Response:
+    ctx: AppContext = request.app.state.ctx
+    return document(ctx, "models", lambda: {"object": "list", "data": [model_view(m) for m in ctx.catalog]})
+
+
+@router.get(
+    "/models/{model_id}", tags=["models"], summary="One model's contract", response_model=dict[str, Any]
+)
+async def get_model(model_id: str, ctx: Ctx) -> Response:
     model = ctx.catalog.get(model_id)
     if model is None:
         raise NotFound(f"Model {model_id} does not exist.")
-    return model_view(model)
+    return document(ctx, f"model:{model.id}", lambda: model_view(model))
 
 
 @router.get("/credits", tags=["credits"], summary="The account's credit balance")

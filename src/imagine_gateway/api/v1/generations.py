@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from imagine_gateway.api.deps import CanCreate, CanRead, Ctx, read_json
+from imagine_gateway.api.json_body import json_response
 from imagine_gateway.api.v1.views import task_view
 from imagine_gateway.catalog.prices import breakdown
 from imagine_gateway.catalog.validation import validate_generation
@@ -36,7 +37,7 @@ async def create_generation(
     ctx: Ctx,
     principal: CanCreate,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> JSONResponse:
+) -> Response:
     body = await read_json(request)
     gen = validate_generation(ctx.catalog, body)
     created = await ctx.generations.create(principal, gen, idempotency_key=idempotency_key)
@@ -45,7 +46,7 @@ async def create_generation(
     headers = {"Idempotent-Replayed": "true"} if created.replayed else {}
     if idempotency_key is not None and not created.replayed:
         headers["Idempotent-Replayed"] = "false"
-    return JSONResponse(
+    return json_response(
         task_view(ctx.settings, created.task, now_ms=ctx.clock.now_ms()), status_code=202, headers=headers
     )
 
@@ -71,7 +72,7 @@ async def price_generation(request: Request, ctx: Ctx, principal: CanCreate) -> 
     }
 
 
-@router.get("/generations", summary="List generation tasks, newest first")
+@router.get("/generations", summary="List generation tasks, newest first", response_model=dict[str, Any])
 async def list_generations(
     ctx: Ctx,
     principal: CanRead,
@@ -79,21 +80,25 @@ async def list_generations(
     model: str | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> dict[str, Any]:
+) -> Response:
     page = await ctx.generations.list(principal, status=status, model=model, cursor=cursor, limit=limit)
     now = ctx.clock.now_ms()
-    return {
-        "object": "list",
-        "data": [task_view(ctx.settings, t, now_ms=now) for t in page.items],
-        "has_more": page.next_cursor is not None,
-        "next_cursor": page.next_cursor,
-    }
+    return json_response(
+        {
+            "object": "list",
+            "data": [task_view(ctx.settings, t, now_ms=now) for t in page.items],
+            "has_more": page.next_cursor is not None,
+            "next_cursor": page.next_cursor,
+        }
+    )
 
 
-@router.get("/generations/{task_id}", summary="Retrieve a generation task")
-async def get_generation(task_id: str, ctx: Ctx, principal: CanRead) -> dict[str, Any]:
+@router.get("/generations/{task_id}", summary="Retrieve a generation task", response_model=dict[str, Any])
+async def get_generation(task_id: str, ctx: Ctx, principal: CanRead) -> Response:
+    # The view is plain JSON already: answered as bytes, without FastAPI's validation and encoding
+    # of a returned dict.
     task = await ctx.generations.get(principal, task_id)
-    return task_view(ctx.settings, task, now_ms=ctx.clock.now_ms())
+    return json_response(task_view(ctx.settings, task, now_ms=ctx.clock.now_ms()))
 
 
 @router.post("/generations/{task_id}/cancel", summary="Cancel a queued or processing task")

@@ -1,0 +1,79 @@
+"""Short SQLite write transactions run on the event loop's thread (``Database.write(quick=True)``).
+
+Through aiosqlite every statement of a transaction is several hand-offs to the connection's thread,
+and SQLite's one writer holds the write lock across all of them: a create (idempotency key, task,
+balance, ledger row) held it for milliseconds, so concurrent creates queued behind hand-offs, not
+behind SQLite. The same statements on a plain ``sqlite3`` connection take a fraction of a
+millisecond, less than one hand-off, so a quick transaction runs them right here.
+
+The store's functions take it unchanged: ``LoopConnection`` answers ``execute``, ``scalar`` and
+``begin_nested`` as ``AsyncConnection`` does (with the same buffered results), without leaving the
+thread. Three rules keep the event loop from ever waiting on the disk or on another process:
+
+- ``busy_timeout`` is 0: when another process holds the write lock, ``BEGIN IMMEDIATE`` fails at
+  once and the transaction runs on the ordinary (threaded, waiting) path instead;
+- this connection never checkpoints the WAL (``wal_autocheckpoint=0``, the step that fsyncs):
+  every ``CHECKPOINT_EVERY`` commits a passive checkpoint runs on aiosqlite's thread;
+- commits do not fsync (WAL with ``synchronous=NORMAL``, as on every connection of the gateway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine, make_url
+
+CHECKPOINT_EVERY = 500
+
+
+class LoopConnection:
+    """The slice of ``AsyncConnection`` the store uses, over a synchronous connection."""
+
+    def __init__(self, sync: Connection) -> None:
+        self.sync_connection = sync
+        self.dialect = sync.dialect
+
+    async def execute(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
+        return self.sync_connection.execute(statement, parameters, **kwargs)
+
+    async def scalar(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
+        return self.sync_connection.scalar(statement, parameters, **kwargs)
+
+    @asynccontextmanager
+    async def begin_nested(self) -> AsyncIterator[None]:
+        with self.sync_connection.begin_nested():
+            yield
+
+
+def loop_engine(url: str) -> Engine | None:
+    """The synchronous engine for quick writes to the SQLite file at ``url`` (None: not a file)."""
+    parsed = make_url(url)
+    path = parsed.database
+    if not parsed.drivername.startswith("sqlite") or not path or path == ":memory:":
+        return None
+    engine = create_engine(
+        parsed.set(drivername="sqlite"),
+        pool_size=1,
+        max_overflow=0,
+        connect_args={"check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN IMMEDIATE ourselves
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=0")
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
