@@ -17,6 +17,7 @@ from imagine_gateway.services.principal import ALL_SCOPES, Principal
 from imagine_gateway.settings import load_settings
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.tables import tasks
+from tests.conftest import SCHEMA
 
 
 @asynccontextmanager
@@ -24,7 +25,9 @@ async def gateway_context(home: Path, *, run_worker: bool = False, **settings: A
     """A gateway's runtime on a migrated SQLite file under ``home``, its loops not running (a test drives
     the worker), closed (worker drained) at the end."""
     overrides = Overrides(run_worker=run_worker, start_loops=False, announce_sandbox=False)
-    async with Runtime(load_settings(home=home, **settings), overrides) as runtime:
+    loaded = load_settings(home=home, **settings)
+    SCHEMA.seed(loaded)  # the migrated template, as for every gateway the tests start
+    async with Runtime(loaded, overrides) as runtime:
         yield runtime.context
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Iterable, Iterator
 from importlib import resources
@@ -72,10 +73,20 @@ def _parse(text: str, source: str) -> list[ModelContract]:
     return models
 
 
-def load_catalog(extra_file: Path | None = None) -> Catalog:
-    """The shipped catalog, with an operator's file layered on top (same id replaces)."""
+@functools.cache
+def _shipped() -> tuple[ModelContract, ...]:
+    # Parsed once per process: the shipped file does not change under it, and the contracts are
+    # frozen, so every catalog may share them (every start and CLI command would parse it again).
     shipped = resources.files("imagine_gateway.catalog").joinpath("models.toml").read_text("utf-8")
-    models = _parse(shipped, "models.toml")
+    return tuple(_parse(shipped, "models.toml"))
+
+
+def load_catalog(extra_file: Path | None = None) -> Catalog:
+    """The shipped catalog, with an operator's file layered on top (same id replaces).
+
+    The operator's file is read on every call, so a restart (or a new command) sees its edits.
+    """
+    models = list(_shipped())
     if extra_file is not None:
         models += _parse(extra_file.read_text("utf-8"), str(extra_file))
     return Catalog(models)

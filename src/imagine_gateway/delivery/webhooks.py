@@ -38,6 +38,7 @@ from imagine_gateway.net import (
     Resolver,
     SystemResolver,
     default_port,
+    http_transport,
     is_ip_literal,
 )
 from imagine_gateway.settings import Settings
@@ -116,7 +117,7 @@ class WebhookDispatcher:
         self.render_task = render_task
         self.resolver = resolver or SystemResolver()
         self._owns_transport = transport is None
-        self.transport = transport or httpx.AsyncHTTPTransport(retries=0)
+        self.transport = transport or http_transport()
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(SEND_CONCURRENCY)
 

@@ -22,6 +22,7 @@ import httpx
 from imagine_gateway.core.errors import invalid
 from imagine_gateway.media.sniff import sniff_mime
 from imagine_gateway.net.addresses import Resolver, SystemResolver, default_port, is_ip_literal, is_public_ip
+from imagine_gateway.net.tls import http_transport
 
 _IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -89,7 +90,7 @@ async def fetch_guarded(
     is for tests; it is left open.
     """
     owned = transport is None
-    active = httpx.AsyncHTTPTransport(retries=0) if transport is None else transport
+    active = http_transport() if transport is None else transport
     try:
         async with asyncio.timeout(policy.timeout_s):
             return await _follow(url, policy, resolver or SystemResolver(), field, active)
