@@ -6,45 +6,10 @@ import asyncio
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
 
-from imagine_gateway.store import ledger
-from imagine_gateway.store.db import Database
-from imagine_gateway.store.tables import accounts, tasks
-from imagine_gateway.store.tables import ledger as ledger_table
+from tests.budgets import ledger_facts
 from tests.conftest import Gateway, Key
 from tests.matchers import error_body
-
-
-async def _ledger_facts(gateway: Gateway, account_id: str) -> dict[str, Any]:
-    db = Database(gateway.settings.resolved_database_url)
-    try:
-        async with db.read(snapshot=True) as conn:
-            balance, reserved = (
-                await conn.execute(
-                    select(accounts.c.balance, accounts.c.reserved).where(accounts.c.id == account_id)
-                )
-            ).one()
-            sums = await ledger.sums(conn, account_id)
-            task_count = await conn.scalar(
-                select(func.count()).select_from(tasks).where(tasks.c.account_id == account_id)
-            )
-            kinds = (
-                await conn.execute(
-                    select(ledger_table.c.kind, func.count())
-                    .where(ledger_table.c.account_id == account_id)
-                    .group_by(ledger_table.c.kind)
-                )
-            ).all()
-    finally:
-        await db.dispose()
-    return {
-        "balance": balance,
-        "reserved": reserved,
-        "ledger_sums": sums,
-        "tasks": task_count,
-        "kinds": dict(kinds),
-    }
 
 
 async def _create_many(base_url: str, key: Key, n: int, **extra: Any) -> list[httpx.Response]:
@@ -70,7 +35,7 @@ def test_200_concurrent_creates_against_a_balance_for_50_make_exactly_50_tasks(g
     codes = sorted(r.status_code for r in responses)
     assert codes.count(202) == 50
     assert codes.count(402) == 150
-    facts = asyncio.run(_ledger_facts(gateway, key.account_id))
+    facts = ledger_facts(gateway, key.account_id)
     assert facts == {
         "balance": 0,
         "reserved": 500,
@@ -94,7 +59,7 @@ def test_ledger_sums_equal_balance_after_success_failure_and_cancel(gateway_fact
     failed = [f for f in finals if f["status"] == "failed"]
     assert succeeded + len(failed) == 10 and succeeded > 0 and failed
     assert {(f["final_credits"], f["error"]["code"]) for f in failed} == {(0, "generation_failed")}
-    facts = asyncio.run(_ledger_facts(gateway, key.account_id))
+    facts = ledger_facts(gateway, key.account_id)
     assert facts == {
         "balance": 200 - 4 * succeeded,
         "reserved": 0,
@@ -164,5 +129,5 @@ def test_concurrent_requests_with_one_idempotency_key_make_one_task(gateway_fact
     assert {r.status_code for r in responses} == {202}
     assert len({r.json()["id"] for r in responses}) == 1
     assert sorted(r.headers["idempotent-replayed"] for r in responses) == ["false"] + ["true"] * 19
-    facts = asyncio.run(_ledger_facts(gateway, key.account_id))
+    facts = ledger_facts(gateway, key.account_id)
     assert (facts["tasks"], facts["balance"], facts["kinds"]) == (1, 990, {"topup": 1, "reserve": 1})

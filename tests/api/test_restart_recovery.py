@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from imagine_gateway.settings import load_settings
-from tests.api.test_credits_and_idempotency import _ledger_facts
+from tests.budgets import ledger_facts
 from tests.conftest import Gateway, create_key
 
 
@@ -91,7 +91,7 @@ def test_task_survives_a_killed_server_and_is_charged_once(tmp_path: Path) -> No
         second.wait(timeout=30)
     assert (body["status"], body["final_credits"]) == ("succeeded", 10)
     gw = Gateway(settings=settings, server=None, http=None)  # type: ignore[arg-type]
-    facts = asyncio.run(_ledger_facts(gw, made.account.id))
+    facts = ledger_facts(gw, made.account.id)
     assert facts == {
         "balance": 20,
         "reserved": 0,
