@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from tests.api.test_credits_and_idempotency import _create_many, _ledger_facts
+from tests.api.test_credits_and_idempotency import _create_many
+from tests.budgets import ledger_facts
 from tests.conftest import Gateway
 
 
@@ -27,5 +28,5 @@ def test_concurrent_requests_with_one_idempotency_key_make_one_task_on_postgres(
     assert {r.status_code for r in responses} == {202}
     assert len({r.json()["id"] for r in responses}) == 1
     assert sorted(r.headers["idempotent-replayed"] for r in responses) == ["false"] + ["true"] * 19
-    facts = asyncio.run(_ledger_facts(gateway, key.account_id))
+    facts = ledger_facts(gateway, key.account_id)
     assert (facts["tasks"], facts["balance"], facts["kinds"]) == (1, 990, {"topup": 1, "reserve": 1})

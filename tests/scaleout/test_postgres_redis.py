@@ -13,7 +13,8 @@ import httpx
 from imagine_gateway.runtime import Overrides
 from imagine_gateway.settings import Settings
 from imagine_gateway.worker.process import run_worker_process
-from tests.api.test_credits_and_idempotency import _create_many, _ledger_facts
+from tests.api.test_credits_and_idempotency import _create_many
+from tests.budgets import ledger_facts
 from tests.conftest import Gateway, make_settings
 
 
@@ -31,7 +32,7 @@ def test_lifecycle_on_postgres_and_redis(
     done = gateway.wait_for(created.json()["id"], key)
     assert (done["status"], done["final_credits"]) == ("succeeded", 10)
     assert httpx.get(done["result"]["primary_url"]).headers["content-type"] == "video/mp4"
-    facts = asyncio.run(_ledger_facts(gateway, key.account_id))
+    facts = ledger_facts(gateway, key.account_id)
     assert facts == {
         "balance": 10,
         "reserved": 0,
@@ -48,7 +49,7 @@ def test_200_concurrent_creates_on_postgres_make_exactly_50_tasks(
     key = gateway.key(credits=500)
     responses = asyncio.run(_create_many(gateway.base_url, key, 200))
     assert sorted(r.status_code for r in responses).count(202) == 50
-    facts = asyncio.run(_ledger_facts(gateway, key.account_id))
+    facts = ledger_facts(gateway, key.account_id)
     assert facts == {
         "balance": 0,
         "reserved": 500,
@@ -74,7 +75,7 @@ def test_concurrent_idempotent_creates_on_postgres_make_one_task(
     )
     assert {r.status_code for r in responses} == {202}
     assert len({r.json()["id"] for r in responses}) == 1
-    facts = asyncio.run(_ledger_facts(gateway, key.account_id))
+    facts = ledger_facts(gateway, key.account_id)
     assert (facts["tasks"], facts["balance"]) == (1, 96)
 
 
@@ -135,7 +136,7 @@ def test_api_without_worker_and_two_workers_settle_every_task_once_and_sse_sees_
         for stop in stops:
             stop()
     assert finals == ["succeeded"] * 12
-    facts = asyncio.run(_ledger_facts(gateway, key.account_id))
+    facts = ledger_facts(gateway, key.account_id)
     assert facts == {
         "balance": 1000 - 48,
         "reserved": 0,
