@@ -29,7 +29,8 @@ def terminate_connections(database_url: str) -> int:
 
 
 class Blipper:
-    """Terminates the database's connections every ``every_s`` in a thread, until stopped."""
+    """Terminates the database's connections at once and then every ``every_s`` in a thread, until
+    stopped (at once: a burst of creates may end before a first period has passed)."""
 
     def __init__(self, database_url: str, *, every_s: float) -> None:
         self.database_url = database_url
@@ -40,9 +41,11 @@ class Blipper:
         self._thread = threading.Thread(target=self._run, name="pg-blipper", daemon=True)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.every_s):
+        while True:
             self.terminated += terminate_connections(self.database_url)
             self.rounds += 1
+            if self._stop.wait(self.every_s):
+                return
 
     def start(self) -> None:
         self._thread.start()

@@ -31,7 +31,7 @@ def test_connections_terminated_during_creates_and_polls_lose_no_task(
         {"model": "grok-imagine-video", "prompt": f"blip {i}", "params": {"duration": 6}}
         for i in range(count)
     ]
-    with blipping(pg_url, every_s=0.5) as blipper:
+    with blipping(pg_url, every_s=0.1) as blipper:
         responses = asyncio.run(create_all(gateway.base_url, key, bodies))
         facts_during = blipper.rounds
     assert sorted({r.status_code for r in responses}) == [202]

@@ -15,9 +15,9 @@ from imagine_gateway.api.cors import install_cors
 from imagine_gateway.api.dialects import install_dialects
 from imagine_gateway.api.dialects import xai_grpc as grpc_dialect
 from imagine_gateway.api.docs_pages import install_docs
+from imagine_gateway.api.edge import Edge
 from imagine_gateway.api.errors import install_error_handlers
-from imagine_gateway.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from imagine_gateway.api.observe import ObserveMiddleware
+from imagine_gateway.api.hot_routes import HotRoutes
 from imagine_gateway.api.openapi import install_openapi
 from imagine_gateway.api.ratelimit import RateLimiter
 from imagine_gateway.api.v1 import account as account_routes
@@ -89,9 +89,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
             return REFERENCE_UPLOAD_MAX_BYTES
         return settings.max_body_bytes
 
-    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
-    app.add_middleware(ObserveMiddleware, access_log=settings.access_log)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(Edge, limit_for=body_limit, access_log=settings.access_log, hot=HotRoutes(ctx))
     install_cors(app, settings)  # outermost, so that every response and error carries its headers
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import Request
 
@@ -12,8 +13,8 @@ from imagine_gateway.services.principal import Principal
 from imagine_gateway.telemetry import logs
 
 
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization")
+def bearer_token(header: str | None) -> str:
+    """The key from an ``Authorization`` header's value, or the error that says what is wrong."""
     if not header:
         raise ApiKeyMissing("A valid Bearer API key is required.")
     scheme, _, token = header.partition(" ")
@@ -24,14 +25,22 @@ def bearer_token(request: Request) -> str:
 
 async def authenticate(ctx: AppContext, request: Request, scope: str | None) -> Principal:
     """The caller's principal, after key, expiry, revocation, scope and rate-limit checks."""
+    return await authenticate_header(ctx, request.headers.get("authorization"), request.scope["state"], scope)
+
+
+async def authenticate_header(
+    ctx: AppContext, authorization: str | None, state: dict[str, Any], scope: str | None
+) -> Principal:
+    """``authenticate`` from the header's value; ``state`` is the request's (``scope['state']``),
+    which receives the rate-limit headers and the principal."""
     if not ctx.settings.public_api_enabled:
         raise PublicApiDisabled("The public API is disabled on this gateway.")
-    principal = await ctx.accounts.authenticate(bearer_token(request), scope)
+    principal = await ctx.accounts.authenticate(bearer_token(authorization), scope)
     headers, over = await ctx.limiter.hit(principal.api_key_id, principal.rate_limit)
-    request.state.response_headers.update(headers)
+    state["response_headers"].update(headers)
     if over is not None:
         raise over
-    request.state.principal = principal
+    state["principal"] = principal
     logs.bind(account_id=principal.account_id)
     return principal
 

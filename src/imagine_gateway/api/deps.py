@@ -8,8 +8,7 @@ from fastapi import Depends, Request
 
 from imagine_gateway.api.auth import app_context, require
 from imagine_gateway.api.context import AppContext
-from imagine_gateway.api.request_json import decode_json
-from imagine_gateway.core.errors import UnsupportedMediaType
+from imagine_gateway.api.request_json import json_body
 from imagine_gateway.services.principal import Principal
 
 Ctx = Annotated[AppContext, Depends(app_context)]
@@ -26,10 +25,4 @@ IsAdmin = Annotated[Principal, Depends(require("admin"))]
 async def read_json(request: Request) -> Any:
     """The JSON body, decoded within the limits of ``request_json``, or a clear error for a wrong
     content type, malformed JSON or a value the gateway cannot take."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json" and not content_type.endswith("+json"):
-        raise UnsupportedMediaType(
-            "The body must be JSON sent with 'Content-Type: application/json' "
-            f"(got {content_type or 'none'!r})."
-        )
-    return decode_json(await request.body())
+    return json_body(request.headers.get("content-type"), await request.body())

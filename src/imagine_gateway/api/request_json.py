@@ -19,7 +19,7 @@ import json
 import re
 from typing import Any
 
-from imagine_gateway.core.errors import FieldError, ValidationFailed
+from imagine_gateway.core.errors import FieldError, UnsupportedMediaType, ValidationFailed
 
 MAX_DEPTH = 32
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -56,6 +56,17 @@ def _parse_constant(text: str) -> _OutOfRange:
 
 
 _DECODER = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
+
+
+def json_body(content_type: str | None, raw: bytes) -> Any:
+    """A request's body, decoded by ``decode_json`` once its ``Content-Type`` says JSON."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            "The body must be JSON sent with 'Content-Type: application/json' "
+            f"(got {media_type or 'none'!r})."
+        )
+    return decode_json(raw)
 
 
 def decode_json(raw: bytes) -> Any:

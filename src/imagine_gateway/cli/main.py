@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 # Plain help (rich_markup_mode=None): typer's rich panels label every flag, --help included, "<bool>".
 app = typer.Typer(
     cls=ServerCommandsGroup,  # without the server extra, its commands say how to install it
-    no_args_is_help=True, rich_markup_mode=None, help="Imagine Gateway: Grok Imagine API platform."
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Imagine Gateway: Grok Imagine API platform.",
 )
 keys_app = typer.Typer(
     no_args_is_help=True,

@@ -65,8 +65,8 @@ class AsyncGenerations:
     ) -> Price:
         """What ``create`` with these arguments would reserve, line by line; nothing is created.
 
-            quote = await client.generations.price("grok-imagine-video-1.5", "A fox", params={"duration": 6})
-            quote.credits  # 96
+        quote = await client.generations.price("grok-imagine-video-1.5", "A fox", params={"duration": 6})
+        quote.credits  # 96
         """
         create = _base.create_generation_call(
             model=model,

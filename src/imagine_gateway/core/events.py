@@ -130,4 +130,3 @@ Event = (
     | Rescheduled
     | ResultExpired
 )
-

@@ -226,7 +226,6 @@ class AccountService:
             models=frozenset(key.models) if key.models is not None else None,
         )
 
-
     async def _credential(self, secret_hash: str) -> tuple[ApiKey, int | None] | None:
         """The key and its account's ``disabled_at``, from the cache or (then kept) the database."""
         cached = self.keys.get(secret_hash)
@@ -237,6 +236,7 @@ class AccountService:
         if found is not None:  # unknown secrets are not kept: they would only fill the cache
             self.keys.put(secret_hash, found, generation=generation, read_at=read_at)
         return found
+
 
 @asynccontextmanager
 async def open_accounts(settings: Settings, *, clock: Clock | None = None) -> AsyncIterator[AccountService]:

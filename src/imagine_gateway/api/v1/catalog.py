@@ -17,12 +17,23 @@ from imagine_gateway.core.errors import NotFound
 router = APIRouter(prefix="/api/v1")
 
 
-def document(ctx: AppContext, name: str, render: Callable[[], Any]) -> Response:
+def document_bytes(ctx: AppContext, name: str, render: Callable[[], Any]) -> bytes:
     """The JSON of ``render()``, made once per process: the catalog does not change while it runs."""
     body = ctx.documents.get(name)
     if body is None:
         body = ctx.documents[name] = json_bytes(render())
-    return Response(body, media_type="application/json")
+    return body
+
+
+def document(ctx: AppContext, name: str, render: Callable[[], Any]) -> Response:
+    return Response(document_bytes(ctx, name, render), media_type="application/json")
+
+
+def models_document(ctx: AppContext) -> bytes:
+    """``GET /api/v1/models``: every model of the catalog (here and on the edge's hot route)."""
+    return document_bytes(
+        ctx, "models", lambda: {"object": "list", "data": [model_view(m) for m in ctx.catalog]}
+    )
 
 
 @router.get(
@@ -33,7 +44,7 @@ def document(ctx: AppContext, name: str, render: Callable[[], Any]) -> Response:
 )
 async def list_models(request: Request) -> Response:
     ctx: AppContext = request.app.state.ctx
-    return document(ctx, "models", lambda: {"object": "list", "data": [model_view(m) for m in ctx.catalog]})
+    return Response(models_document(ctx), media_type="application/json")
 
 
 @router.get(

@@ -10,12 +10,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from imagine_gateway.api.context import AppContext
 from imagine_gateway.api.deps import CanCreate, CanRead, Ctx, read_json
-from imagine_gateway.api.json_body import json_response
+from imagine_gateway.api.json_body import json_bytes, json_response
 from imagine_gateway.api.v1.views import task_view
 from imagine_gateway.catalog.prices import breakdown
 from imagine_gateway.catalog.validation import validate_generation
 from imagine_gateway.core.states import PUBLIC_STATUSES
+from imagine_gateway.services.principal import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["generations"])
 
@@ -38,17 +40,23 @@ async def create_generation(
     principal: CanCreate,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
-    body = await read_json(request)
+    body, headers = await create_answer(ctx, principal, await read_json(request), idempotency_key)
+    return Response(body, status_code=202, headers=headers, media_type="application/json")
+
+
+async def create_answer(
+    ctx: AppContext, principal: Principal, body: Any, idempotency_key: str | None
+) -> tuple[bytes, dict[str, str]]:
+    """What a create answers with its 202, here and on the edge's hot route: the task's JSON, and
+    ``Idempotent-Replayed`` when the request carried an ``Idempotency-Key``."""
     gen = validate_generation(ctx.catalog, body)
     created = await ctx.generations.create(principal, gen, idempotency_key=idempotency_key)
     if ctx.worker is not None and not created.replayed:
         ctx.worker.wake()
-    headers = {"Idempotent-Replayed": "true"} if created.replayed else {}
-    if idempotency_key is not None and not created.replayed:
-        headers["Idempotent-Replayed"] = "false"
-    return json_response(
-        task_view(ctx.settings, created.task, now_ms=ctx.clock.now_ms()), status_code=202, headers=headers
-    )
+    headers = {}
+    if idempotency_key is not None:
+        headers["Idempotent-Replayed"] = "true" if created.replayed else "false"
+    return json_bytes(task_view(ctx.settings, created.task, now_ms=ctx.clock.now_ms())), headers
 
 
 @router.post(
@@ -95,10 +103,14 @@ async def list_generations(
 
 @router.get("/generations/{task_id}", summary="Retrieve a generation task", response_model=dict[str, Any])
 async def get_generation(task_id: str, ctx: Ctx, principal: CanRead) -> Response:
-    # The view is plain JSON already: answered as bytes, without FastAPI's validation and encoding
-    # of a returned dict.
+    return Response(await task_answer(ctx, principal, task_id), media_type="application/json")
+
+
+async def task_answer(ctx: AppContext, principal: Principal, task_id: str) -> bytes:
+    """The task's JSON (here and on the edge's hot route): plain JSON values already, so encoded
+    straight to bytes, without FastAPI's validation and encoding of a returned dict."""
     task = await ctx.generations.get(principal, task_id)
-    return json_response(task_view(ctx.settings, task, now_ms=ctx.clock.now_ms()))
+    return json_bytes(task_view(ctx.settings, task, now_ms=ctx.clock.now_ms()))
 
 
 @router.post("/generations/{task_id}/cancel", summary="Cancel a queued or processing task")
