@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
-import httpx
 
 from tests.budgets import ledger_facts
-from tests.conftest import Gateway, Key
+from tests.conftest import Gateway
+from tests.idempotency import assert_20_concurrent_creates_with_one_idempotency_key_make_one_task, create_many
 from tests.matchers import error_body
-
-
-async def _create_many(base_url: str, key: Key, n: int, **extra: Any) -> list[httpx.Response]:
-    async with httpx.AsyncClient(
-        base_url=base_url, timeout=60, limits=httpx.Limits(max_connections=200)
-    ) as client:
-        return await asyncio.gather(
-            *[
-                client.post(
-                    "/api/v1/generations",
-                    headers={**key.headers, **extra.get("headers", {})},
-                    json=extra.get("json", {"model": "grok-imagine-video", "prompt": f"p{i}"}),
-                )
-                for i in range(n)
-            ]
-        )
 
 
 def test_200_concurrent_creates_against_a_balance_for_50_make_exactly_50_tasks(gateway_factory) -> None:  # type: ignore[no-untyped-def]
     gateway: Gateway = gateway_factory(sandbox_latency_s=60)
     key = gateway.key(credits=500)
-    responses = asyncio.run(_create_many(gateway.base_url, key, 200))
+    responses = asyncio.run(create_many(gateway.base_url, key, 200))
     codes = sorted(r.status_code for r in responses)
     assert codes.count(202) == 50
     assert codes.count(402) == 150
@@ -118,18 +100,4 @@ def test_idempotency_keys_are_scoped_to_the_account(gateway: Gateway) -> None:
 
 def test_concurrent_requests_with_one_idempotency_key_make_one_task(gateway_factory) -> None:  # type: ignore[no-untyped-def]
     gateway: Gateway = gateway_factory(sandbox_latency_s=60)
-    key = gateway.key(credits=1000)
-    responses = asyncio.run(
-        _create_many(
-            gateway.base_url,
-            key,
-            20,
-            headers={"Idempotency-Key": "burst"},
-            json={"model": "grok-imagine-video", "prompt": "one"},
-        )
-    )
-    assert {r.status_code for r in responses} == {202}
-    assert len({r.json()["id"] for r in responses}) == 1
-    assert sorted(r.headers["idempotent-replayed"] for r in responses) == ["false"] + ["true"] * 19
-    facts = ledger_facts(gateway, key.account_id)
-    assert (facts["tasks"], facts["balance"], facts["kinds"]) == (1, 990, {"topup": 1, "reserve": 1})
+    assert_20_concurrent_creates_with_one_idempotency_key_make_one_task(gateway)

@@ -13,12 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.applications import Starlette
-from starlette.routing import Route
 
-from imagine_gateway.testing.loopback import LoopbackServer
 from tests.conftest import Gateway, Key, start_gateway
-from tests.webhooks.conftest import FAST_WEBHOOKS, Receiver
+from tests.webhooks.conftest import FAST_WEBHOOKS, Receiver, receiving
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
@@ -35,12 +32,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
 @pytest.fixture
 def hooks() -> Iterator[Receiver]:
     """A real webhook receiver on loopback that records what it is sent."""
-    server = LoopbackServer()
-    made = Receiver(server)
-    server.app = Starlette(routes=[Route("/{path:path}", made.handle, methods=["POST"])])
-    server.start()
-    yield made
-    server.stop()
+    with receiving() as made:
+        yield made
 
 
 @pytest.fixture(scope="module")

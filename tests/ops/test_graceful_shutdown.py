@@ -15,10 +15,10 @@ import httpx
 from imagine_gateway.runtime import Overrides
 from tests.conftest import Gateway, create_key, make_settings
 from tests.ops.processes import free_port, imagine, terminate, wait_http
-from tests.providers.conftest import UPSTREAM_KEY, StartMock, balance, create, task_row, wait_until
+from tests.ops.workers import GRACE_S, worker_env
+from tests.providers.conftest import StartMock, balance, create, task_row, wait_until
 
 VIDEO = "grok-imagine-video"
-GRACE_S = 1.0
 
 
 def test_sigterm_mid_poll_releases_the_tasks_to_another_worker_at_once_and_nothing_is_lost(
@@ -29,14 +29,7 @@ def test_sigterm_mid_poll_releases_the_tasks_to_another_worker_at_once_and_nothi
     home = tmp_path / "home"
     gateway = gateway_factory(home=home, overrides=Overrides(run_worker=False))
     key = gateway.key(credits=1000)
-    env = {
-        "XAI_API_KEY": UPSTREAM_KEY,
-        "XAI_BASE_URL": mock.base_url,
-        "IMAGINE_UPSTREAM_TIMEOUT_S": "120",
-        "IMAGINE_POLL_FIRST_S": "0.1",
-        "IMAGINE_POLL_MAX_INTERVAL_S": "0.2",
-        "IMAGINE_SHUTDOWN_GRACE_S": str(GRACE_S),
-    }
+    env = worker_env(mock)
     port = free_port()
     first = imagine(home, "worker", IMAGINE_WORKER_HTTP_PORT=str(port), **env)
     second = None

@@ -12,11 +12,11 @@ import httpx
 from imagine_gateway.runtime import Overrides
 from tests.conftest import Gateway
 from tests.ops.processes import free_port, imagine, terminate, wait_http
-from tests.providers.conftest import UPSTREAM_KEY, StartMock, balance, create, task_row, wait_until
+from tests.ops.workers import GRACE_S, worker_env
+from tests.providers.conftest import StartMock, balance, create, task_row, wait_until
 from tests.reliability.facts import account_facts
 
 VIDEO = "grok-imagine-video"
-GRACE_S = 1.0
 RESULT_BYTES = 6 << 20
 # About six seconds per download: SIGTERM finds it mid-write, and the grace period cannot outlast it.
 SLOW_LINK_BYTES_PER_S = 1 << 20
@@ -46,14 +46,7 @@ def test_sigterm_mid_collect_leaves_no_partial_result_and_another_worker_capture
     gateway = gateway_factory(home=home, overrides=Overrides(run_worker=False))
     media_root = home / "media"
     key = gateway.key(credits=1000)
-    env = {
-        "XAI_API_KEY": UPSTREAM_KEY,
-        "XAI_BASE_URL": mock.base_url,
-        "IMAGINE_UPSTREAM_TIMEOUT_S": "120",
-        "IMAGINE_POLL_FIRST_S": "0.1",
-        "IMAGINE_POLL_MAX_INTERVAL_S": "0.2",
-        "IMAGINE_SHUTDOWN_GRACE_S": str(GRACE_S),
-    }
+    env = worker_env(mock)
     port = free_port()
     first = imagine(home, "worker", IMAGINE_WORKER_HTTP_PORT=str(port), **env)
     second = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
@@ -60,14 +61,23 @@ class Receiver:
         return list(self.received)
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+@contextmanager
+def receiving() -> Iterator[Receiver]:
+    """A Receiver on its own loopback server, stopped on leaving."""
     server = LoopbackServer()
     made = Receiver(server)
     server.app = Starlette(routes=[Route("/{path:path}", made.handle, methods=["POST"])])
     server.start()
-    yield made
-    server.stop()
+    try:
+        yield made
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with receiving() as made:
+        yield made
 
 
 @pytest.fixture(scope="module")
