@@ -256,18 +256,17 @@ class GenerationService:
         if model is not None and self.catalog.get(model) is None:
             raise invalid("model", f"unknown model '{model}'", self.catalog.ids)
         position = read_cursor(cursor)
-        async with self.db.read() as conn:
-            rows = await task_store.list_tasks(
-                conn,
-                account_id=principal.account_id,
-                states=states,
-                model=model,
-                before=position if newest_first else None,
-                after=None if newest_first else position,
-                dialect=dialect,
-                limit=limit + 1,
-                newest_first=newest_first,
-            )
+        rows = await task_store.find_tasks_page(
+            self.db,
+            account_id=principal.account_id,
+            states=states,
+            model=model,
+            before=position if newest_first else None,
+            after=None if newest_first else position,
+            dialect=dialect,
+            limit=limit + 1,
+            newest_first=newest_first,
+        )
         return page_of(rows, limit)
 
     async def cancel(self, principal: Principal, task_id: str) -> Task:

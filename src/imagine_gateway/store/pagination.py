@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, or_
+from sqlalchemy import BindParameter, Select, Table, and_, or_
 
 
 def keyset_page(
     query: Select[Any],
     table: Table,
     *,
-    before: tuple[int, str] | None = None,
-    after: tuple[int, str] | None = None,
+    before: tuple[Any, Any] | None = None,
+    after: tuple[Any, Any] | None = None,
     newest_first: bool = True,
-    limit: int,
+    limit: int | BindParameter[int],
 ) -> Select[Any]:
-    """``query`` limited to rows strictly before/after a (created_at, id) position, in order."""
+    """``query`` limited to rows strictly before/after a (created_at, id) position, in order
+    (the position and the limit as values, or as ``bindparam``s of a statement compiled once)."""
     created_at, row_id = table.c.created_at, table.c.id
     if before is not None:
         created, rid = before

@@ -1,4 +1,5 @@
-"""One row by its key, on the shortest path each database offers: the status read's hot path.
+"""One row by its key, or one page of rows, on the shortest path each database offers: the status
+read's and the list's hot path.
 
 Through SQLAlchemy's async layer a single-row read on SQLite is about fifteen hand-offs between the
 event loop and aiosqlite's thread, and on PostgreSQL a trip through the greenlet bridge; either
@@ -12,7 +13,9 @@ costs more than the query. Here:
 - **PostgreSQL**: a small asyncpg pool of its own (prepared statements, no ORM, no greenlet). A
   failure returns ``MISS`` too, so the ordinary path reports the database's trouble as it always did.
 
-The statements are plain SQL with the column list of ``tables``; JSON columns come back decoded.
+The single-row statements are plain SQL with the column list of ``tables``; a page's statement
+(``RowsQuery``) is a SQLAlchemy select compiled once for each database. JSON columns come back
+decoded.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from imagine_gateway.store.tables import accounts, api_keys, tasks
@@ -39,15 +43,12 @@ def _json_columns(table: Any) -> frozenset[str]:
     return frozenset(c.name for c in table.columns if isinstance(c.type, JSON))
 
 
-class PointQuery:
-    """``SELECT <every column> FROM table WHERE a = ? AND b = ?`` in both databases' placeholders."""
+class _Rows:
+    """Rows of ``table`` read whole: their column names, and the JSON columns to decode."""
 
-    def __init__(self, table: Any, keys: Sequence[str]) -> None:
+    def __init__(self, table: Any) -> None:
         self.columns = [c.name for c in table.columns]
         self.json_columns = _json_columns(table)
-        select = f"SELECT {', '.join(self.columns)} FROM {table.name} WHERE "
-        self.sqlite = select + " AND ".join(f"{k} = ?" for k in keys)
-        self.postgres = select + " AND ".join(f"{k} = ${i}" for i, k in enumerate(keys, 1))
 
     def row(self, values: Sequence[Any]) -> dict[str, Any]:
         row = dict(zip(self.columns, values, strict=True))
@@ -56,6 +57,43 @@ class PointQuery:
             if isinstance(value, str | bytes):
                 row[name] = json.loads(value)
         return row
+
+
+class PointQuery(_Rows):
+    """``SELECT <every column> FROM table WHERE a = ? AND b = ?`` in both databases' placeholders."""
+
+    def __init__(self, table: Any, keys: Sequence[str]) -> None:
+        super().__init__(table)
+        select = f"SELECT {', '.join(self.columns)} FROM {table.name} WHERE "
+        self.sqlite = select + " AND ".join(f"{k} = ?" for k in keys)
+        self.postgres = select + " AND ".join(f"{k} = ${i}" for i, k in enumerate(keys, 1))
+
+
+class RowsQuery(_Rows):
+    """A select of whole rows of ``table`` with named ``bindparam`` values, compiled once for each
+    database."""
+
+    def __init__(self, table: Any, select: Select[Any]) -> None:
+        super().__init__(table)
+        self.sqlite, self._sqlite_names, self._sqlite_fixed = _compiled(
+            select, sqlite.dialect(paramstyle="qmark")
+        )
+        self.postgres, self._postgres_names, self._postgres_fixed = _compiled(
+            select, postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
+        )
+
+    def sqlite_values(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(values[n] if n in values else self._sqlite_fixed[n] for n in self._sqlite_names)
+
+    def postgres_values(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(values[n] if n in values else self._postgres_fixed[n] for n in self._postgres_names)
+
+
+def _compiled(select: Select[Any], dialect: Any) -> tuple[str, list[str], dict[str, Any]]:
+    """The statement's SQL for ``dialect``, its placeholders' names in order, and the values the
+    statement carries itself (such as SQLite's ``OFFSET 0``)."""
+    compiled = select.compile(dialect=dialect)
+    return str(compiled), list(compiled.positiontup or ()), dict(compiled.params)
 
 
 TASK_BY_ID = PointQuery(tasks, ["id"])
@@ -91,7 +129,27 @@ class PointReads:
             return await self._fetch_postgres(query, params)
         return MISS
 
+    async def fetch_rows(self, query: RowsQuery, values: Mapping[str, Any]) -> list[dict[str, Any]] | object:
+        """Every row ``query`` selects with these named values, or ``MISS``."""
+        if self._closed:
+            return MISS
+        if self._sqlite_path is not None:
+            found = self._rows_sqlite(query.sqlite, query.sqlite_values(values))
+        elif self._dsn is not None:
+            found = await self._rows_postgres(query.postgres, query.postgres_values(values))
+        else:
+            return MISS
+        if found is MISS:
+            return MISS
+        return [query.row(row) for row in found]  # type: ignore[attr-defined]
+
     def _fetch_sqlite(self, query: PointQuery, params: Sequence[Any]) -> Mapping[str, Any] | object | None:
+        rows = self._rows_sqlite(query.sqlite, tuple(params))
+        if rows is MISS:
+            return MISS
+        return query.row(rows[0]) if rows else None  # type: ignore[index]
+
+    def _rows_sqlite(self, sql: str, params: tuple[Any, ...]) -> list[Any] | object:
         try:
             if self._conn is None:
                 conn = sqlite3.connect(
@@ -104,12 +162,11 @@ class PointReads:
                 conn.execute("PRAGMA query_only=1")
                 self._conn = conn
             # fetchall steps the statement to its end, so no read transaction stays open after it.
-            rows = self._conn.execute(query.sqlite, tuple(params)).fetchall()
+            return self._conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             # A lock met, the file not yet made (before the first migration)...: the ordinary path.
             log.debug("point read on SQLite fell back: %s", exc)
             return MISS
-        return query.row(rows[0]) if rows else None
 
     async def _fetch_postgres(
         self, query: PointQuery, params: Sequence[Any]
@@ -122,12 +179,25 @@ class PointReads:
             return MISS
         return None if found is None else query.row(list(found.values()))
 
+    async def _rows_postgres(self, sql: str, params: tuple[Any, ...]) -> list[Any] | object:
+        try:
+            pool = self._pool or await self._open_pool()
+            return [list(record.values()) for record in await pool.fetch(sql, *params)]
+        except Exception as exc:  # as in _fetch_postgres
+            log.debug("page read on PostgreSQL fell back: %s", exc)
+            return MISS
+
     async def _open_pool(self) -> Any:
         import asyncpg  # type: ignore[import-untyped]
 
         async with self._pool_lock:
             if self._pool is None:
-                self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=POOL_SIZE)
+                # No reset on release: these connections only ever run single SELECTs outside a
+                # transaction, so there is no session state to undo, and asyncpg's default reset
+                # is one more round trip per read.
+                self._pool = await asyncpg.create_pool(
+                    self._dsn, min_size=1, max_size=POOL_SIZE, reset=_keep_session
+                )
             return self._pool
 
     async def close(self) -> None:
@@ -138,3 +208,7 @@ class PointReads:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
+
+
+async def _keep_session(_connection: Any) -> None:
+    """The pool's reset for connections that hold no session state (see ``_open_pool``)."""

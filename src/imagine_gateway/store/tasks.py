@@ -10,7 +10,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, bindparam, func, insert, or_, select, update
+from sqlalchemy import BigInteger, Integer, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from imagine_gateway.core.records import Task
@@ -20,7 +20,7 @@ from imagine_gateway.core.updates import Posting, TaskUpdate
 from imagine_gateway.store import key_budgets, ledger
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.pagination import keyset_page
-from imagine_gateway.store.point_reads import MISS, TASK_OF_ACCOUNT
+from imagine_gateway.store.point_reads import MISS, TASK_OF_ACCOUNT, RowsQuery
 from imagine_gateway.store.tables import tasks
 
 _ACTIVE = [s.value for s in ACTIVE]
@@ -100,6 +100,73 @@ async def states_of(conn: AsyncConnection, task_ids: Sequence[str]) -> dict[str,
         return {}
     rows = await conn.execute(select(tasks.c.id, tasks.c.state).where(tasks.c.id.in_(list(task_ids))))
     return {task_id: state for task_id, state in rows}
+
+
+async def find_tasks_page(
+    db: Database,
+    *,
+    account_id: str,
+    states: Sequence[str] | None = None,
+    model: str | None = None,
+    before: tuple[int, str] | None = None,
+    after: tuple[int, str] | None = None,
+    dialect: str | None = None,
+    limit: int,
+    newest_first: bool = True,
+) -> list[Task]:
+    """``list_tasks`` on the point-read path (the list endpoint's one query), through SQLAlchemy
+    when that path cannot serve it."""
+    position = before or after
+    query = _page_query(
+        len(states or ()),
+        bool(model),
+        bool(dialect),
+        "before" if before is not None else "after" if after is not None else None,
+        newest_first,
+    )
+    values: dict[str, Any] = {"account_id": account_id, "model": model, "dialect": dialect, "limit": limit}
+    values |= {f"state_{i}": state for i, state in enumerate(states or ())}
+    if position is not None:
+        values["created"], values["rid"] = position
+    found = await db.points.fetch_rows(query, values)
+    if not isinstance(found, list):  # MISS
+        async with db.read() as conn:
+            return await list_tasks(
+                conn,
+                account_id=account_id,
+                states=states,
+                model=model,
+                before=before,
+                after=after,
+                dialect=dialect,
+                limit=limit,
+                newest_first=newest_first,
+            )
+    return [Task.from_row(row) for row in found]
+
+
+@functools.lru_cache(maxsize=64)
+def _page_query(
+    states: int, model: bool, dialect: bool, keyset: Literal["before", "after"] | None, newest_first: bool
+) -> RowsQuery:
+    """The statement of ``list_tasks`` for one shape of filters, with every value a bindparam."""
+    query = select(tasks).where(tasks.c.account_id == bindparam("account_id"))
+    if states:
+        query = query.where(tasks.c.state.in_([bindparam(f"state_{i}") for i in range(states)]))
+    if model:
+        query = query.where(tasks.c.model == bindparam("model"))
+    if dialect:
+        query = query.where(tasks.c.dialect == bindparam("dialect"))
+    position: tuple[Any, Any] = (bindparam("created", type_=BigInteger), bindparam("rid"))
+    query = keyset_page(
+        query,
+        tasks,
+        before=position if keyset == "before" else None,
+        after=position if keyset == "after" else None,
+        newest_first=newest_first,
+        limit=bindparam("limit", type_=Integer),
+    )
+    return RowsQuery(tasks, query)
 
 
 async def list_tasks(
