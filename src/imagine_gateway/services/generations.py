@@ -131,13 +131,16 @@ class GenerationService:
         price = (await self.price(principal, request)).credits
         digest = fingerprint(request)
         now = self.clock.now_ms()
-        created: list[Created] = []
+
+        async def create_all(conn: Any) -> list[Created]:
+            # Statements only, so it may run again alone when the group it was in is rolled back.
+            return [
+                await self._create_one(conn, principal, request, key, price, digest, dialect, now)
+                for key in idempotency_keys
+            ]
+
         try:
-            async with self.db.write(quick=True) as conn:
-                for key in idempotency_keys:
-                    created.append(
-                        await self._create_one(conn, principal, request, key, price, digest, dialect, now)
-                    )
+            created = await self.db.grouped(create_all)
             for made in created:  # counted once committed
                 if not made.replayed:
                     task_created(made.task, dialect=dialect)

@@ -14,10 +14,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from imagine_gateway.store.group_commit import GroupCommit, T, Work
 from imagine_gateway.store.loop_writes import CHECKPOINT_EVERY, LoopConnection, loop_engine
 from imagine_gateway.store.point_reads import PointReads
 
 log = logging.getLogger("imagine_gateway.store")
+# Group commits in flight at once on PostgreSQL: enough for creates of different accounts to run side
+# by side, few enough that those of one account do not queue on its row's lock (``group_commit``).
+POSTGRES_GROUPS = 4
 
 
 class Database:
@@ -48,6 +52,16 @@ class Database:
         self._loop_engine = loop_engine(url) if self.is_sqlite else None
         self._loop_commits = 0
         self._checkpoint: asyncio.Task[None] | None = None
+        self.group_commit = GroupCommit(
+            lambda: self.write(quick=True),
+            enabled=self._loop_engine is not None or not self.is_sqlite,
+            max_flushes=1 if self.is_sqlite else POSTGRES_GROUPS,
+        )
+
+    async def grouped(self, work: Work[T]) -> T:
+        """``work`` (quick statements, safe to run again) in a write transaction it may share with
+        others that arrive with it; its result once that transaction committed (``group_commit``)."""
+        return await self.group_commit.run(work)
 
     @asynccontextmanager
     async def write(self, *, quick: bool = False) -> AsyncIterator[AsyncConnection]:

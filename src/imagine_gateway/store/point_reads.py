@@ -79,7 +79,8 @@ class RowsQuery(_Rows):
             select, sqlite.dialect(paramstyle="qmark")
         )
         self.postgres, self._postgres_names, self._postgres_fixed = _compiled(
-            select, postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
+            select,
+            postgresql.asyncpg.dialect(),  # type: ignore[no-untyped-call]
         )
 
     def sqlite_values(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
