@@ -27,7 +27,7 @@ def medians(cells: Sequence[Cell]) -> dict[tuple[str, str, int], dict[str, float
     return {
         key: {
             measure: statistics.median(getattr(c, measure) for c in group)
-            for measure in ("rps", "p50_ms", "p99_ms", "cpu_ms_per_request", "errors")
+            for measure in ("rps", "p50_ms", "p99_ms", "cpu_ms_per_request", "machine_busy", "errors")
         }
         for key, group in grouped.items()
     }
@@ -43,8 +43,9 @@ def _ms(value: float) -> str:
 
 def table(summary: dict[tuple[str, str, int], dict[str, float]], labels: dict[str, str]) -> list[str]:
     rows = [
-        "| system | route | c=1 req/s | c=16 req/s / p50 / p99 | c=64 req/s / p99 | server CPU per request |",
-        "|---|---|---|---|---|---|",
+        "| system | route | c=1 req/s | c=16 req/s / p50 / p99 | c=64 req/s / p99 | server CPU per request "
+        "| machine busy at c=16 |",
+        "|---|---|---|---|---|---|---|",
     ]
     pairs = sorted({(s, r) for s, r, _ in summary}, key=lambda p: (list(labels).index(p[0]), p[1]))
     for system, route in pairs:
@@ -55,8 +56,10 @@ def table(summary: dict[tuple[str, str, int], dict[str, float]], labels: dict[st
         middle = f"{_n(mid['rps'])} / {_ms(mid['p50_ms'])} / {_ms(mid['p99_ms'])}" if mid else "–"
         last = f"{_n(top['rps'])} / {_ms(top['p99_ms'])}" if top else "–"
         shown = f"{route} ({errors:.0f} errors)" if errors else route
+        busy = f"{mid.get('machine_busy', 0):.0%}" if mid else "–"
         rows.append(
-            f"| {labels[system]} | {shown} | {first} | {middle} | {last} | {min(cpu):.2f}–{max(cpu):.2f} ms |"
+            f"| {labels[system]} | {shown} | {first} | {middle} | {last} | {min(cpu):.2f}–{max(cpu):.2f} ms "
+            f"| {busy} |"
         )
     return rows
 

@@ -4,7 +4,8 @@ wrk runs in its own process with one thread. Every cell goes through a Lua scrip
 hook prints one JSON line (requests, duration, latency percentiles, errors), so nothing is parsed
 out of wrk's human report. A create cell's script gives each request its own ``Idempotency-Key``.
 Server CPU is the user + system time of the server's processes (the one started and its children,
-from ``/proc``) over the cell, divided by the requests served.
+from ``/proc``) over the cell, divided by the requests served; machine busy is the share of every
+CPU in use meanwhile, by any process (the server, PostgreSQL's backends, wrk itself).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class Cell:
     p99_ms: float = 0.0
     errors: int = 0
     cpu_ms_per_request: float = 0.0
+    machine_busy: float = 0.0  # of all CPUs, every process (server, database, wrk): 1.0 = saturated
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
@@ -120,6 +122,13 @@ def process_tree(root: int) -> list[int]:
     return found
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat (idle and iowait: not busy)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    total = sum(values[:8])  # user..steal; guest time is inside user already
+    return total - values[3] - values[4], total
+
+
 def cpu_seconds(root: int) -> float:
     """User + system CPU of ``root``'s process tree so far (children still running are counted)."""
     total = 0
@@ -160,9 +169,9 @@ def run_cell(
         "unique" if route.unique_key else "same",
         f"{cell.system}-{cell.route}-{cell.concurrency}-{cell.round}-{os.getpid()}",
     ]
-    cpu_before = cpu_seconds(server_pid)
+    cpu_before, machine_before = cpu_seconds(server_pid), machine_ticks()
     done = subprocess.run(args, capture_output=True, text=True, check=False)
-    cpu_after = cpu_seconds(server_pid)
+    cpu_after, machine_after = cpu_seconds(server_pid), machine_ticks()
     line = next((x for x in done.stdout.splitlines() if x.startswith("WRKJSON ")), None)
     if done.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed on {cell.system} {route.name}: {done.stdout}\n{done.stderr}")
@@ -175,6 +184,8 @@ def run_cell(
     cell.errors = sum(int(data[k]) for k in ("non_2xx", "connect", "read", "write", "timeout"))
     if cell.requests:
         cell.cpu_ms_per_request = (cpu_after - cpu_before) * 1000 / cell.requests
+    busy, total = (after - before for after, before in zip(machine_after, machine_before, strict=True))
+    cell.machine_busy = busy / total if total else 0.0
     if cell.errors:
         cell.notes.append(
             f"{cell.errors} errors: {json.dumps({k: data[k] for k in data if k != 'requests'})}"

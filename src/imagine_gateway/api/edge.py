@@ -12,8 +12,8 @@ It used to be three middlewares (request context, observation, body limit), each
 - answers what escaped every handler: an unexpected exception becomes a 500 in the envelope with
   ``Connection: close``; a client that disconnected gets nothing and no error log.
 
-Requests of the hot routes (``api.hot_routes``: a task's status, creation, the model list) are
-answered right here, without FastAPI's routing and dependency solving; every other request goes on
+Requests of the hot routes (``api.hot_routes``: a task's status, the task list, creation, the model
+list) are answered right here, without FastAPI's routing and dependency solving; every other request goes on
 to the FastAPI app, whose exception handlers render its errors.
 """
 
@@ -36,6 +36,11 @@ from imagine_gateway.telemetry import logs
 log = logging.getLogger("imagine_gateway.api")
 
 HotHandler = Callable[[Scope, Receive, Send, str], Awaitable[None]]
+
+
+class Delegate(Exception):
+    """Raised by a hot route, before it has read, counted or sent anything, for a request it leaves
+    to the FastAPI route (one whose query only that route's validation should answer)."""
 
 
 class HotMatch(Protocol):
@@ -98,8 +103,11 @@ class Edge:
             refuse_unstorable_url(scope)
             receive = self._bounded(scope, receive)
             if found is not None:
-                route, value = found
-                await route.handler(scope, receive, send_marked, value)
+                try:
+                    await found[0].handler(scope, receive, send_marked, found[1])
+                except Delegate:
+                    found = None  # counted under the FastAPI route's labels
+                    await self.app(scope, receive, send_marked)
             else:
                 await self.app(scope, receive, send_marked)
         except ClientDisconnect:

@@ -12,28 +12,33 @@ one dictionary look-up away and does what its FastAPI route does, by calling the
   value checks);
 - the same services and views (``generations.create_answer``, ``generations.task_answer``,
   ``catalog.models_document``), so the JSON is byte for byte what the FastAPI route answers;
-- errors raised as the gateway's exceptions, which the edge renders in the native envelope.
+- errors raised as the gateway's exceptions, which the edge renders in the native envelope;
+- a request only the FastAPI route's validation should answer (a list query with a malformed or
+  repeated value) ``Delegate``d to it before anything was read, counted or sent.
 
-The FastAPI routes of these paths stay declared: they are the OpenAPI description of the paths,
-and they serve what the table leaves to them (``HEAD`` of the read).
+The FastAPI routes of these paths stay declared, calling the same functions: they are the paths'
+OpenAPI description, and the list's answers the queries delegated to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from imagine_gateway.api.auth import authenticate_header
 from imagine_gateway.api.context import AppContext
-from imagine_gateway.api.edge import HotHandler
+from imagine_gateway.api.edge import Delegate, HotHandler
 from imagine_gateway.api.request_json import json_body
 from imagine_gateway.api.v1.catalog import models_document
-from imagine_gateway.api.v1.generations import create_answer, task_answer
+from imagine_gateway.api.v1.generations import create_answer, list_answer, task_answer
 
 TASK_PREFIX = "/api/v1/generations/"
+LIST_FILTERS = frozenset({"status", "model", "cursor"})
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class HotRoutes:
         self._exact = {
             ("GET", "/api/v1/models"): HotRoute("/api/v1/models", self.models),
             ("POST", "/api/v1/generations"): HotRoute("/api/v1/generations", self.create),
+            ("GET", "/api/v1/generations"): HotRoute("/api/v1/generations", self.list),
         }
         self._status = HotRoute(TASK_PREFIX + "{task_id}", self.status)
 
@@ -73,6 +79,13 @@ class HotRoutes:
         )
         await send_json(send, 200, await task_answer(self.ctx, principal, task_id))
 
+    async def list(self, scope: Scope, receive: Receive, send: Send, _: str) -> None:
+        query = list_query(scope["query_string"])
+        principal = await authenticate_header(
+            self.ctx, header(scope, b"authorization"), scope["state"], "generations:read"
+        )
+        await send_json(send, 200, await list_answer(self.ctx, principal, **query))
+
     async def create(self, scope: Scope, receive: Receive, send: Send, _: str) -> None:
         principal = await authenticate_header(
             self.ctx, header(scope, b"authorization"), scope["state"], "generations:create"
@@ -80,6 +93,22 @@ class HotRoutes:
         value = json_body(header(scope, b"content-type"), await read_body(receive))
         body, headers = await create_answer(self.ctx, principal, value, header(scope, b"idempotency-key"))
         await send_json(send, 202, body, headers)
+
+
+def list_query(raw: bytes) -> dict[str, Any]:
+    """The list's filters and limit, when every one is given once, not empty, and the limit is a
+    number from 1 to 100 (anything else ``Delegate``s, so FastAPI's validation answers it)."""
+    query: dict[str, Any] = {}
+    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        if name in query or not value:
+            raise Delegate
+        if name == "limit":
+            if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 100):
+                raise Delegate
+            query[name] = int(value)
+        elif name in LIST_FILTERS:
+            query[name] = value
+    return query
 
 
 def header(scope: Scope, name: bytes) -> str | None:
