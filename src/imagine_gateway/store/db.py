@@ -67,8 +67,11 @@ class Database:
     async def write(self, *, quick: bool = False) -> AsyncIterator[AsyncConnection]:
         """A transaction that may write; committed on success, rolled back on error.
 
-        ``quick``: a few statements on indexed rows, with nothing awaited in between but the
-        statements (a create). On SQLite it runs on the event loop's thread (``loop_writes``).
+        ``quick``: statements on indexed rows whose work is bounded, with nothing awaited in between
+        but the statements (a group of creates, the worker's claim of a batch, a batch of its
+        write-backs: a few milliseconds at most). On SQLite it runs on the event loop's thread
+        (``loop_writes``), which is cheaper than every statement's hand-offs to aiosqlite's thread
+        while the process's write lock is held across them.
         """
         if self._write_lock is None:
             async with self.engine.begin() as conn:

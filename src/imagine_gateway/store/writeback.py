@@ -132,7 +132,8 @@ class WriteBatcher:
                 continue  # its step released the task earlier in this batch
             values.update(item.values)
             members[key].append(item)
-        async with self.db.write() as conn:
+        # Quick: at most max_rows rows, so on SQLite it runs on the loop's thread.
+        async with self.db.write(quick=True) as conn:
             ids = sorted({task_id for task_id, _ in merged})
             live = await conn.execute(_live_statement(lock=not self.db.is_sqlite), {"w_ids": ids})
             rows = {(r[0], r[1]): r[2] for r in live}

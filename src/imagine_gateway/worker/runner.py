@@ -39,6 +39,7 @@ from imagine_gateway.worker.lanes import StepLane
 from imagine_gateway.worker.steps import STEPS, Retry, StepContext
 
 log = logging.getLogger("imagine_gateway.worker")
+CLAIM_LINGER_S = 0.005  # after a claim of less than a batch, before the next (see run)
 
 
 @dataclass
@@ -127,6 +128,10 @@ class Worker:
             if claimed == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.settings.worker_idle_poll_s)
+            elif claimed < self.settings.worker_batch:
+                # A small claim: let what arrives next gather for a moment, so that a stream of
+                # creates (each one wakes the worker) is claimed in a few transactions, not one each.
+                await asyncio.sleep(CLAIM_LINGER_S)
         await self.drain()
 
     async def drain(self) -> None:
@@ -180,7 +185,7 @@ class Worker:
             skip_locked=not self.db.is_sqlite,
         )
         claimed: list[tuple[StepLane, Task]] = []
-        async with self.db.write() as conn:
+        async with self.db.write(quick=True) as conn:
             for scope, lane, room in rooms:
                 claimed += [(lane, task) for task in await claim(conn, limit=room, scope=scope)]
         self.stats.claims += len(claimed)
