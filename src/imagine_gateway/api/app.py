@@ -40,9 +40,15 @@ REFERENCE_UPLOAD_PATHS = frozenset({"/v1/videos", "/v1/videos/generations", "/v1
 REFERENCE_UPLOAD_MAX_BYTES = 16 * 1024 * 1024
 
 
-def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI:
+def create_app(settings: Settings, overrides: Overrides | None = None, *, freeze_gc: bool = False) -> FastAPI:
     """The gateway as an ASGI app; its lifespan runs the gateway's runtime (worker loop when enabled)
-    and, when ``grpc_port`` is set, xAI's gRPC API beside it."""
+    and, when ``grpc_port`` is set, xAI's gRPC API beside it.
+
+    ``freeze_gc``: for a process that serves this one app for its whole life (``imagine serve``).
+    Once started, what start-up built (modules, the catalog, engines, routes) is moved out of the
+    garbage collector's reach, so a full collection walks only what requests made instead of
+    pausing every request for tens of milliseconds. Not for a process that builds many apps (tests):
+    frozen objects are never collected."""
     runtime = Runtime(settings, overrides, webhook_view=task_view)
     limiter = RateLimiter(settings.rate_limit, redis_url=settings.redis_url)
     ctx = AppContext.serving(runtime.context, limiter=limiter)
@@ -54,10 +60,9 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> FastAP
             # server's wait for open connections is not held by a stream of a task still queued.
             async with runtime, _forwarding(runtime), grpc_dialect.serving(ctx) as grpc_server:
                 app.state.grpc = grpc_server  # xAI's gRPC API, when IMAGINE_GRPC_PORT is set
-                # What start-up built (modules, the catalog, engines, routes) lives as long as the
-                # process: kept out of the collector's reach, a full collection walks only what
-                # requests made, instead of pausing every request for tens of milliseconds.
-                gc.freeze()
+                if freeze_gc:
+                    gc.collect()  # no garbage of start-up's is frozen with it
+                    gc.freeze()
                 yield
         finally:
             await limiter.aclose()

@@ -135,7 +135,7 @@ def serve(
     if api_processes > 1:
         _serve_processes(settings, api_processes)
         return
-    application = create_app(settings, Overrides(announce_sandbox=False))
+    application = create_app(settings, Overrides(announce_sandbox=False), freeze_gc=True)
     if uses_sandbox(application.state.ctx.router):
         out.print(
             "[bold yellow]SANDBOX MODE[/bold yellow]: no upstream key is configured (XAI_API_KEY or a "

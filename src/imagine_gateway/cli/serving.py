@@ -61,7 +61,7 @@ def app() -> FastAPI:
 
     settings = child_settings()
     configure_logging(settings)
-    return create_app(settings, Overrides(announce_sandbox=False, migrate=False))
+    return create_app(settings, Overrides(announce_sandbox=False, migrate=False), freeze_gc=True)
 
 
 def __getattr__(name: str) -> Any:
