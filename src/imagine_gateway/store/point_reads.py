@@ -10,8 +10,9 @@ costs more than the query. Here:
   of microseconds, less than one hand-off to a thread. ``busy_timeout`` is 0, so the loop can never
   block: the rare read that meets a lock (a checkpoint, the WAL being recovered) returns ``MISS``
   and the caller takes the ordinary path.
-- **PostgreSQL**: a small asyncpg pool of its own (prepared statements, no ORM, no greenlet). A
-  failure returns ``MISS`` too, so the ordinary path reports the database's trouble as it always did.
+- **PostgreSQL**: a small asyncpg pool of its own (prepared statements, no ORM, no greenlet); the
+  single-row reads that arrive together share one statement (``read_batches``). A failure returns
+  ``MISS`` too, so the ordinary path reports the database's trouble as it always did.
 
 The single-row statements are plain SQL with the column list of ``tables``; a page's statement
 (``RowsQuery``) is a SQLAlchemy select compiled once for each database. JSON columns come back
@@ -32,6 +33,7 @@ from sqlalchemy import JSON, Select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
+from imagine_gateway.store.read_batches import ReadBatches
 from imagine_gateway.store.tables import accounts, api_keys, tasks
 
 log = logging.getLogger("imagine_gateway.store")
@@ -64,9 +66,11 @@ class PointQuery(_Rows):
 
     def __init__(self, table: Any, keys: Sequence[str]) -> None:
         super().__init__(table)
+        self.keys: Sequence[str] = list(keys)
         select = f"SELECT {', '.join(self.columns)} FROM {table.name} WHERE "
         self.sqlite = select + " AND ".join(f"{k} = ?" for k in keys)
-        self.postgres = select + " AND ".join(f"{k} = ${i}" for i, k in enumerate(keys, 1))
+        # Reads that arrive together, by their first key (``read_batches``).
+        self.postgres_any = select + f"{keys[0]} = ANY($1)"
 
 
 class RowsQuery(_Rows):
@@ -120,6 +124,7 @@ class PointReads:
         self._pool: Any = None
         self._pool_lock = asyncio.Lock()
         self._closed = False
+        self.batches = ReadBatches(self._rows_postgres, miss=MISS)
 
     async def fetch(self, query: PointQuery, *params: Any) -> Mapping[str, Any] | object | None:
         if self._closed:
@@ -127,7 +132,7 @@ class PointReads:
         if self._sqlite_path is not None:
             return self._fetch_sqlite(query, params)
         if self._dsn is not None:
-            return await self._fetch_postgres(query, params)
+            return await self.batches.fetch(query, params)
         return MISS
 
     async def fetch_rows(self, query: RowsQuery, values: Mapping[str, Any]) -> list[dict[str, Any]] | object:
@@ -169,23 +174,12 @@ class PointReads:
             log.debug("point read on SQLite fell back: %s", exc)
             return MISS
 
-    async def _fetch_postgres(
-        self, query: PointQuery, params: Sequence[Any]
-    ) -> Mapping[str, Any] | object | None:
-        try:
-            pool = self._pool or await self._open_pool()
-            found = await pool.fetchrow(query.postgres, *params)
-        except Exception as exc:  # asyncpg's errors, OSError...: the ordinary path reports them
-            log.debug("point read on PostgreSQL fell back: %s", exc)
-            return MISS
-        return None if found is None else query.row(list(found.values()))
-
-    async def _rows_postgres(self, sql: str, params: tuple[Any, ...]) -> list[Any] | object:
+    async def _rows_postgres(self, sql: str, params: Sequence[Any]) -> list[list[Any]] | object:
         try:
             pool = self._pool or await self._open_pool()
             return [list(record.values()) for record in await pool.fetch(sql, *params)]
-        except Exception as exc:  # as in _fetch_postgres
-            log.debug("page read on PostgreSQL fell back: %s", exc)
+        except Exception as exc:  # asyncpg's errors, OSError...: the ordinary path reports them
+            log.debug("read on PostgreSQL fell back: %s", exc)
             return MISS
 
     async def _open_pool(self) -> Any:
