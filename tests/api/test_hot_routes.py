@@ -72,6 +72,7 @@ def test_a_malformed_list_limit_gets_fastapis_validation_error_naming_the_field(
         ("0", "Input should be greater than or equal to 1"),
         ("101", "Input should be less than or equal to 100"),
         ("ten", "Input should be a valid integer, unable to parse string as an integer"),
+        ("9" * 5000, "Unable to parse input string as an integer, exceeded maximum size"),
     ):
         refused = gateway.http.get(f"/api/v1/generations?limit={value}", headers=key.headers)
 

@@ -103,7 +103,7 @@ def list_query(raw: bytes) -> dict[str, Any]:
         if name in query or not value:
             raise Delegate
         if name == "limit":
-            if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 100):
+            if not (len(value) <= 3 and value.isascii() and value.isdigit() and 1 <= int(value) <= 100):
                 raise Delegate
             query[name] = int(value)
         elif name in LIST_FILTERS:
