@@ -59,26 +59,6 @@ def test_200_concurrent_creates_on_postgres_make_exactly_50_tasks(
     }
 
 
-def test_concurrent_idempotent_creates_on_postgres_make_one_task(
-    pg_url: str, gateway_factory: Callable[..., Gateway]
-) -> None:
-    gateway = gateway_factory(database_url=pg_url, sandbox_latency_s=60)
-    key = gateway.key(credits=100)
-    responses = asyncio.run(
-        create_many(
-            gateway.base_url,
-            key,
-            20,
-            headers={"Idempotency-Key": "pg-burst"},
-            json={"model": "grok-imagine", "prompt": "one"},
-        )
-    )
-    assert {r.status_code for r in responses} == {202}
-    assert len({r.json()["id"] for r in responses}) == 1
-    facts = ledger_facts(gateway, key.account_id)
-    assert (facts["tasks"], facts["balance"]) == (1, 96)
-
-
 def _worker_thread(settings: Settings) -> tuple[threading.Thread, Callable[[], None]]:
     loop = asyncio.new_event_loop()
     stop_holder: dict[str, asyncio.Event] = {}

@@ -1,11 +1,13 @@
-"""A page of tasks read on the point-read path is the page SQLAlchemy reads, for every shape of
-filter and position, on SQLite and on PostgreSQL."""
+"""A page of tasks is the account's tasks that match, past the cursor's position, newest (or oldest)
+first, for every shape of filter and position: on the point-read path and on its SQLAlchemy
+fallback alike, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import insert
@@ -13,7 +15,7 @@ from sqlalchemy import insert
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.migrate import upgrade
 from imagine_gateway.store.tables import accounts, tasks
-from imagine_gateway.store.tasks import _page_query, find_tasks_page, list_tasks
+from imagine_gateway.store.tasks import _page_query, find_tasks_page
 from tests.scaleout.conftest import pg_url
 
 __all__ = ["pg_url"]
@@ -25,36 +27,66 @@ ACCOUNT = "acct_pages"
 COMPARED = 336
 
 
-async def fill(db: Database) -> None:
+def made_tasks() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"task_{i:03d}",
+            "account_id": ACCOUNT if i % 7 else "acct_other",
+            "model": MODELS[i % 3],
+            "prompt": f"prompt {i}",
+            "params": {"n": i, "style": ["a", {"b": None}]},
+            "dialect": "xai" if i % 5 == 0 else "native",
+            "state": STATES[i % 4],
+            "reserved_credits": i,
+            "credits_state": "reserved",
+            "deadline_at": 10**13,
+            "created_at": 1_700_000_000_000 + i // 3,  # three tasks share each instant
+            "updated_at": 1_700_000_000_000 + i,
+        }
+        for i in range(40)
+    ]
+
+
+async def fill(db: Database, rows: list[dict[str, Any]]) -> None:
     async with db.write() as conn:
         for account in (ACCOUNT, "acct_other"):
             await conn.execute(
                 insert(accounts).values(id=account, name=account, balance=0, reserved=0, created_at=1)
             )
-        for i in range(40):
-            await conn.execute(
-                insert(tasks).values(
-                    id=f"task_{i:03d}",
-                    account_id=ACCOUNT if i % 7 else "acct_other",
-                    model=MODELS[i % 3],
-                    prompt=f"prompt {i}",
-                    params={"n": i, "style": ["a", {"b": None}]},
-                    dialect="xai" if i % 5 == 0 else "native",
-                    state=STATES[i % 4],
-                    reserved_credits=i,
-                    credits_state="reserved",
-                    result=None,
-                    deadline_at=10**13,
-                    created_at=1_700_000_000_000 + i // 3,  # three tasks share each instant
-                    updated_at=1_700_000_000_000 + i,
-                )
-            )
+        for row in rows:
+            await conn.execute(insert(tasks).values(**row))
 
 
-async def compare_every_shape(url: str) -> int:
+def expected_page(
+    rows: list[dict[str, Any]],
+    filters: dict[str, Any],
+    position: tuple[int, str] | None,
+    limit: int,
+    newest: bool,
+) -> list[str]:
+    """The page computed from the rows themselves."""
+    kept = [
+        r
+        for r in rows
+        if r["account_id"] == filters["account_id"]
+        and (filters["states"] is None or r["state"] in filters["states"])
+        and (filters["model"] is None or r["model"] == filters["model"])
+        and (filters["dialect"] is None or r["dialect"] == filters["dialect"])
+    ]
+    kept.sort(key=lambda r: (r["created_at"], r["id"]), reverse=newest)
+    if position is not None:
+        kept = [r for r in kept if ((r["created_at"], r["id"]) < position) == newest]
+        kept = [r for r in kept if (r["created_at"], r["id"]) != position]
+    return [r["id"] for r in kept[:limit]]
+
+
+async def compare_every_shape(url: str, *, point_path: bool) -> int:
     db = Database(url)
+    rows = made_tasks()
     try:
-        await fill(db)
+        await fill(db, rows)
+        if not point_path:
+            await db.points.close()  # every read now takes the SQLAlchemy fallback
         compared = 0
         for states, model, dialect, newest_first in itertools.product(
             (None, ["queued"], ["processing", "succeeded"]),
@@ -62,46 +94,47 @@ async def compare_every_shape(url: str) -> int:
             (None, "native"),
             (True, False),
         ):
-            async with db.read() as conn:
-                whole = await list_tasks(
-                    conn,
-                    account_id=ACCOUNT,
-                    states=states,
-                    model=model,
-                    dialect=dialect,
-                    limit=100,
-                    newest_first=newest_first,
-                )
-            positions = [None, *((t.created_at, t.id) for t in whole[:4])]
+            filters = dict(account_id=ACCOUNT, states=states, model=model, dialect=dialect)
+            whole = expected_page(rows, filters, None, 100, newest_first)
+            positions = [None, *((1_700_000_000_000 + int(i[5:]) // 3, i) for i in whole[:4])]
             for position, limit in itertools.product(positions, (1, 3, 100)):
                 keyset = {"before": position} if newest_first else {"after": position}
-                filters = dict(account_id=ACCOUNT, states=states, model=model, dialect=dialect)
-                async with db.read() as conn:
-                    expected = await list_tasks(
-                        conn, **filters, **keyset, limit=limit, newest_first=newest_first
-                    )
                 served = await find_tasks_page(
                     db, **filters, **keyset, limit=limit, newest_first=newest_first
                 )
-                assert served == expected, (filters, keyset, limit)
+                assert [t.id for t in served] == expected_page(
+                    rows, filters, position, limit, newest_first
+                ), (
+                    filters,
+                    keyset,
+                    limit,
+                )
                 compared += 1
-        # ...and the pages really came from the point-read path, not its fallback.
-        query = _page_query(0, False, False, None, True)
-        rows = await db.points.fetch_rows(query, {"account_id": ACCOUNT, "limit": 5})
-        assert isinstance(rows, list) and len(rows) == 5
-        assert rows[0]["params"] == {"n": 39, "style": ["a", {"b": None}]}
+        page = await find_tasks_page(db, account_id=ACCOUNT, limit=1)
+        assert (page[0].id, page[0].params) == ("task_039", {"n": 39, "style": ["a", {"b": None}]})
+        # ...and on the point path, the pages really came from it, not from its fallback.
+        served_here = await db.points.fetch_rows(
+            _page_query(0, False, False, None, True), {"account_id": ACCOUNT, "limit": 5}
+        )
+        assert isinstance(served_here, list) == point_path
         return compared
     finally:
         await db.dispose()
 
 
-def test_pages_on_the_point_path_equal_sqlalchemys_on_sqlite(tmp_path: Path) -> None:
+@pytest.mark.parametrize("point_path", [True, False], ids=["point path", "sqlalchemy fallback"])
+def test_pages_hold_the_matching_tasks_past_the_position_in_order_on_sqlite(
+    tmp_path: Path, point_path: bool
+) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'imagine.db'}"
     upgrade(url)
-    assert asyncio.run(compare_every_shape(url)) == COMPARED
+    assert asyncio.run(compare_every_shape(url, point_path=point_path)) == COMPARED
 
 
 @pytest.mark.postgres
-def test_pages_on_the_point_path_equal_sqlalchemys_on_postgresql(pg_url: str) -> None:
+@pytest.mark.parametrize("point_path", [True, False], ids=["point path", "sqlalchemy fallback"])
+def test_pages_hold_the_matching_tasks_past_the_position_in_order_on_postgresql(
+    pg_url: str, point_path: bool
+) -> None:
     upgrade(pg_url)
-    assert asyncio.run(compare_every_shape(pg_url)) == COMPARED
+    assert asyncio.run(compare_every_shape(pg_url, point_path=point_path)) == COMPARED

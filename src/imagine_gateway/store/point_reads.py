@@ -79,6 +79,7 @@ class RowsQuery(_Rows):
 
     def __init__(self, table: Any, select: Select[Any]) -> None:
         super().__init__(table)
+        self.select = select  # for the ordinary path, when this one cannot serve it
         self.sqlite, self._sqlite_names, self._sqlite_fixed = _compiled(
             select, sqlite.dialect(paramstyle="qmark")
         )

@@ -114,8 +114,9 @@ async def find_tasks_page(
     limit: int,
     newest_first: bool = True,
 ) -> list[Task]:
-    """``list_tasks`` on the point-read path (the list endpoint's one query), through SQLAlchemy
-    when that path cannot serve it."""
+    """A page of the account's tasks: keyset pagination on (created_at, id), stable under
+    concurrent inserts. Read on the point-read path (the list endpoint's one query), through
+    SQLAlchemy when that path cannot serve it: the same statement either way."""
     position = before or after
     query = _page_query(
         len(states or ()),
@@ -129,27 +130,18 @@ async def find_tasks_page(
     if position is not None:
         values["created"], values["rid"] = position
     found = await db.points.fetch_rows(query, values)
-    if not isinstance(found, list):  # MISS
-        async with db.read() as conn:
-            return await list_tasks(
-                conn,
-                account_id=account_id,
-                states=states,
-                model=model,
-                before=before,
-                after=after,
-                dialect=dialect,
-                limit=limit,
-                newest_first=newest_first,
-            )
-    return [Task.from_row(row) for row in found]
+    if isinstance(found, list):
+        return [Task.from_row(row) for row in found]
+    async with db.read() as conn:  # MISS
+        rows = await conn.execute(query.select, values)
+        return [Task.from_row(r) for r in rows.mappings()]
 
 
 @functools.lru_cache(maxsize=64)
 def _page_query(
     states: int, model: bool, dialect: bool, keyset: Literal["before", "after"] | None, newest_first: bool
 ) -> RowsQuery:
-    """The statement of ``list_tasks`` for one shape of filters, with every value a bindparam."""
+    """The page's statement for one shape of filters, with every value a bindparam."""
     query = select(tasks).where(tasks.c.account_id == bindparam("account_id"))
     if states:
         query = query.where(tasks.c.state.in_([bindparam(f"state_{i}") for i in range(states)]))
@@ -167,31 +159,6 @@ def _page_query(
         limit=bindparam("limit", type_=Integer),
     )
     return RowsQuery(tasks, query)
-
-
-async def list_tasks(
-    conn: AsyncConnection,
-    *,
-    account_id: str,
-    states: Sequence[str] | None = None,
-    model: str | None = None,
-    before: tuple[int, str] | None = None,
-    after: tuple[int, str] | None = None,
-    dialect: str | None = None,
-    limit: int,
-    newest_first: bool = True,
-) -> list[Task]:
-    """Keyset pagination on (created_at, id): stable under concurrent inserts."""
-    query = select(tasks).where(tasks.c.account_id == account_id)
-    if states:
-        query = query.where(tasks.c.state.in_(list(states)))
-    if model:
-        query = query.where(tasks.c.model == model)
-    if dialect:
-        query = query.where(tasks.c.dialect == dialect)
-    query = keyset_page(query, tasks, before=before, after=after, newest_first=newest_first, limit=limit)
-    rows = await conn.execute(query)
-    return [Task.from_row(r) for r in rows.mappings()]
 
 
 ClaimScope = Literal["all", "in_flight", "queued", "collect"]
