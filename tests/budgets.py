@@ -6,13 +6,9 @@ import asyncio
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
 
-from imagine_gateway.store import ledger
-from imagine_gateway.store.db import Database
-from imagine_gateway.store.tables import accounts, tasks
-from imagine_gateway.store.tables import ledger as ledger_table
 from tests.conftest import Gateway, Key
+from tests.reliability.facts import account_facts
 
 VIDEO = {"model": "grok-imagine-video", "prompt": "a paper boat"}  # 10 credits
 
@@ -33,51 +29,28 @@ def budgeted_key(gateway: Gateway, admin: Key, account_id: str, **body: Any) -> 
 
 
 async def create_at_once(
-    base_url: str, key: Key, n: int, body: dict[str, Any] = VIDEO
+    base_url: str, key: Key, n: int, body: dict[str, Any] = VIDEO, *, headers: dict[str, str] | None = None
 ) -> list[httpx.Response]:
-    """``n`` creates sent together."""
+    """``n`` creates of ``body`` sent together, each with ``headers`` beside the key's."""
     async with httpx.AsyncClient(
         base_url=base_url, timeout=60, limits=httpx.Limits(max_connections=200)
     ) as client:
+        sent = {**key.headers, **(headers or {})}
         return await asyncio.gather(
-            *[client.post("/api/v1/generations", headers=key.headers, json=body) for _ in range(n)]
+            *[client.post("/api/v1/generations", headers=sent, json=body) for _ in range(n)]
         )
-
-
-async def _facts(url: str, account_id: str) -> dict[str, Any]:
-    db = Database(url)
-    try:
-        async with db.read(snapshot=True) as conn:
-            balance, reserved = (
-                await conn.execute(
-                    select(accounts.c.balance, accounts.c.reserved).where(accounts.c.id == account_id)
-                )
-            ).one()
-            sums = await ledger.sums(conn, account_id)
-            count = await conn.scalar(
-                select(func.count()).select_from(tasks).where(tasks.c.account_id == account_id)
-            )
-            kinds = (
-                await conn.execute(
-                    select(ledger_table.c.kind, func.count())
-                    .where(ledger_table.c.account_id == account_id)
-                    .group_by(ledger_table.c.kind)
-                )
-            ).all()
-    finally:
-        await db.dispose()
-    return {
-        "balance": balance,
-        "reserved": reserved,
-        "ledger_sums": sums,
-        "tasks": count,
-        "kinds": dict(kinds),
-    }
 
 
 def ledger_facts(gateway: Gateway, account_id: str) -> dict[str, Any]:
     """Balance, reserved, the ledger's sums, the task count and the ledger rows per kind."""
-    return asyncio.run(_facts(gateway.settings.resolved_database_url, account_id))
+    facts = account_facts(gateway.settings.resolved_database_url, account_id)
+    return {
+        "balance": facts.balance,
+        "reserved": facts.reserved,
+        "ledger_sums": facts.ledger_sums,
+        "tasks": facts.tasks,
+        "kinds": dict(facts.kinds),
+    }
 
 
 def key_view(gateway: Gateway, admin: Key, account_id: str, key_id: str) -> dict[str, Any]:

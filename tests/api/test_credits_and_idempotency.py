@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.budgets import ledger_facts
+from tests.budgets import create_at_once, ledger_facts
 from tests.conftest import Gateway
-from tests.idempotency import assert_20_concurrent_creates_with_one_idempotency_key_make_one_task, create_many
+from tests.idempotency import assert_20_concurrent_creates_with_one_idempotency_key_make_one_task
 from tests.matchers import error_body
 
 
 def test_200_concurrent_creates_against_a_balance_for_50_make_exactly_50_tasks(gateway_factory) -> None:  # type: ignore[no-untyped-def]
     gateway: Gateway = gateway_factory(sandbox_latency_s=60)
     key = gateway.key(credits=500)
-    responses = asyncio.run(create_many(gateway.base_url, key, 200))
+    responses = asyncio.run(create_at_once(gateway.base_url, key, 200))
     codes = sorted(r.status_code for r in responses)
     assert codes.count(202) == 50
     assert codes.count(402) == 150

@@ -19,7 +19,8 @@ TERMINAL = ("succeeded", "failed", "canceled")
 
 @dataclass(frozen=True)
 class AccountFacts:
-    """Balance, reservation, ledger sums and the account's tasks by state and error code."""
+    """Balance, reservation, ledger sums, the account's tasks by state and error code, its ledger
+    rows per task and kind, and per kind (top-ups included)."""
 
     balance: int
     reserved: int
@@ -27,6 +28,7 @@ class AccountFacts:
     states: Counter[str]
     errors: Counter[str]
     postings: Counter[tuple[str, str]] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
 
     @property
     def tasks(self) -> int:
@@ -65,6 +67,13 @@ async def _read(url: str, account_id: str) -> AccountFacts:
                     .group_by(ledger_table.c.task_id, ledger_table.c.kind)
                 )
             ).all()
+            kinds = (
+                await conn.execute(
+                    select(ledger_table.c.kind, func.count())
+                    .where(ledger_table.c.account_id == account_id)
+                    .group_by(ledger_table.c.kind)
+                )
+            ).all()
     finally:
         await db.dispose()
     return AccountFacts(
@@ -74,6 +83,7 @@ async def _read(url: str, account_id: str) -> AccountFacts:
         states=Counter(state for state, _ in rows),
         errors=Counter(code for _, code in rows if code),
         postings=Counter({(task_id, kind): count for task_id, kind, count in postings}),
+        kinds=Counter({kind: count for kind, count in kinds}),
     )
 
 

@@ -13,9 +13,8 @@ import httpx
 from imagine_gateway.runtime import Overrides
 from imagine_gateway.settings import Settings
 from imagine_gateway.worker.process import run_worker_process
-from tests.budgets import ledger_facts
+from tests.budgets import create_at_once, ledger_facts
 from tests.conftest import Gateway, make_settings
-from tests.idempotency import create_many
 
 
 def test_lifecycle_on_postgres_and_redis(
@@ -47,7 +46,7 @@ def test_200_concurrent_creates_on_postgres_make_exactly_50_tasks(
 ) -> None:
     gateway = gateway_factory(database_url=pg_url, sandbox_latency_s=60)
     key = gateway.key(credits=500)
-    responses = asyncio.run(create_many(gateway.base_url, key, 200))
+    responses = asyncio.run(create_at_once(gateway.base_url, key, 200))
     assert sorted(r.status_code for r in responses).count(202) == 50
     facts = ledger_facts(gateway, key.account_id)
     assert facts == {
