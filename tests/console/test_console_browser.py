@@ -35,6 +35,9 @@ def picture(path: Path, color: tuple[int, int, int]) -> Path:
 
 
 def choose(page: Any, model: str, mode: str) -> None:
+    # The create form first: until it is drawn, "Model" is the gallery's filter, and choosing there
+    # rewrites the fragment back to the gallery before the click on "Create" is handled.
+    page.get_by_label("Generation type").wait_for()
     page.get_by_label("Model").select_option(model)
     page.get_by_label("Generation type").select_option(mode)
 
