@@ -1,35 +1,135 @@
-"""Per-key rate limits with the `limits` library (memory here, Redis in scale-out).
+"""Per-key rate limits: at most N requests in any window of the limit's length.
 
-The strategy is the sliding window counter: the count of the current fixed window plus the previous
-window's, weighted by how much of it still overlaps the sliding window. It costs the same at any
-rate, two counters per key, where a moving window keeps one entry per request of the last window
-(100,000 entries at 600 requests a second over a minute) and rewrites that list as it expires.
-It smooths the burst a fixed window allows at its edge; it may admit slightly more or fewer than
-the exact count of the last 60 s, when the traffic of the previous window was uneven.
+One API process keeps the count in memory, in sixty buckets per window (`BucketWindow`). A
+request is admitted while the buckets that overlap the last window hold fewer than N. The oldest
+bucket is counted whole, so a slot frees at most one bucket (1/60 of the window) later than an
+exact log of timestamps would free it, and never earlier: no burst at a window's edge, whatever the
+traffic before. Each request costs the same at any rate, and a key holds 61 counters whatever its
+limit.
+
+In scale-out (`IMAGINE_REDIS_URL`) the API processes share the count through Redis, with the
+`limits` library's moving window: an exact log of the last N requests per key, kept in one Redis
+list and checked in one Lua script.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
 
 from imagine_gateway.core.errors import RateLimited
 
+BUCKETS = 60
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What one request's hit found: admitted or not, what is left, and when a slot frees."""
+
+    allowed: bool
+    remaining: int
+    reset_s: float
+
+
+@dataclass(slots=True)
+class BucketWindow:
+    """Counts of one key's admitted requests, in buckets of window/60 seconds, oldest first."""
+
+    limit: int
+    window_s: float
+    counts: list[int] = field(default_factory=lambda: [0] * (BUCKETS + 1))
+    total: int = 0
+    # The absolute number (time // width) of the newest bucket; counts[n % (BUCKETS + 1)] is bucket n.
+    newest: int = 0
+
+    @property
+    def width(self) -> float:
+        return self.window_s / BUCKETS
+
+    def _advance(self, bucket: int) -> None:
+        """Forget buckets that no longer overlap the window that ends in `bucket`."""
+        if bucket <= self.newest:
+            return
+        if bucket - self.newest > BUCKETS:
+            self.counts = [0] * (BUCKETS + 1)
+            self.total = 0
+        else:
+            for number in range(self.newest + 1, bucket + 1):
+                slot = number % (BUCKETS + 1)
+                self.total -= self.counts[slot]
+                self.counts[slot] = 0
+        self.newest = bucket
+
+    def hit(self, now: float) -> Verdict:
+        """Admit one request at `now` if fewer than `limit` were admitted in the window before it."""
+        self._advance(int(now // self.width))
+        allowed = self.total < self.limit
+        if allowed:
+            self.counts[self.newest % (BUCKETS + 1)] += 1
+            self.total += 1
+        return Verdict(allowed, self.limit - self.total, self._frees_at(now))
+
+    def _frees_at(self, now: float) -> float:
+        """Seconds until the oldest counted request leaves the window (0 when none is counted)."""
+        if not self.total:
+            return 0.0
+        for number in range(self.newest - BUCKETS, self.newest + 1):
+            if self.counts[number % (BUCKETS + 1)]:
+                # Bucket `number` stops overlapping once the newest bucket is number + BUCKETS + 1.
+                return (number + BUCKETS + 1) * self.width - now
+        return 0.0  # unreachable: total > 0 means some bucket is non-zero
+
+    def idle(self, now: float) -> bool:
+        """Whether every bucket has left the window, so the window can be dropped."""
+        return int(now // self.width) - self.newest > BUCKETS
+
+
+class MemoryLimits:
+    """The windows of one process, one per key and limit, with idle ones swept every window."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.windows: dict[tuple[str, int, float], BucketWindow] = {}
+        self._swept_at = clock()
+        # The gRPC server and the HTTP server share one limiter; a lock keeps a hit whole even if
+        # a caller is ever on another thread (it is uncontended on the event loop's thread).
+        self._lock = threading.Lock()
+
+    def hit(self, key_id: str, limit: int, window_s: float) -> Verdict:
+        """Count one request of `key_id` against `limit` per `window_s`."""
+        with self._lock:
+            now = self.clock()
+            if now - self._swept_at > window_s:
+                self._sweep(now)
+            window = self.windows.get((key_id, limit, window_s))
+            if window is None:
+                window = self.windows[(key_id, limit, window_s)] = BucketWindow(limit, window_s)
+            return window.hit(now)
+
+    def _sweep(self, now: float) -> None:
+        self._swept_at = now
+        for name in [name for name, window in self.windows.items() if window.idle(now)]:
+            del self.windows[name]
+
 
 class RateLimiter:
-    """One sliding window counter per API key."""
+    """The gateway's limiter: memory buckets in one process, a Redis moving window in scale-out."""
 
-    def __init__(self, default_limit: str, *, redis_url: str | None = None) -> None:
+    def __init__(
+        self, default_limit: str, *, redis_url: str | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.default = parse(default_limit)
+        self.memory = MemoryLimits(clock)
         # redis-py (already a dependency) rather than the default coredis client.
-        self.storage: Storage = (
-            RedisStorage(_async_redis(redis_url), implementation="redispy") if redis_url else MemoryStorage()
-        )
-        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
+        self.redis = RedisStorage(_async_redis(redis_url), implementation="redispy") if redis_url else None
+        self.shared = MovingWindowRateLimiter(self.redis) if self.redis else None
         self._parsed: dict[str, RateLimitItem] = {}
 
     def _item(self, limit: str | None) -> RateLimitItem:
@@ -43,24 +143,30 @@ class RateLimiter:
     async def hit(self, key_id: str, limit: str | None = None) -> tuple[dict[str, str], RateLimited | None]:
         """Count one request: the X-RateLimit-* headers, and the error to raise when over the limit."""
         item = self._item(limit)
-        allowed = await self.limiter.hit(item, key_id)
-        stats = await self.limiter.get_window_stats(item, key_id)
-        reset_s = max(0, math.ceil(stats.reset_time - time.time()))
+        verdict = await self._verdict(item, key_id)
+        reset_s = max(0, math.ceil(verdict.reset_s))
         headers = {
             "X-RateLimit-Limit": str(item.amount),
-            "X-RateLimit-Remaining": str(max(0, stats.remaining)),
+            "X-RateLimit-Remaining": str(max(0, verdict.remaining)),
             "X-RateLimit-Reset": str(reset_s),
         }
-        if allowed:
+        if verdict.allowed:
             return headers, None
         return headers, RateLimited(
             f"Too many requests: the limit is {item.amount} per {item.get_expiry()} s. Back off and retry.",
             retry_after_s=max(1, reset_s),
         )
 
+    async def _verdict(self, item: RateLimitItem, key_id: str) -> Verdict:
+        if self.shared is None:
+            return self.memory.hit(key_id, item.amount, float(item.get_expiry()))
+        allowed = await self.shared.hit(item, key_id)
+        stats = await self.shared.get_window_stats(item, key_id)
+        return Verdict(allowed, stats.remaining, stats.reset_time - time.time())
+
     async def aclose(self) -> None:
         """Close the Redis pool (limits has no close of its own; its bridge holds a redis-py client)."""
-        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        client = getattr(getattr(self.redis, "bridge", None), "storage", None)
         if client is not None:
             await client.aclose()
 
