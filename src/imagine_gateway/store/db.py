@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from imagine_gateway.store.group_commit import GroupCommit, T, Work
 from imagine_gateway.store.loop_writes import CHECKPOINT_EVERY, LoopConnection, loop_engine
 from imagine_gateway.store.point_reads import PointReads
+from imagine_gateway.store.prepared import Plans
 
 log = logging.getLogger("imagine_gateway.store")
 # Group commits in flight at once on PostgreSQL: enough for creates of different accounts to run side
@@ -51,6 +52,7 @@ class Database:
             _tune_sqlite(self.engine)
         self.points = PointReads(url)  # single-row reads off SQLAlchemy's async path
         self._loop_engine = loop_engine(url) if self.is_sqlite else None
+        self.plans = Plans((self._loop_engine or self.engine).dialect)
         self._loop_commits = 0
         self._checkpoint: asyncio.Task[None] | None = None
         self.group_commit = GroupCommit(
@@ -84,7 +86,7 @@ class Database:
                 sync, transaction = begun
                 try:
                     # The store's functions take it as the AsyncConnection they expect.
-                    yield cast(AsyncConnection, LoopConnection(sync))
+                    yield cast(AsyncConnection, LoopConnection(sync, self.plans))
                 except BaseException:
                     transaction.rollback()
                     raise

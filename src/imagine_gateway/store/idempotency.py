@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from imagine_gateway.store.prepared import prepared
 from imagine_gateway.store.tables import idempotency_keys
 
 
@@ -20,10 +21,12 @@ def _claim_statement(insert_of: Any) -> Any:
     replaced = {
         name: statement.excluded[name] for name in ("fingerprint", "task_id", "created_at", "expires_at")
     }
-    return statement.on_conflict_do_update(
-        index_elements=[idempotency_keys.c.account_id, idempotency_keys.c.key],
-        set_=replaced,
-        where=idempotency_keys.c.expires_at <= bindparam("i_now"),
+    return prepared(
+        statement.on_conflict_do_update(
+            index_elements=[idempotency_keys.c.account_id, idempotency_keys.c.key],
+            set_=replaced,
+            where=idempotency_keys.c.expires_at <= bindparam("i_now"),
+        )
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from imagine_gateway.core.budgets import day_of, month_of
 from imagine_gateway.core.errors import KeyBudgetExceeded
+from imagine_gateway.store.prepared import prepared
 from imagine_gateway.store.tables import api_keys as keys
 
 _ID = bindparam("k_id", type_=String)
@@ -26,7 +27,7 @@ _MONTH = bindparam("k_month", type_=Integer)
 _DAILY = case((keys.c.spent_day >= _DAY, keys.c.spent_daily), else_=0)
 _MONTHLY = case((keys.c.spent_month >= _MONTH, keys.c.spent_monthly), else_=0)
 
-_CHARGE = (
+_CHARGE = prepared(
     update(keys)
     .where(
         keys.c.id == _ID,
@@ -50,7 +51,7 @@ def _less(counter: ColumnElement[int], *, when: ColumnElement[bool] | None = Non
     return lower if when is None else case((when, lower), else_=counter)
 
 
-_GIVE_BACK = (
+_GIVE_BACK = prepared(
     update(keys)
     .where(keys.c.id == _ID)
     .values(

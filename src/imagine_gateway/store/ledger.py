@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from imagine_gateway.core.errors import InsufficientCredits, NotFound
 from imagine_gateway.core.records import LedgerEntry
+from imagine_gateway.store.prepared import prepared
 from imagine_gateway.store.tables import accounts, ledger
 
 LedgerKind = Literal["topup", "reserve", "capture", "release", "adjust"]
@@ -17,7 +18,7 @@ LedgerKind = Literal["topup", "reserve", "capture", "release", "adjust"]
 # Built once with bound parameters: every reservation, capture and release runs them.
 _AMOUNT = bindparam("l_amount", type_=BigInteger)
 _RESERVED = bindparam("l_reserved", type_=BigInteger)
-_MOVE = (
+_MOVE = prepared(
     update(accounts)
     .where(
         accounts.c.id == bindparam("l_account"),
@@ -27,7 +28,7 @@ _MOVE = (
     .values(balance=accounts.c.balance + _AMOUNT, reserved=accounts.c.reserved + _RESERVED)
     .returning(accounts.c.balance)
 )
-_INSERT = insert(ledger)
+_INSERT = prepared(insert(ledger))
 
 
 async def post(

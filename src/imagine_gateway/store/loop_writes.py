@@ -8,7 +8,8 @@ millisecond, less than one hand-off, so a quick transaction runs them right here
 
 The store's functions take it unchanged: ``LoopConnection`` answers ``execute``, ``scalar`` and
 ``begin_nested`` as ``AsyncConnection`` does (with the same buffered results), without leaving the
-thread. Three rules keep the event loop from ever waiting on the disk or on another process:
+thread; a statement marked ``prepared`` runs on the ``sqlite3`` cursor itself (``store.prepared``).
+Three rules keep the event loop from ever waiting on the disk or on another process:
 
 - ``busy_timeout`` is 0: when another process holds the write lock, ``BEGIN IMMEDIATE`` fails at
   once and the transaction runs on the ordinary (threaded, waiting) path instead;
@@ -19,12 +20,15 @@ thread. Three rules keep the event loop from ever waiting on the disk or on anot
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
+
+from imagine_gateway.store.prepared import Plans, run
 
 CHECKPOINT_EVERY = 500
 
@@ -32,11 +36,16 @@ CHECKPOINT_EVERY = 500
 class LoopConnection:
     """The slice of ``AsyncConnection`` the store uses, over a synchronous connection."""
 
-    def __init__(self, sync: Connection) -> None:
+    def __init__(self, sync: Connection, plans: Plans) -> None:
         self.sync_connection = sync
         self.dialect = sync.dialect
+        self.plans = plans
+        self._raw = cast(sqlite3.Connection, sync.connection.driver_connection)
 
     async def execute(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
+        plan = None if kwargs else self.plans.get(statement, parameters)
+        if plan is not None:
+            return run(self._raw, plan, parameters)
         return self.sync_connection.execute(statement, parameters, **kwargs)
 
     async def scalar(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:

@@ -21,10 +21,11 @@ from imagine_gateway.store import key_budgets, ledger
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.pagination import keyset_page
 from imagine_gateway.store.point_reads import MISS, TASK_OF_ACCOUNT, RowsQuery
+from imagine_gateway.store.prepared import prepared
 from imagine_gateway.store.tables import tasks
 
 _ACTIVE = [s.value for s in ACTIVE]
-_INSERT_TASK = insert(tasks)  # built once; the row's values come as parameters
+_INSERT_TASK = prepared(insert(tasks))  # built once; the row's values come as parameters
 
 
 async def insert_task(conn: AsyncConnection, new: NewTask) -> Task:
@@ -216,7 +217,7 @@ def _claim_statement(skip_locked: bool, scope: ClaimScope) -> Any:
     )
     if skip_locked:
         due = due.with_for_update(skip_locked=True)
-    return (
+    return prepared(
         update(tasks)
         .where(tasks.c.id.in_(due.scalar_subquery()))
         .values(
@@ -236,7 +237,7 @@ def _finish_statement(columns: frozenset[str], from_states: tuple[str, ...], fen
     ]
     if fenced:
         conditions.append(tasks.c.fence == bindparam("f_fence"))
-    return (
+    return prepared(
         update(tasks)
         .where(*conditions)
         .values(
@@ -254,7 +255,7 @@ def _change_statement(columns: frozenset[str], from_states: tuple[str, ...], fen
     conditions = [tasks.c.id == bindparam("u_task"), tasks.c.state.in_(from_states)]
     if fenced:
         conditions.append(tasks.c.fence == bindparam("u_fence"))
-    return (
+    return prepared(
         update(tasks)
         .where(*conditions)
         .values({name: bindparam(f"u_{name}", type_=tasks.c[name].type) for name in sorted(columns)})

@@ -29,6 +29,7 @@ from imagine_gateway.core.states import ACTIVE
 from imagine_gateway.core.updates import TaskUpdate
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
+from imagine_gateway.store.prepared import prepared
 from imagine_gateway.store.tables import tasks
 
 _ACTIVE = [s.value for s in ACTIVE]
@@ -174,7 +175,7 @@ def _live_statement(*, lock: bool) -> Any:
 @functools.lru_cache(maxsize=64)
 def _update(columns: frozenset[str]) -> Any:
     """``UPDATE tasks SET <columns> WHERE id = ?``, for executemany (rows were checked under lock)."""
-    return (
+    return prepared(
         update(tasks)
         .where(tasks.c.id == bindparam("w_id"))
         .values({name: bindparam(f"w_{name}", type_=tasks.c[name].type) for name in sorted(columns)})
