@@ -6,19 +6,57 @@ Plain frozen dataclasses; ``from_row`` takes any mapping of column names (the st
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any, Self
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, Self, TypeVar
 
 from imagine_gateway.core.budgets import KeyLimits, KeySpend
 from imagine_gateway.core.results import StoredResult, UpstreamResult
 from imagine_gateway.core.states import CreditsState, TaskState
 
+R = TypeVar("R")
+
 
 class _FromRow:
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Self:
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        return cls(**{k: v for k, v in row.items() if k in names})
+        names, _, _ = _shape(cls)
+        return _build(cls, {k: v for k, v in row.items() if k in names})
+
+
+_SHAPES: dict[type[Any], tuple[frozenset[str], dict[str, Any], bool]] = {}
+
+
+def _shape(cls: type[Any]) -> tuple[frozenset[str], dict[str, Any], bool]:
+    """A record's field names, the values of those that have a plain default, and whether its
+    instances may be filled without ``__init__`` (no ``__post_init__``, fields in ``__dict__``)."""
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        found = fields(cls)
+        defaults = {f.name: f.default for f in found if f.default is not MISSING}
+        plain = not hasattr(cls, "__post_init__") and not hasattr(cls, "__slots__")
+        shape = _SHAPES[cls] = (frozenset(f.name for f in found), defaults, plain)
+    return shape
+
+
+def _build(cls: type[R], values: dict[str, Any]) -> R:
+    """``cls(**values)``, without the frozen ``__init__``'s ``object.__setattr__`` per field.
+
+    A list page builds twenty tasks of 36 fields; that ``__init__`` took 7 of every 10 µs a task
+    cost. A frozen dataclass without slots keeps its fields in ``__dict__``, so filling it is the
+    same object. A value missing with no default is left to ``__init__``, which names it in its
+    TypeError, as is a record with a ``__post_init__``.
+    """
+    names, defaults, plain = _shape(cls)
+    if not plain:
+        return cls(**values)
+    if len(values) < len(names):
+        missing = names.difference(values)
+        if not missing.issubset(defaults):
+            return cls(**values)
+        values = {**{name: defaults[name] for name in missing}, **values}
+    record = object.__new__(cls)
+    record.__dict__.update(values)
+    return record
 
 
 @dataclass(frozen=True)
@@ -133,7 +171,7 @@ class Task(_FromRow):
         upstream = values.get("upstream_result")
         if upstream is not None and not isinstance(upstream, UpstreamResult):
             values["upstream_result"] = UpstreamResult.from_json(upstream)
-        return cls(**values)
+        return _build(cls, values)
 
     def to_row(self) -> dict[str, Any]:
         """The row of this task: every column, with the results as the JSON stored."""

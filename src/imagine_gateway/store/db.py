@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from imagine_gateway.store.group_commit import GroupCommit, T, Work
+from imagine_gateway.store.json_values import loads
 from imagine_gateway.store.loop_writes import CHECKPOINT_EVERY, LoopConnection, loop_engine
 from imagine_gateway.store.point_reads import PointReads
 from imagine_gateway.store.prepared import Plans
@@ -38,7 +39,7 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
+        kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": loads}
         if self.is_sqlite:
             path = make_url(url).database
             if path and path != ":memory:":

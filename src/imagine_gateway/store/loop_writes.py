@@ -28,6 +28,7 @@ from typing import Any, cast
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 
+from imagine_gateway.store.json_values import loads
 from imagine_gateway.store.prepared import Plans, run
 
 CHECKPOINT_EVERY = 500
@@ -68,6 +69,7 @@ def loop_engine(url: str) -> Engine | None:
         pool_size=1,
         max_overflow=0,
         connect_args={"check_same_thread": False},
+        json_deserializer=loads,
     )
 
     @event.listens_for(engine, "connect")

@@ -22,7 +22,6 @@ decoded.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -33,6 +32,7 @@ from sqlalchemy import JSON, Select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
+from imagine_gateway.store.json_values import loads
 from imagine_gateway.store.read_batches import ReadBatches
 from imagine_gateway.store.tables import accounts, api_keys, tasks
 
@@ -57,7 +57,7 @@ class _Rows:
         for name in self.json_columns:
             value = row[name]
             if isinstance(value, str | bytes):
-                row[name] = json.loads(value)
+                row[name] = loads(value)
         return row
 
 

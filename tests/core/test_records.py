@@ -1,0 +1,57 @@
+"""Records read from rows are the records their constructor makes: equal, frozen, with
+their defaults, and a row that lacks a required column is refused by name."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from imagine_gateway.core.records import ApiKey, Task
+from imagine_gateway.core.results import ResultAsset, UpstreamResult
+from imagine_gateway.core.transitions import open_task
+
+
+def a_task() -> Task:
+    return open_task(
+        task_id="task_1",
+        account_id="acct_1",
+        api_key_id="key_1",
+        model="grok-imagine-video",
+        prompt="a lighthouse at dusk",
+        params={"duration": 6},
+        client_request_id=None,
+        dialect="native",
+        webhook_url=None,
+        price=10,
+        deadline_ms=3_600_000,
+        now_ms=1_800_000_000_000,
+    ).task
+
+
+def test_a_task_read_from_its_row_is_the_task() -> None:
+    task = dataclasses.replace(
+        a_task(),
+        upstream_result=UpstreamResult(raw={"id": "up_1"}, assets=(ResultAsset("https://x/a.mp4", "video"),)),
+    )
+    row = {**task.to_row(), "not_a_field": "ignored"}
+
+    read = Task.from_row(row)
+
+    assert read == task and repr(read) == repr(task)
+    assert read.upstream_result == task.upstream_result
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        read.state = "failed"  # type: ignore[misc]
+
+
+def test_missing_columns_take_their_defaults_or_are_refused_by_name() -> None:
+    row = {k: v for k, v in a_task().to_row().items() if k not in ("upstream_credential", "billing_reason")}
+    assert Task.from_row(row) == a_task()
+
+    key = ApiKey.from_row(
+        {"id": "key_1", "account_id": "a", "name": "n", "prefix": "p", "scopes": [], "created_at": 1}
+    )
+    assert (key.rate_limit, key.spent_total, key.models) == (None, 0, None)
+
+    with pytest.raises(TypeError, match="'prompt'"):
+        Task.from_row({k: v for k, v in row.items() if k != "prompt"})
