@@ -138,3 +138,44 @@ def test_what_a_plan_cannot_cover_is_left_to_sqlalchemy(db_path: Path) -> None:
         assert plans.get(task_store._INSERT_TASK, new_task("t").task.to_row()) is not None
     finally:
         asyncio.run(db.dispose())
+
+
+class Boom(Exception):
+    pass
+
+
+async def mixed_writes(db: Database) -> list[tuple[str, str]]:
+    await create_on_both_paths(db)
+    rename = update(accounts).where(accounts.c.id == "acct_1")
+    async with db.write(quick=True) as conn:  # a plan and a statement SQLAlchemy runs: one commit
+        await task_store.insert_task(conn, new_task("task_mixed"))
+        await conn.execute(rename.values(name="renamed"))
+    for also_sqlalchemy in (True, False):  # either way the transaction rolls back whole
+        with pytest.raises(Boom):
+            async with db.write(quick=True) as conn:
+                await task_store.insert_task(conn, new_task(f"task_lost_{also_sqlalchemy}"))
+                if also_sqlalchemy:
+                    await conn.execute(rename.values(name="lost"))
+                raise Boom
+    async with db.write(quick=True) as conn:  # and the next one begins cleanly
+        await task_store.insert_task(conn, new_task("task_after"))
+    async with db.read() as conn:
+        ids = (await conn.execute(select(tasks.c.id).order_by(tasks.c.id))).scalars().all()
+        name = await conn.scalar(select(accounts.c.name))
+    return [("name", name), *(("task", i) for i in ids)]
+
+
+def test_a_quick_write_commits_or_rolls_back_whole_whichever_path_ran_its_statements(db_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{db_path}")
+    try:
+        seen = asyncio.run(mixed_writes(db))
+    finally:
+        asyncio.run(db.dispose())
+
+    assert seen == [
+        ("name", "renamed"),
+        ("task", "task_after"),
+        ("task", "task_direct"),
+        ("task", "task_mixed"),
+        ("task", "task_sqlalchemy"),
+    ]

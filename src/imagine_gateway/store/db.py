@@ -11,12 +11,11 @@ from typing import Any, cast
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from imagine_gateway.store.group_commit import GroupCommit, T, Work
 from imagine_gateway.store.json_values import loads
-from imagine_gateway.store.loop_writes import CHECKPOINT_EVERY, LoopConnection, loop_engine
+from imagine_gateway.store.loop_writes import CHECKPOINT_EVERY, LoopConnection, LoopWriter, loop_engine
 from imagine_gateway.store.point_reads import PointReads
 from imagine_gateway.store.prepared import Plans
 
@@ -54,6 +53,7 @@ class Database:
         self.points = PointReads(url)  # single-row reads off SQLAlchemy's async path
         self._loop_engine = loop_engine(url) if self.is_sqlite else None
         self.plans = Plans((self._loop_engine or self.engine).dialect)
+        self._loop_writer = LoopWriter(self._loop_engine, self.plans) if self._loop_engine else None
         self._loop_commits = 0
         self._checkpoint: asyncio.Task[None] | None = None
         self.group_commit = GroupCommit(
@@ -82,19 +82,16 @@ class Database:
                 yield conn
             return
         async with self._write_lock:
-            begun = await self._loop_begin_soon() if quick and self._loop_engine is not None else None
-            if begun is not None:
-                sync, transaction = begun
+            writer = self._loop_writer if quick else None
+            begun = await self._loop_begin_soon(writer) if writer is not None else None
+            if writer is not None and begun is not None:
                 try:
                     # The store's functions take it as the AsyncConnection they expect.
-                    yield cast(AsyncConnection, LoopConnection(sync, self.plans))
+                    yield cast(AsyncConnection, begun)
                 except BaseException:
-                    transaction.rollback()
+                    writer.rollback()
                     raise
-                else:
-                    transaction.commit()
-                finally:
-                    sync.close()
+                writer.commit()
                 self._after_loop_commit()
                 return
             async with self.engine.connect() as conn:
@@ -102,28 +99,17 @@ class Database:
                 async with conn.begin():
                     yield conn
 
-    async def _loop_begin_soon(self) -> tuple[Any, Any] | None:
-        """``_loop_begin``, asked again every millisecond for a while when another process holds
-        the write lock (a second API process's quick write takes about that long): SQLite's own
-        busy handler, on the ordinary path, sleeps in steps growing to 100 ms."""
+    async def _loop_begin_soon(self, writer: LoopWriter) -> LoopConnection | None:
+        """The loop's connection in a write transaction, asked again every millisecond for a while
+        when another process holds the write lock (a second API process's quick write takes about
+        that long): SQLite's own busy handler, on the ordinary path, sleeps in steps growing to
+        100 ms. None: the ordinary path then waits for the lock, off the loop."""
         for _ in range(QUICK_LOCK_TRIES):
-            begun = self._loop_begin()
+            begun = writer.begin()
             if begun is not None:
                 return begun
             await asyncio.sleep(0.001)
         return None
-
-    def _loop_begin(self) -> tuple[Any, Any] | None:
-        """A loop-engine connection and its transaction, the write lock taken; None when another
-        process holds the lock (the ordinary path then waits for it, off the loop)."""
-        assert self._loop_engine is not None
-        conn = self._loop_engine.connect()
-        try:
-            return conn, conn.begin()
-        except OperationalError as exc:
-            conn.close()
-            log.debug("quick write on the ordinary path: %s", exc)
-            return None
 
     def _after_loop_commit(self) -> None:
         self._loop_commits += 1
@@ -157,6 +143,8 @@ class Database:
         if self._checkpoint is not None:
             await asyncio.gather(self._checkpoint, return_exceptions=True)
         await self.points.close()
+        if self._loop_writer is not None:
+            self._loop_writer.close()
         if self._loop_engine is not None:
             self._loop_engine.dispose()
         await self.engine.dispose()
