@@ -9,24 +9,11 @@ import pytest
 
 from imagine_gateway.core.records import ApiKey, Task
 from imagine_gateway.core.results import ResultAsset, UpstreamResult
-from imagine_gateway.core.transitions import open_task
+from tests.tasks import new_task
 
 
 def a_task() -> Task:
-    return open_task(
-        task_id="task_1",
-        account_id="acct_1",
-        api_key_id="key_1",
-        model="grok-imagine-video",
-        prompt="a lighthouse at dusk",
-        params={"duration": 6},
-        client_request_id=None,
-        dialect="native",
-        webhook_url=None,
-        price=10,
-        deadline_ms=3_600_000,
-        now_ms=1_800_000_000_000,
-    ).task
+    return new_task(api_key_id="key_1").task
 
 
 def test_a_task_read_from_its_row_is_the_task() -> None:

@@ -30,6 +30,7 @@ from imagine_gateway.core.transitions import (
     transition,
 )
 from imagine_gateway.core.updates import Posting, TaskUpdate, TransitionRefused
+from tests.tasks import new_task
 
 CREATED = 1_000
 NOW = 5_000
@@ -47,16 +48,12 @@ RELEASE = Posting("release", amount=30, reserved_delta=-30)
 
 def task_in(state: TaskState, **changes: Any) -> Task:
     """A task of 30 reserved credits, claimed (fence 3), in ``state``."""
-    new = open_task(
-        task_id="gen_1",
+    new = new_task(
+        "gen_1",
         account_id="acc_1",
         api_key_id="key_1",
-        model="grok-imagine-video",
         prompt="a fox",
         params={"duration": 6},
-        client_request_id=None,
-        dialect="native",
-        webhook_url=None,
         price=30,
         deadline_ms=DEADLINE_MS,
         now_ms=CREATED,

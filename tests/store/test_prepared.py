@@ -13,30 +13,13 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from imagine_gateway.core.transitions import open_task
 from imagine_gateway.store import ledger
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.migrate import upgrade
 from imagine_gateway.store.prepared import Plan, prepared
 from imagine_gateway.store.tables import accounts, tasks
-
-
-def new_task(task_id: str) -> Any:
-    return open_task(
-        task_id=task_id,
-        account_id="acct_1",
-        api_key_id=None,
-        model="grok-imagine-video",
-        prompt="a lighthouse at dusk, «ünïcode» ✓",
-        params={"duration": 6, "aspect_ratio": "16:9", "nested": {"seed": None, "tags": ["a", "b"]}},
-        client_request_id=None,
-        dialect="native",
-        webhook_url=None,
-        price=10,
-        deadline_ms=3_600_000,
-        now_ms=1_800_000_000_000,
-    )
+from tests.tasks import new_task
 
 
 def stored_row(path: Path, table: str, where: str) -> tuple[Any, ...]:
