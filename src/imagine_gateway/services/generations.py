@@ -40,6 +40,7 @@ from imagine_gateway.settings import Settings
 from imagine_gateway.store import idempotency
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
+from imagine_gateway.store.reservations import Reservations
 from imagine_gateway.telemetry.tasks import task_changed, task_created
 
 IDEMPOTENCY_KEY_MAX = 255
@@ -132,10 +133,12 @@ class GenerationService:
         digest = fingerprint(request)
         now = self.clock.now_ms()
 
-        async def create_all(conn: Any) -> list[Created]:
+        async def create_all(conn: Any, reservations: Reservations) -> list[Created]:
             # Statements only, so it may run again alone when the group it was in is rolled back.
             return [
-                await self._create_one(conn, principal, request, key, price, digest, dialect, now)
+                await self._create_one(
+                    conn, reservations, principal, request, key, price, digest, dialect, now
+                )
                 for key in idempotency_keys
             ]
 
@@ -178,6 +181,7 @@ class GenerationService:
     async def _create_one(
         self,
         conn: Any,
+        reservations: Reservations,
         principal: Principal,
         request: GenerationRequest,
         idempotency_key: str | None,
@@ -215,8 +219,9 @@ class GenerationService:
             deadline_ms=int(self.settings.task_deadline_s * 1000),
             now_ms=now,
         )
-        # Raises insufficient_credits and so rolls the whole transaction back: nothing is created.
-        task = await task_store.insert_task(conn, new)
+        # Its reservation is posted with the transaction's others: insufficient_credits (or a cap)
+        # then rolls the whole transaction back, and nothing is created.
+        task = await task_store.insert_task(conn, new, reservations)
         return Created(task=task, replayed=False)
 
     async def _replay(

@@ -16,7 +16,9 @@ the group commits once and each caller gets its own answer; when one raises (the
 a cap is reached, an idempotency conflict), the whole group is rolled back and each work runs
 again in a transaction of its own, so the one that failed fails alone and the others commit. A
 work must therefore be safe to run again: statements only, its values decided by what it reads.
-Nobody is answered before the commit that holds their write.
+Nobody is answered before the commit that holds their write. The creates' reservations are posted
+together at the end of the group, one update of each key and account (``reservations``); when a
+sum does not fit, the group fails like any other and each create runs again alone.
 """
 
 from __future__ import annotations
@@ -28,8 +30,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from imagine_gateway.store.reservations import Reservations
+
 T = TypeVar("T")
-Work = Callable[[AsyncConnection], Awaitable[T]]
+# A work's statements run on the connection; the reservations it adds are posted together with the
+# rest of its transaction's, just before the commit (``reservations``).
+Work = Callable[[AsyncConnection, Reservations], Awaitable[T]]
 MAX_GROUP = 64  # bounds how long one transaction holds the loop
 
 
@@ -66,7 +72,10 @@ class GroupCommit:
 
     async def _alone(self, work: Work[T]) -> T:
         async with self.begin() as conn:
-            return await work(conn)
+            reservations = Reservations()
+            result = await work(conn, reservations)
+            await reservations.post(conn)
+            return result
 
     def _start_flushes(self) -> None:
         """Start a flush of what is queued while fewer than ``max_flushes`` run; what arrives
@@ -96,7 +105,9 @@ class GroupCommit:
         if len(batch) > 1:
             try:
                 async with self.begin() as conn:
-                    results = [await work(conn) for work, _ in batch]
+                    reservations = Reservations()
+                    results = [await work(conn, reservations) for work, _ in batch]
+                    await reservations.post(conn)
             except Exception:
                 self.retried += 1  # one of them failed: each runs alone below, so it fails alone
             else:

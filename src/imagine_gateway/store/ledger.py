@@ -3,6 +3,8 @@ caller's connection so it commits or rolls back with the task change that causes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import BigInteger, bindparam, func, insert, select, update
@@ -31,6 +33,19 @@ _MOVE = prepared(
 _INSERT = prepared(insert(ledger))
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One ledger row to post: its kind, the change of balance and of reserved, and what caused it."""
+
+    kind: LedgerKind
+    amount: int
+    now_ms: int
+    reserved_delta: int = 0
+    task_id: str | None = None
+    note: str | None = None
+    reference: str | None = None
+
+
 async def post(
     conn: AsyncConnection,
     *,
@@ -48,8 +63,21 @@ async def post(
     The update only matches while the result stays non-negative, so concurrent reservations can
     never overdraw: the losers see no row and get ``insufficient_credits``.
     """
+    entry = Entry(kind, amount, now_ms, reserved_delta, task_id, note, reference)
+    return await post_many(conn, account_id=account_id, entries=[entry])
+
+
+async def post_many(conn: AsyncConnection, *, account_id: str, entries: Sequence[Entry]) -> int:
+    """Post ``entries`` to one account with one update of its balance by their sum (all of them or,
+    when the sum does not fit, none: ``insufficient_credits``); returns the new balance.
+
+    Each row's ``balance_after`` is the balance before them plus the entries up to it, as if they
+    had been posted one by one in order.
+    """
+    amount = sum(e.amount for e in entries)
     result = await conn.execute(
-        _MOVE, {"l_account": account_id, "l_amount": amount, "l_reserved": reserved_delta}
+        _MOVE,
+        {"l_account": account_id, "l_amount": amount, "l_reserved": sum(e.reserved_delta for e in entries)},
     )
     balance = result.scalar_one_or_none()
     if balance is None:
@@ -57,20 +85,24 @@ async def post(
         if exists is None:
             raise NotFound(f"Account {account_id} does not exist.")
         raise InsufficientCredits(f"This needs {-amount} credits; the account has {exists} available.")
-    await conn.execute(
-        _INSERT,
-        {
-            "account_id": account_id,
-            "task_id": task_id,
-            "kind": kind,
-            "amount": amount,
-            "reserved_delta": reserved_delta,
-            "balance_after": balance,
-            "note": note,
-            "reference": reference,
-            "created_at": now_ms,
-        },
-    )
+    after = int(balance) - amount
+    rows = []
+    for e in entries:
+        after += e.amount
+        rows.append(
+            {
+                "account_id": account_id,
+                "task_id": e.task_id,
+                "kind": e.kind,
+                "amount": e.amount,
+                "reserved_delta": e.reserved_delta,
+                "balance_after": after,
+                "note": e.note,
+                "reference": e.reference,
+                "created_at": e.now_ms,
+            }
+        )
+    await conn.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
     return int(balance)
 
 

@@ -22,16 +22,21 @@ from imagine_gateway.store.db import Database
 from imagine_gateway.store.pagination import keyset_page
 from imagine_gateway.store.point_reads import MISS, TASK_OF_ACCOUNT, RowsQuery
 from imagine_gateway.store.prepared import prepared
+from imagine_gateway.store.reservations import Reservations
 from imagine_gateway.store.tables import tasks
 
 _ACTIVE = [s.value for s in ACTIVE]
 _INSERT_TASK = prepared(insert(tasks))  # built once; the row's values come as parameters
 
 
-async def insert_task(conn: AsyncConnection, new: NewTask) -> Task:
-    """Insert the task and post its reservation; ``insufficient_credits`` rolls both back."""
+async def insert_task(conn: AsyncConnection, new: NewTask, reservations: Reservations | None = None) -> Task:
+    """Insert the task and post its reservation (or add it to ``reservations``, posted before the
+    transaction commits); ``insufficient_credits`` rolls both back."""
     await conn.execute(_INSERT_TASK, new.task.to_row())
-    await _post(conn, new.task, new.posting, now_ms=new.task.created_at)
+    if reservations is None:
+        await _post(conn, new.task, new.posting, now_ms=new.task.created_at)
+    else:
+        reservations.add(new.task, new.posting)
     return new.task  # every column was given: the row is this task, no need to read it back
 
 

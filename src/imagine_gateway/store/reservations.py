@@ -1,0 +1,57 @@
+"""The reservations of the creates that share a transaction, posted together just before it commits.
+
+A create's reservation moves three rows: its key's spend counters, its account's balance and a new
+ledger row. On PostgreSQL the key's and the account's rows stay locked from their update to the
+commit, and every other create of that key or account waits on them. Posted create by create, a
+group of creates (``group_commit``) held them from its first create's update through every later
+create's statements, five round trips each. Posted together at the end, each key's counters move
+once by the group's sum, each account's balance once, and its ledger rows are written in one
+statement, each with the balance it left as if posted one by one (``ledger.post_many``): the locks
+are held for a few round trips, whatever the group's size. Keys and accounts are updated in the
+order of their ids, so two groups never wait on each other's rows in a cycle.
+
+When a sum does not fit (the balance, a cap), the group fails and its creates run again one by one,
+so each one that does not fit fails alone, with its own error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from imagine_gateway.core.budgets import day_of, month_of
+from imagine_gateway.core.records import Task
+from imagine_gateway.core.updates import Posting
+from imagine_gateway.store import key_budgets, ledger
+
+
+@dataclass
+class Reservations:
+    """What the creates of one transaction reserved, in the order they were made."""
+
+    pending: list[tuple[Task, Posting]] = field(default_factory=list)
+
+    def add(self, task: Task, posting: Posting) -> None:
+        self.pending.append((task, posting))
+
+    async def post(self, conn: AsyncConnection) -> None:
+        """Charge the keys, then move the balances and write the ledger rows; raises (and so rolls
+        the transaction back) ``key_budget_exceeded`` or ``insufficient_credits`` when a sum does
+        not fit."""
+        charges: dict[tuple[str, int, int], tuple[int, int]] = {}  # (key, day, month): (credits, a time)
+        entries: dict[str, list[ledger.Entry]] = {}
+        for task, posting in self.pending:
+            if task.api_key_id is not None:
+                period = (task.api_key_id, day_of(task.created_at), month_of(task.created_at))
+                credits, _ = charges.get(period, (0, task.created_at))
+                charges[period] = (credits - posting.amount, task.created_at)
+            entry = ledger.Entry(
+                posting.kind, posting.amount, task.created_at, posting.reserved_delta, task_id=task.id
+            )
+            entries.setdefault(task.account_id, []).append(entry)
+        for (key_id, _, _), (credits, created_at) in sorted(charges.items()):
+            await key_budgets.charge(conn, key_id=key_id, credits=credits, task_created_at=created_at)
+        for account_id, posted in sorted(entries.items()):
+            await ledger.post_many(conn, account_id=account_id, entries=posted)
+        self.pending.clear()
