@@ -84,7 +84,16 @@ class Plans:
             plan = self._plans[key] = self._make(statement, parameters)
             return plan
 
-    def _make(self, statement: Any, given: Mapping[str, Any]) -> Plan | None:
+    def one_off(self, statement: Any, parameters: Any) -> Plan | None:
+        """A plan made for this call alone (not kept): any statement, an IN list of the caller's too."""
+        if type(parameters) is list and parameters and isinstance(parameters[0], Mapping):
+            plan = self._make(statement, parameters[0], expanding=False)
+            return None if plan is None or plan.columns else plan
+        if not isinstance(parameters, Mapping):
+            return None
+        return self._make(statement, parameters, expanding=True)
+
+    def _make(self, statement: Any, given: Mapping[str, Any], *, expanding: bool = False) -> Plan | None:
         dialect = self.dialect
         # The column keys SQLAlchemy compiles an execution with: the parameter names, sorted.
         compiled = statement.compile(dialect=dialect, column_keys=sorted(given))
@@ -93,7 +102,7 @@ class Plans:
             if column.default is None or not column.default.is_scalar:
                 return None  # a default computed per row: SQLAlchemy's execution computes it
             defaults[column.key] = column.default.arg
-        if any(name in compiled.binds and compiled.binds[name].expanding for name in given):
+        if not expanding and any(name in compiled.binds and compiled.binds[name].expanding for name in given):
             return None  # an IN list of the caller's: the SQL depends on its length
         state = compiled.construct_expanded_state({**defaults, **given})
         if state.positiontup is None:
@@ -144,8 +153,26 @@ class DirectResult:
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         return iter(self._rows)
 
-    def mappings(self) -> list[dict[str, Any]]:
-        return [dict(zip(self._keys, row, strict=True)) for row in self._rows]
+    def one(self) -> tuple[Any, ...]:
+        if len(self._rows) != 1:
+            raise ValueError(f"expected one row, got {len(self._rows)}")
+        return self._rows[0]
+
+    def scalars(self) -> Rows:
+        return Rows(row[0] for row in self._rows)
+
+    def mappings(self) -> Rows:
+        return Rows(dict(zip(self._keys, row, strict=True)) for row in self._rows)
+
+
+class Rows(list[Any]):
+    """Rows (or their first values, or mappings) as SQLAlchemy's buffered results give them."""
+
+    def first(self) -> Any:
+        return self[0] if self else None
+
+    def all(self) -> list[Any]:
+        return list(self)
 
 
 def run(

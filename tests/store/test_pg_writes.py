@@ -1,0 +1,106 @@
+"""Groups of creates on PostgreSQL run on asyncpg itself: what they store, read back and raise is
+what SQLAlchemy's path stores, reads back and raises, and a connection the server ended while it
+sat in the pool is replaced before any statement runs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from imagine_gateway.store import idempotency
+from imagine_gateway.store import tasks as task_store
+from imagine_gateway.store.db import Database
+from imagine_gateway.store.migrate import upgrade
+from imagine_gateway.store.reservations import Reservations
+from imagine_gateway.store.tables import accounts, tasks
+from tests.reliability.blips import terminate_connections
+from tests.scaleout.conftest import pg_url
+from tests.tasks import new_task
+
+pytestmark = pytest.mark.postgres
+__all__ = ["pg_url"]
+
+
+async def stored(db: Database, task_id: str) -> tuple[Any, ...]:
+    """The task's row as PostgreSQL holds it, its JSON as text."""
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                text("SELECT *, params::text AS params_text FROM tasks WHERE id = :id"), {"id": task_id}
+            )
+        ).one()
+    return tuple(row)
+
+
+async def scenario(db: Database) -> dict[str, Any]:
+    async with db.write() as conn:
+        await conn.execute(
+            insert(accounts).values(id="acct_1", name="a", balance=100, reserved=0, created_at=1)
+        )
+
+    async def create(conn: Any, reservations: Reservations) -> str:
+        await idempotency.claim(
+            conn, "acct_1", "key-1", fingerprint="f", task_id="task_direct", now_ms=1, ttl_ms=1000
+        )
+        await task_store.insert_task(conn, new_task("task_direct"), reservations)
+        return "task_direct"
+
+    grouped = await db.grouped(create)
+    async with db.write() as conn:  # SQLAlchemy's path
+        await task_store.insert_task(conn, new_task("task_sqlalchemy"))
+
+    async def reads(conn: Any, _reservations: Reservations) -> Any:
+        # Statements no plan is kept for: an IN list of the caller's, a mapping, a scalar.
+        listed = await conn.execute(
+            select(tasks.c.id).where(tasks.c.id.in_(bindparam("ids", expanding=True))).order_by(tasks.c.id),
+            {"ids": ["task_direct", "task_sqlalchemy", "task_none"]},
+        )
+        found = await task_store.get_task(conn, "task_direct", account_id="acct_1")
+        balance = await conn.scalar(select(accounts.c.balance).where(accounts.c.id == "acct_1"))
+        return [row[0] for row in listed], found, balance
+
+    listed, found, balance = await db.grouped(reads)
+
+    async def duplicate(conn: Any, reservations: Reservations) -> None:
+        await task_store.insert_task(conn, new_task("task_direct"), reservations)
+
+    with pytest.raises(IntegrityError) as caught:
+        await db.grouped(duplicate)
+
+    terminate_connections(db.url)  # the pool's connections, idle, ended by the server
+    await asyncio.sleep(0.2)
+    after = await db.grouped(reads)
+    return {
+        "grouped": grouped,
+        "same_row": (await stored(db, "task_direct"))[1:] == (await stored(db, "task_sqlalchemy"))[1:],
+        "listed": listed,
+        "params": found.params,
+        "balance": balance,
+        "duplicate": type(caught.value.orig).__name__,
+        "after_termination": after[2],
+    }
+
+
+def test_a_group_of_creates_on_asyncpg_stores_reads_and_raises_as_sqlalchemy(pg_url: str) -> None:
+    upgrade(pg_url)
+
+    async def run() -> dict[str, Any]:
+        db = Database(pg_url)
+        try:
+            return await scenario(db)
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(run()) == {
+        "grouped": "task_direct",
+        "same_row": True,
+        "listed": ["task_direct", "task_sqlalchemy"],
+        "params": {"duration": 6, "aspect_ratio": "16:9", "nested": {"seed": None, "tags": ["a", "b"]}},
+        "balance": 80,
+        "duplicate": "UniqueViolationError",
+        "after_termination": 80,
+    }
