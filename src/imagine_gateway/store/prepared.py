@@ -1,4 +1,4 @@
-"""Statements the store runs thousands of times a second, compiled once and run on ``sqlite3``.
+"""Statements the store runs thousands of times a second, compiled once and run on the driver.
 
 A create runs five statements (its idempotency key, the task, the key's spend, the balance, the
 ledger row) and the worker two or three more per task. SQLAlchemy's execution of a statement it
@@ -7,7 +7,9 @@ times what SQLite takes to run it. A statement built once at import and marked `
 compiled the first time a quick write runs it with a given set of parameter names: its final SQL,
 the order of its parameters, their converters and the values it fixes itself (a literal, an IN
 list, a column's constant default) are kept in a ``Plan``, and later runs go straight to the
-``sqlite3`` cursor of the quick write's transaction.
+``sqlite3`` cursor of the quick write's transaction (``run``), or to the asyncpg connection of a
+group of creates on PostgreSQL (``pg_writes``), which also runs the plan of any other statement,
+made for its call (``Plans.one_off``).
 
 What a plan cannot cover (several parameter sets, an IN list the caller gives, a column default
 that is a function) runs through SQLAlchemy as before, so a plan never changes what a statement
