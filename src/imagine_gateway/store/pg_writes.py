@@ -29,11 +29,11 @@ from imagine_gateway.store.json_values import loads
 from imagine_gateway.store.prepared import DirectResult, Plan, Plans
 
 BEGIN_TRIES = 3
-POOL_SIZE = 8  # the group commit's flushes, the worker's claims and write-backs, with room to spare
+POOL_SIZE = 8  # the group commit's concurrent groups (``POSTGRES_GROUPS``), with room to spare
 
 
 class PgConnection:
-    """The slice of ``AsyncConnection`` the store's quick writes use, over an asyncpg connection."""
+    """The slice of ``AsyncConnection`` a group of creates uses, over an asyncpg connection."""
 
     def __init__(self, raw: Any, plans: Plans, errors: tuple[type[Exception], type[Exception]]) -> None:
         self.raw = raw
@@ -43,11 +43,11 @@ class PgConnection:
 
     async def execute(self, statement: Any, parameters: Any = None, **kwargs: Any) -> DirectResult:
         if kwargs:
-            raise TypeError(f"a quick write on PostgreSQL takes no execution options: {sorted(kwargs)}")
+            raise TypeError(f"a group of creates on PostgreSQL takes no execution options: {sorted(kwargs)}")
         given = {} if parameters is None else parameters
         plan = self.plans.get(statement, given) or self.plans.one_off(statement, given)
         if plan is None:
-            raise TypeError(f"a quick write on PostgreSQL cannot run this statement: {statement}")
+            raise TypeError(f"a group of creates on PostgreSQL cannot run this statement: {statement}")
         return await self._run(plan, given)
 
     async def scalar(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
@@ -77,7 +77,7 @@ class PgConnection:
 
 
 class PgWriter:
-    """The quick writes' pool of asyncpg connections and their transactions."""
+    """The pool of asyncpg connections groups of creates run on, and their transactions."""
 
     def __init__(self, dsn: str, plans: Plans) -> None:
         self.dsn = dsn
