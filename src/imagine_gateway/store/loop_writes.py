@@ -131,7 +131,10 @@ class LoopWriter:
             conn.commit() if commit else conn.rollback()
         else:
             raw = cast(sqlite3.Connection, conn.connection.driver_connection)
-            raw.execute("COMMIT" if commit else "ROLLBACK")
+            if commit:
+                raw.execute("COMMIT")
+            elif raw.in_transaction:  # SQLite ends a transaction itself on some errors (a full disk)
+                raw.execute("ROLLBACK")
 
     def close(self) -> None:
         if self._conn is not None:
