@@ -15,7 +15,6 @@ list and checked in one Lua script.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,20 +97,18 @@ class MemoryLimits:
         self.clock = clock
         self.windows: dict[tuple[str, int, float], BucketWindow] = {}
         self._swept_at = clock()
-        # The gRPC server and the HTTP server share one limiter; a lock keeps a hit whole even if
-        # a caller is ever on another thread (it is uncontended on the event loop's thread).
-        self._lock = threading.Lock()
 
     def hit(self, key_id: str, limit: int, window_s: float) -> Verdict:
-        """Count one request of `key_id` against `limit` per `window_s`."""
-        with self._lock:
-            now = self.clock()
-            if now - self._swept_at > window_s:
-                self._sweep(now)
-            window = self.windows.get((key_id, limit, window_s))
-            if window is None:
-                window = self.windows[(key_id, limit, window_s)] = BucketWindow(limit, window_s)
-            return window.hit(now)
+        """Count one request of `key_id` against `limit` per `window_s`. Called on the event loop's
+        thread only (the HTTP server's and the gRPC server's, which share it), with no ``await``
+        inside, so one hit is never interleaved with another."""
+        now = self.clock()
+        if now - self._swept_at > window_s:
+            self._sweep(now)
+        window = self.windows.get((key_id, limit, window_s))
+        if window is None:
+            window = self.windows[(key_id, limit, window_s)] = BucketWindow(limit, window_s)
+        return window.hit(now)
 
     def _sweep(self, now: float) -> None:
         self._swept_at = now
