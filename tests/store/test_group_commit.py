@@ -20,7 +20,7 @@ __all__ = ["pg_url"]
 
 
 def add_account(account_id: str) -> Any:
-    async def work(conn: Any, _reservations: Any) -> str:
+    async def work(conn: Any, _postings: Any) -> str:
         await conn.execute(
             insert(accounts).values(id=account_id, name=account_id, balance=0, reserved=0, created_at=1)
         )

@@ -15,7 +15,7 @@ from imagine_gateway.store import idempotency
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.migrate import upgrade
-from imagine_gateway.store.reservations import Reservations
+from imagine_gateway.store.postings import Postings
 from imagine_gateway.store.tables import accounts, tasks
 from tests.reliability.blips import terminate_connections
 from tests.scaleout.conftest import pg_url
@@ -42,18 +42,18 @@ async def scenario(db: Database) -> dict[str, Any]:
             insert(accounts).values(id="acct_1", name="a", balance=100, reserved=0, created_at=1)
         )
 
-    async def create(conn: Any, reservations: Reservations) -> str:
+    async def create(conn: Any, postings: Postings) -> str:
         await idempotency.claim(
             conn, "acct_1", "key-1", fingerprint="f", task_id="task_direct", now_ms=1, ttl_ms=1000
         )
-        await task_store.insert_task(conn, new_task("task_direct"), reservations)
+        await task_store.insert_task(conn, new_task("task_direct"), postings)
         return "task_direct"
 
     grouped = await db.grouped(create)
     async with db.write() as conn:  # SQLAlchemy's path
         await task_store.insert_task(conn, new_task("task_sqlalchemy"))
 
-    async def reads(conn: Any, _reservations: Reservations) -> Any:
+    async def reads(conn: Any, _postings: Postings) -> Any:
         # Statements no plan is kept for: an IN list of the caller's, a mapping, a scalar.
         listed = await conn.execute(
             select(tasks.c.id).where(tasks.c.id.in_(bindparam("ids", expanding=True))).order_by(tasks.c.id),
@@ -65,8 +65,8 @@ async def scenario(db: Database) -> dict[str, Any]:
 
     listed, found, balance = await db.grouped(reads)
 
-    async def duplicate(conn: Any, reservations: Reservations) -> None:
-        await task_store.insert_task(conn, new_task("task_direct"), reservations)
+    async def duplicate(conn: Any, postings: Postings) -> None:
+        await task_store.insert_task(conn, new_task("task_direct"), postings)
 
     with pytest.raises(IntegrityError) as caught:
         await db.grouped(duplicate)

@@ -15,7 +15,7 @@ from imagine_gateway.core.errors import InsufficientCredits, KeyBudgetExceeded
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.migrate import upgrade
-from imagine_gateway.store.reservations import Reservations
+from imagine_gateway.store.postings import Postings
 from imagine_gateway.store.tables import accounts, api_keys, ledger
 from tests.scaleout.conftest import pg_url
 from tests.tasks import new_task
@@ -24,9 +24,9 @@ __all__ = ["pg_url"]
 
 
 def create(task_id: str, *, account_id: str, api_key_id: str) -> Any:
-    async def work(conn: Any, reservations: Reservations) -> str:
+    async def work(conn: Any, postings: Postings) -> str:
         new = new_task(task_id, account_id=account_id, api_key_id=api_key_id, price=10)
-        await task_store.insert_task(conn, new, reservations)
+        await task_store.insert_task(conn, new, postings)
         return task_id
 
     return work
@@ -113,13 +113,13 @@ def expected() -> list[Any]:
     ]
 
 
-def test_reservations_posted_together_on_sqlite(tmp_path: Path) -> None:
+def test_postings_posted_together_on_sqlite(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'imagine.db'}"
     upgrade(url)
     assert asyncio.run(scenario(url)) == expected()
 
 
 @pytest.mark.postgres
-def test_reservations_posted_together_on_postgresql(pg_url: str) -> None:
+def test_postings_posted_together_on_postgresql(pg_url: str) -> None:
     upgrade(pg_url)
     assert asyncio.run(scenario(pg_url)) == expected()

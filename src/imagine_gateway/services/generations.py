@@ -40,7 +40,7 @@ from imagine_gateway.settings import Settings
 from imagine_gateway.store import idempotency
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
-from imagine_gateway.store.reservations import Reservations
+from imagine_gateway.store.postings import Postings
 from imagine_gateway.telemetry.tasks import task_changed, task_created
 
 IDEMPOTENCY_KEY_MAX = 255
@@ -133,11 +133,11 @@ class GenerationService:
         digest = fingerprint(request)
         now = self.clock.now_ms()
 
-        async def create_all(conn: Any, reservations: Reservations) -> list[Created]:
+        async def create_all(conn: Any, postings: Postings) -> list[Created]:
             # Statements only, so it may run again alone when the group it was in is rolled back.
             return [
                 await self._create_one(
-                    conn, reservations, principal, request, key, price, digest, dialect, now
+                    conn, postings, principal, request, key, price, digest, dialect, now
                 )
                 for key in idempotency_keys
             ]
@@ -181,7 +181,7 @@ class GenerationService:
     async def _create_one(
         self,
         conn: Any,
-        reservations: Reservations,
+        postings: Postings,
         principal: Principal,
         request: GenerationRequest,
         idempotency_key: str | None,
@@ -221,7 +221,7 @@ class GenerationService:
         )
         # Its reservation is posted with the transaction's others: insufficient_credits (or a cap)
         # then rolls the whole transaction back, and nothing is created.
-        task = await task_store.insert_task(conn, new, reservations)
+        task = await task_store.insert_task(conn, new, postings)
         return Created(task=task, replayed=False)
 
     async def _replay(

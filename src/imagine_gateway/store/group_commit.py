@@ -17,7 +17,7 @@ a cap is reached, an idempotency conflict), the whole group is rolled back and e
 again in a transaction of its own, so the one that failed fails alone and the others commit. A
 work must therefore be safe to run again: statements only, its values decided by what it reads.
 Nobody is answered before the commit that holds their write. The creates' reservations are posted
-together at the end of the group, one update of each key and account (``reservations``); when a
+together at the end of the group, one update of each key and account (``postings``); when a
 sum does not fit, the group fails like any other and each create runs again alone.
 """
 
@@ -30,12 +30,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from imagine_gateway.store.reservations import Reservations
+from imagine_gateway.store.postings import Postings
 
 T = TypeVar("T")
-# A work's statements run on the connection; the reservations it adds are posted together with the
-# rest of its transaction's, just before the commit (``reservations``).
-Work = Callable[[AsyncConnection, Reservations], Awaitable[T]]
+# A work's statements run on the connection; the postings it adds are posted together with the
+# rest of its transaction's, just before the commit (``postings``).
+Work = Callable[[AsyncConnection, Postings], Awaitable[T]]
 MAX_GROUP = 64  # bounds how long one transaction holds the loop
 
 
@@ -72,9 +72,9 @@ class GroupCommit:
 
     async def _alone(self, work: Work[T]) -> T:
         async with self.begin() as conn:
-            reservations = Reservations()
-            result = await work(conn, reservations)
-            await reservations.post(conn)
+            postings = Postings()
+            result = await work(conn, postings)
+            await postings.post(conn)
             return result
 
     def _start_flushes(self) -> None:
@@ -105,9 +105,9 @@ class GroupCommit:
         if len(batch) > 1:
             try:
                 async with self.begin() as conn:
-                    reservations = Reservations()
-                    results = [await work(conn, reservations) for work, _ in batch]
-                    await reservations.post(conn)
+                    postings = Postings()
+                    results = [await work(conn, postings) for work, _ in batch]
+                    await postings.post(conn)
             except Exception:
                 self.retried += 1  # one of them failed: each runs alone below, so it fails alone
             else:

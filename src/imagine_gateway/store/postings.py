@@ -1,14 +1,16 @@
-"""The reservations of the creates that share a transaction, posted together just before it commits.
+"""The balance changes of a transaction's tasks, posted together just before it commits.
 
-A create's reservation moves three rows: its key's spend counters, its account's balance and a new
-ledger row. On PostgreSQL the key's and the account's rows stay locked from their update to the
-commit, and every other create of that key or account waits on them. Posted create by create, a
-group of creates (``group_commit``) held them from its first create's update through every later
-create's statements, five round trips each. Posted together at the end, each key's counters move
-once by the group's sum, each account's balance once, and its ledger rows are written in one
-statement, each with the balance it left as if posted one by one (``ledger.post_many``): the locks
-are held for a few round trips, whatever the group's size. Keys and accounts are updated in the
-order of their ids, so two groups never wait on each other's rows in a cycle.
+A posting moves three rows: its task's key's spend counters, its account's balance and a new
+ledger row. A task change posts its own at once (a reservation, a capture and the release of the
+rest); the creates of a group (``group_commit``) leave theirs to the group. On PostgreSQL the key's
+and the account's rows stay locked from their update to the commit, and every other create of that
+key or account waits on them: posted create by create, a group of creates held them from its first
+create's update through every later create's statements, five round trips each. Posted together at
+the end, each key's counters move once by the sum (in each task's day and month), each account's
+balance once, and its ledger rows are written in one statement, each with the balance it left as
+if posted one by one (``ledger.post_many``): the locks are held for a few round trips, whatever the
+group's size. Keys and accounts are updated in the order of their ids, so two groups never wait on
+each other's rows in a cycle.
 
 When a sum does not fit (the balance, a cap), the group fails and its creates run again one by one,
 so each one that does not fit fails alone, with its own error.
@@ -27,27 +29,27 @@ from imagine_gateway.store import key_budgets, ledger
 
 
 @dataclass
-class Reservations:
-    """What the creates of one transaction reserved, in the order they were made."""
+class Postings:
+    """The postings of one transaction's tasks, in the order they were made, each with its time."""
 
-    pending: list[tuple[Task, Posting]] = field(default_factory=list)
+    pending: list[tuple[Task, Posting, int]] = field(default_factory=list)
 
-    def add(self, task: Task, posting: Posting) -> None:
-        self.pending.append((task, posting))
+    def add(self, task: Task, posting: Posting, *, now_ms: int) -> None:
+        self.pending.append((task, posting, now_ms))
 
     async def post(self, conn: AsyncConnection) -> None:
-        """Charge the keys, then move the balances and write the ledger rows; raises (and so rolls
-        the transaction back) ``key_budget_exceeded`` or ``insufficient_credits`` when a sum does
-        not fit."""
+        """Charge the keys (what a task gets back gives back), then move the balances and write the
+        ledger rows; raises (and so rolls the transaction back) ``key_budget_exceeded`` or
+        ``insufficient_credits`` when a sum does not fit."""
         charges: dict[tuple[str, int, int], tuple[int, int]] = {}  # (key, day, month): (credits, a time)
         entries: dict[str, list[ledger.Entry]] = {}
-        for task, posting in self.pending:
+        for task, posting, now_ms in self.pending:
             if task.api_key_id is not None:
                 period = (task.api_key_id, day_of(task.created_at), month_of(task.created_at))
                 credits, _ = charges.get(period, (0, task.created_at))
                 charges[period] = (credits - posting.amount, task.created_at)
             entry = ledger.Entry(
-                posting.kind, posting.amount, task.created_at, posting.reserved_delta, task_id=task.id
+                posting.kind, posting.amount, now_ms, posting.reserved_delta, task_id=task.id
             )
             entries.setdefault(task.account_id, []).append(entry)
         for (key_id, _, _), (credits, created_at) in sorted(charges.items()):

@@ -16,27 +16,26 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from imagine_gateway.core.records import Task
 from imagine_gateway.core.states import ACTIVE, TaskState
 from imagine_gateway.core.transitions import NewTask
-from imagine_gateway.core.updates import Posting, TaskUpdate
-from imagine_gateway.store import key_budgets, ledger
+from imagine_gateway.core.updates import TaskUpdate
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.pagination import keyset_page
 from imagine_gateway.store.point_reads import MISS, TASK_OF_ACCOUNT, RowsQuery
+from imagine_gateway.store.postings import Postings
 from imagine_gateway.store.prepared import prepared
-from imagine_gateway.store.reservations import Reservations
 from imagine_gateway.store.tables import tasks
 
 _ACTIVE = [s.value for s in ACTIVE]
 _INSERT_TASK = prepared(insert(tasks))  # built once; the row's values come as parameters
 
 
-async def insert_task(conn: AsyncConnection, new: NewTask, reservations: Reservations | None = None) -> Task:
-    """Insert the task and post its reservation (or add it to ``reservations``, posted before the
+async def insert_task(conn: AsyncConnection, new: NewTask, postings: Postings | None = None) -> Task:
+    """Insert the task and post its reservation (or add it to ``postings``, posted before the
     transaction commits); ``insufficient_credits`` rolls both back."""
     await conn.execute(_INSERT_TASK, new.task.to_row())
-    if reservations is None:
-        await _post(conn, new.task, new.posting, now_ms=new.task.created_at)
-    else:
-        reservations.add(new.task, new.posting)
+    pending = Postings() if postings is None else postings
+    pending.add(new.task, new.posting, now_ms=new.task.created_at)
+    if postings is None:
+        await pending.post(conn)
     return new.task  # every column was given: the row is this task, no need to read it back
 
 
@@ -55,27 +54,11 @@ async def apply(conn: AsyncConnection, update: TaskUpdate) -> bool:
     result = await conn.execute(statement, params)
     if result.rowcount != 1:
         return False
+    postings = Postings()
     for posting in update.postings:  # a capture and the release of the rest, when settled to less
-        await _post(conn, update.task, posting, now_ms=update.updated_at)
+        postings.add(update.task, posting, now_ms=update.updated_at)
+    await postings.post(conn)
     return True
-
-
-async def _post(conn: AsyncConnection, task: Task, posting: Posting, *, now_ms: int) -> None:
-    if task.api_key_id is not None:
-        # The key's spend moves with the balance: a reservation counts against its caps (and may
-        # be refused), what a task gets back gives them back.
-        await key_budgets.charge(
-            conn, key_id=task.api_key_id, credits=-posting.amount, task_created_at=task.created_at
-        )
-    await ledger.post(
-        conn,
-        account_id=task.account_id,
-        kind=posting.kind,
-        amount=posting.amount,
-        reserved_delta=posting.reserved_delta,
-        task_id=task.id,
-        now_ms=now_ms,
-    )
 
 
 @functools.cache
