@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Gateway, Key, start_gateway
-from tests.matchers import REQUEST_ID, Matches
+from tests.matchers import REQUEST_ID, Matches, error_body
 from tests.reliability.conftest import Scenario
 
 CREDITS = 500
@@ -235,14 +235,9 @@ def test_a_png_with_fewer_rows_than_it_declares_is_refused_naming_the_file(
     )
     issue = "is truncated: its data holds 50 of the 7000 rows it declares"
     assert response.status_code == 400
-    assert response.json() == {
-        "error": {
-            "code": "validation_failed",
-            "message": f"file: {issue}",
-            "requestId": REQUEST_ID,
-            "details": [{"field": "file", "issue": issue}],
-        }
-    }
+    assert response.json() == error_body(
+        "validation_failed", f"file: {issue}", [{"field": "file", "issue": issue}]
+    )
 
 
 def lying_jpeg() -> bytes:
@@ -268,14 +263,9 @@ def test_a_jpeg_far_too_short_for_the_size_it_declares_is_refused_naming_the_fil
     )
     issue = f"is truncated: {len(lying)} bytes cannot hold a 7000x7000 image (at least 143665)"
     assert response.status_code == 400
-    assert response.json() == {
-        "error": {
-            "code": "validation_failed",
-            "message": f"file: {issue}",
-            "requestId": REQUEST_ID,
-            "details": [{"field": "file", "issue": issue}],
-        }
-    }
+    assert response.json() == error_body(
+        "validation_failed", f"file: {issue}", [{"field": "file", "issue": issue}]
+    )
 
 
 def test_a_complete_png_is_still_accepted_with_its_size(corpus_gateway: Gateway, corpus_key: Key) -> None:

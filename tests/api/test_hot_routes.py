@@ -9,9 +9,7 @@ import httpx
 
 from imagine_gateway.runtime import Overrides
 from tests.conftest import Gateway, Key
-from tests.matchers import Matches
-
-REQUEST_ID = Matches(r"req_[0-9a-f]{24}")
+from tests.matchers import REQUEST_ID, Matches, error_body
 
 
 def make_tasks(gateway: Gateway, key: Key, count: int) -> list[str]:
@@ -77,14 +75,9 @@ def test_a_malformed_list_limit_gets_fastapis_validation_error_naming_the_field(
         refused = gateway.http.get(f"/api/v1/generations?limit={value}", headers=key.headers)
 
         assert refused.status_code == 400
-        assert refused.json() == {
-            "error": {
-                "code": "validation_failed",
-                "message": f"limit: {issue}",
-                "requestId": REQUEST_ID,
-                "details": [{"field": "limit", "issue": issue}],
-            }
-        }
+        assert refused.json() == error_body(
+            "validation_failed", f"limit: {issue}", [{"field": "limit", "issue": issue}]
+        )
 
 
 def test_a_list_without_a_key_is_refused_before_its_query_is_read(gateway: Gateway) -> None:
