@@ -42,3 +42,16 @@ def test_missing_columns_take_their_defaults_or_are_refused_by_name() -> None:
 
     with pytest.raises(TypeError, match="'prompt'"):
         Task.from_row({k: v for k, v in row.items() if k != "prompt"})
+
+
+def test_a_task_from_a_whole_row_of_columns_is_the_task_its_row_makes() -> None:
+    task = dataclasses.replace(
+        a_task(),
+        upstream_result=UpstreamResult(raw={"id": "up_1"}, assets=(ResultAsset("https://x/a.mp4", "video"),)),
+    )
+
+    read = Task.from_columns(task.to_row())
+
+    assert read == task == Task.from_row(task.to_row()) and repr(read) == repr(task)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        read.state = "failed"  # type: ignore[misc]

@@ -5,18 +5,23 @@ fallback alike, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
+from imagine_gateway.core.records import Task
+from imagine_gateway.core.results import ResultAsset, StoredAsset, StoredResult, UpstreamResult
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.migrate import upgrade
+from imagine_gateway.store.point_reads import MISS
 from imagine_gateway.store.tables import accounts, tasks
 from imagine_gateway.store.tasks import _page_query, find_tasks_page
 from tests.scaleout.conftest import pg_url
+from tests.tasks import new_task
 
 __all__ = ["pg_url"]
 
@@ -138,3 +143,130 @@ def test_pages_hold_the_matching_tasks_past_the_position_in_order_on_postgresql(
 ) -> None:
     upgrade(pg_url)
     assert asyncio.run(compare_every_shape(pg_url, point_path=point_path)) == COMPARED
+
+
+def test_the_tasks_table_holds_exactly_the_fields_of_a_task() -> None:
+    """What lets a page's rows become tasks without filtering their columns (Task.from_columns)."""
+    assert {c.name for c in tasks.columns} == {f.name for f in dataclasses.fields(Task)}
+
+
+def a_task_with_every_kind_of_value() -> Task:
+    asset = StoredAsset(
+        key="media/a.mp4",
+        kind="video",
+        mime_type="video/mp4",
+        size_bytes=2**40,
+        sha256="ab" * 32,
+        width=1280,
+        height=720,
+        duration_s=0.1 + 0.2,  # 0.30000000000000004: every digit must come back
+        poster_key=None,
+    )
+    return dataclasses.replace(
+        new_task(
+            "task_values",
+            account_id=ACCOUNT,
+            prompt='quotes " and \\ backslashes, a\nnewline, a tab\t, «ünïcode» ✓ and 🦊',
+            params={"n": 2**62, "ratio": 1 / 3, "nested": [None, True, {"é": "\u0000"}]},
+        ).task,
+        state="succeeded",
+        result=StoredResult(assets=(asset,)),
+        upstream_result=UpstreamResult(
+            raw={"id": "up_1", "cost": 12.5}, assets=(ResultAsset("https://x/a", "video"),)
+        ),
+        error_message=None,
+        upstream_cost_ticks=-(2**63),
+    )
+
+
+async def read_on_both_paths(url: str) -> tuple[list[Task], list[Task], object]:
+    db = Database(url)
+    task = a_task_with_every_kind_of_value()
+    try:
+        async with db.write() as conn:
+            await conn.execute(
+                insert(accounts).values(id=ACCOUNT, name="a", balance=0, reserved=0, created_at=1)
+            )
+            await conn.execute(insert(tasks).values(**task.to_row()))
+        query = _page_query(0, False, False, None, True)
+        point = await db.points.fetch_rows(query, {"account_id": ACCOUNT, "limit": 5})
+        served = await find_tasks_page(db, account_id=ACCOUNT, limit=5)
+        await db.points.close()
+        fallback = await find_tasks_page(db, account_id=ACCOUNT, limit=5)
+        return served, fallback, point
+    finally:
+        await db.dispose()
+
+
+def test_a_page_on_the_point_path_reads_every_value_as_sqlalchemy_does_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'imagine.db'}"
+    upgrade(url)
+
+    served, fallback, point = asyncio.run(read_on_both_paths(url))
+
+    assert isinstance(point, list) and len(point) == 1  # served by the point path itself
+    assert served == fallback == [a_task_with_every_kind_of_value()]
+    assert served[0].result.assets[0].duration_s == 0.30000000000000004  # type: ignore[union-attr]
+
+
+@pytest.mark.postgres
+def test_a_page_on_the_point_path_reads_every_value_as_sqlalchemy_does_on_postgresql(pg_url: str) -> None:
+    upgrade(pg_url)
+
+    served, fallback, point = asyncio.run(read_on_both_paths(pg_url))
+
+    assert isinstance(point, list) and len(point) == 1
+    assert served == fallback == [a_task_with_every_kind_of_value()]
+
+
+def test_a_json_column_sqlite_cannot_parse_leaves_the_page_to_the_ordinary_path(tmp_path: Path) -> None:
+    """Stored text the JSON functions refuse fails the point path's statement; it answers MISS, and
+    the ordinary path reads (and reports) it as it always did."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'imagine.db'}"
+    upgrade(url)
+    task = a_task_with_every_kind_of_value()
+
+    async def scenario() -> object:
+        db = Database(url)
+        try:
+            async with db.write() as conn:
+                await conn.execute(
+                    insert(accounts).values(id=ACCOUNT, name="a", balance=0, reserved=0, created_at=1)
+                )
+                await conn.execute(insert(tasks).values(**task.to_row()))
+                await conn.execute(
+                    text("UPDATE tasks SET params = '{not json' WHERE id = :id"), {"id": task.id}
+                )
+            return await db.points.fetch_rows(
+                _page_query(0, False, False, None, True), {"account_id": ACCOUNT, "limit": 5}
+            )
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(scenario()) is MISS
+
+
+def test_a_lone_surrogate_an_upstream_sent_reads_back_on_the_point_path(tmp_path: Path) -> None:
+    """orjson refuses an escaped lone surrogate; the row is then decoded by the standard library."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'imagine.db'}"
+    upgrade(url)
+    task = dataclasses.replace(a_task_with_every_kind_of_value(), params={"odd": "\ud800 half a pair"})
+
+    async def scenario() -> tuple[list[Task], object]:
+        db = Database(url)
+        try:
+            async with db.write() as conn:
+                await conn.execute(
+                    insert(accounts).values(id=ACCOUNT, name="a", balance=0, reserved=0, created_at=1)
+                )
+                await conn.execute(insert(tasks).values(**task.to_row()))
+            point = await db.points.fetch_rows(
+                _page_query(0, False, False, None, True), {"account_id": ACCOUNT, "limit": 5}
+            )
+            return await find_tasks_page(db, account_id=ACCOUNT, limit=5), point
+        finally:
+            await db.dispose()
+
+    served, point = asyncio.run(scenario())
+    assert isinstance(point, list)
+    assert served == [task]

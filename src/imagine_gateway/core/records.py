@@ -19,8 +19,8 @@ R = TypeVar("R")
 class _FromRow:
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Self:
-        names, _, _ = _shape(cls)
-        return _build(cls, {k: v for k, v in row.items() if k in names})
+        shape = _shape(cls)
+        return _build(cls, {k: v for k, v in row.items() if k in shape[0]}, shape)
 
 
 _SHAPES: dict[type[Any], tuple[frozenset[str], dict[str, Any], bool]] = {}
@@ -38,7 +38,7 @@ def _shape(cls: type[Any]) -> tuple[frozenset[str], dict[str, Any], bool]:
     return shape
 
 
-def _build(cls: type[R], values: dict[str, Any]) -> R:
+def _build(cls: type[R], values: dict[str, Any], shape: tuple[frozenset[str], dict[str, Any], bool]) -> R:
     """``cls(**values)``, without the frozen ``__init__``'s ``object.__setattr__`` per field.
 
     A list page builds twenty tasks of 36 fields; that ``__init__`` took 7 of every 10 µs a task
@@ -46,7 +46,7 @@ def _build(cls: type[R], values: dict[str, Any]) -> R:
     same object. A value missing with no default is left to ``__init__``, which names it in its
     TypeError, as is a record with a ``__post_init__``.
     """
-    names, defaults, plain = _shape(cls)
+    names, defaults, plain = shape
     if not plain:
         return cls(**values)
     if len(values) < len(names):
@@ -165,17 +165,24 @@ class Task(_FromRow):
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Self:
         """The task of a row; its JSON result columns become records."""
-        values = {k: v for k, v in row.items() if k in _TASK_FIELDS}
-        if (result := values.get("result")) is not None and not isinstance(result, StoredResult):
-            values["result"] = StoredResult.from_json(result)
-        upstream = values.get("upstream_result")
-        if upstream is not None and not isinstance(upstream, UpstreamResult):
-            values["upstream_result"] = UpstreamResult.from_json(upstream)
-        return _build(cls, values)
+        shape = _shape(cls)
+        values = {k: v for k, v in row.items() if k in shape[0]}
+        _results_as_records(values)
+        return _build(cls, values, shape)
+
+    @classmethod
+    def from_columns(cls, values: dict[str, Any]) -> Self:
+        """The task of a whole row of ``tasks`` read on its own (every column, JSON decoded): the
+        list's path, twenty tasks a page. The dict becomes the record's, with no filtering or copy
+        (``tasks`` has exactly ``Task``'s fields, which a test holds)."""
+        _results_as_records(values)
+        record = object.__new__(cls)
+        record.__dict__.update(values)
+        return record
 
     def to_row(self) -> dict[str, Any]:
         """The row of this task: every column, with the results as the JSON stored."""
-        values = {name: getattr(self, name) for name in _TASK_FIELDS}
+        values = {name: getattr(self, name) for name in _shape(Task)[0]}
         values["result"] = self.result.to_json() if self.result is not None else None
         upstream = self.upstream_result
         values["upstream_result"] = upstream.to_json() if upstream is not None else None
@@ -190,7 +197,13 @@ class Task(_FromRow):
         return CreditsState(self.credits_state)
 
 
-_TASK_FIELDS = frozenset(f.name for f in fields(Task))
+def _results_as_records(values: dict[str, Any]) -> None:
+    """A task row's JSON result columns, as records (in place)."""
+    if (result := values.get("result")) is not None and not isinstance(result, StoredResult):
+        values["result"] = StoredResult.from_json(result)
+    upstream = values.get("upstream_result")
+    if upstream is not None and not isinstance(upstream, UpstreamResult):
+        values["upstream_result"] = UpstreamResult.from_json(upstream)
 
 
 @dataclass(frozen=True)

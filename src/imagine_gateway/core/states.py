@@ -40,6 +40,16 @@ _PUBLIC = {
 PUBLIC_STATUSES = ("queued", "processing", "succeeded", "failed", "canceled")
 
 
+def public_status(state: str) -> str:
+    """The public status word of a stored state (a plain string, as a row holds it)."""
+    return _PUBLIC[state]  # type: ignore[index]  # a StrEnum member hashes and equals its value
+
+
+def is_terminal_state(state: str) -> bool:
+    """Whether a stored state (a plain string) is an end state."""
+    return state in TERMINAL
+
+
 def internal_states_for(public: str) -> list[TaskState]:
     """Internal states shown as one public status (for list filters)."""
     return [s for s in TaskState if s.public == public]

@@ -120,7 +120,7 @@ async def find_tasks_page(
         values["created"], values["rid"] = position
     found = await db.points.fetch_rows(query, values)
     if isinstance(found, list):
-        return [Task.from_row(row) for row in found]
+        return [Task.from_columns(row) for row in found]
     async with db.read() as conn:  # MISS
         rows = await conn.execute(query.select, values)
         return [Task.from_row(r) for r in rows.mappings()]
