@@ -55,3 +55,21 @@ def test_a_task_from_a_whole_row_of_columns_is_the_task_its_row_makes() -> None:
     assert read == task == Task.from_row(task.to_row()) and repr(read) == repr(task)
     with pytest.raises(dataclasses.FrozenInstanceError):
         read.state = "failed"  # type: ignore[misc]
+
+
+def test_a_record_made_or_evolved_is_the_record_its_constructor_and_replace_make() -> None:
+    task = a_task()
+
+    assert Task.make(**task.to_row()) == task
+    evolved = task.evolve(state="processing", fence=task.fence + 1)
+    assert evolved == dataclasses.replace(task, state="processing", fence=task.fence + 1)
+    assert repr(evolved) == repr(dataclasses.replace(task, state="processing", fence=task.fence + 1))
+    assert (task.state, task.fence) == ("queued", 0)  # the original is untouched
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        evolved.state = "failed"  # type: ignore[misc]
+    with pytest.raises(TypeError, match="'colour'"):
+        task.evolve(colour="red")
+    with pytest.raises(TypeError, match="'colour'"):
+        Task.make(**task.to_row(), colour="red")
+    with pytest.raises(TypeError, match="'account_id'"):
+        ApiKey.make(id="key_1")

@@ -6,7 +6,7 @@ Plain frozen dataclasses; ``from_row`` takes any mapping of column names (the st
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, fields, replace
 from typing import Any, Self, TypeVar
 
 from imagine_gateway.core.budgets import KeyLimits, KeySpend
@@ -21,6 +21,27 @@ class _FromRow:
     def from_row(cls, row: Mapping[Any, Any]) -> Self:
         shape = _shape(cls)
         return _build(cls, {k: v for k, v in row.items() if k in shape[0]}, shape)
+
+    @classmethod
+    def make(cls, **values: Any) -> Self:
+        """``cls(**values)``: the same record, without the frozen ``__init__``'s cost (``_build``);
+        a create makes a task of 36 fields, and its ``__init__`` took 7 µs."""
+        shape = _shape(cls)
+        if not shape[0].issuperset(values):
+            return cls(**values)  # which refuses the name that is not a field
+        return _build(cls, values, shape)
+
+    def evolve(self, **changes: Any) -> Self:
+        """``dataclasses.replace(self, **changes)``, without ``__init__`` (8 µs for a task, and the
+        worker makes one at every step). A name that is not a field goes to ``replace``, which
+        refuses it."""
+        names, _, plain = _shape(type(self))
+        if not plain or not names.issuperset(changes):
+            return replace(self, **changes)  # type: ignore[type-var]
+        record = object.__new__(type(self))
+        record.__dict__.update(self.__dict__)
+        record.__dict__.update(changes)
+        return record
 
 
 _SHAPES: dict[type[Any], tuple[frozenset[str], dict[str, Any], bool]] = {}

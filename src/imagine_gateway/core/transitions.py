@@ -94,7 +94,7 @@ def open_task(
     now_ms: int,
 ) -> NewTask:
     """A new queued task, due now, with ``price`` reserved."""
-    task = Task(
+    task = Task.make(
         id=task_id,
         account_id=account_id,
         api_key_id=api_key_id,
@@ -129,6 +129,8 @@ def open_task(
         started_at=None,
         completed_at=None,
         expires_at=None,
+        upstream_credential=None,
+        billing_reason=None,
     )
     return NewTask(task=task, posting=Posting("reserve", amount=-price, reserved_delta=price))
 

@@ -4,7 +4,6 @@ by the store in one transaction (or not at all)."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -149,4 +148,4 @@ class TaskUpdate:
         for name in ("upstream_result", "result"):
             if getattr(self, name) is not None:
                 changes[name] = getattr(self, name)
-        return dataclasses.replace(self.task, **changes)
+        return self.task.evolve(**changes)
