@@ -3,7 +3,9 @@
 One invocation starts every system as its own process, then measures with wrk (one thread), cell by
 cell, in groups: at each concurrency the reads of every system back to back (the ceiling's GET among
 them), then the creates (the ceiling's POST, LiteLLM's relays); who goes first turns from group to
-group, so background load on the machine hits all of them alike. It writes the
+group, so background load on the machine hits all of them alike; after a create cell on a gateway
+whose worker runs inside it, the next cell waits until that worker has submitted what the cell left
+queued. It writes the
 cells to a JSON file, regenerates the table between the markers in docs/benchmarks.md and draws
 req/s and p99 by concurrency as a PNG.
 
@@ -35,7 +37,7 @@ from types import FrameType
 
 import httpx
 from api_report import GET_ROUTES, chart, medians, table, target_rows, targets, update_doc, write_json
-from api_systems import ALL_SYSTEMS, Processes, System, start_system
+from api_systems import ALL_SYSTEMS, Processes, System, settle, start_system
 from api_wrk import Cell, require_wrk, run_cell, write_script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,11 +156,15 @@ def main() -> None:
                             server_pid=system.pid,
                         )
                         cells.append(cell)
+                        settled = settle(system) if route_kind(route_name) == "create" else 0.0
+                        if settled >= 1:
+                            cell.notes.append(f"its worker submitted what it left queued in {settled:.0f} s")
                         print(
                             f"{system.name:8} {route_name:13} c={c:<3} {cell.rps:9,.0f} req/s  "
                             f"p50 {cell.p50_ms:7.2f} ms  p99 {cell.p99_ms:8.2f} ms  "
                             f"cpu {cell.cpu_ms_per_request:.3f} ms/req"
-                            + (f"  ERRORS {cell.errors}" if cell.errors else ""),
+                            + (f"  ERRORS {cell.errors}" if cell.errors else "")
+                            + (f"  (settled in {settled:.0f} s)" if settled >= 1 else ""),
                             flush=True,
                         )
             labels = {s.name: s.label for s in systems}

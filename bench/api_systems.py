@@ -79,6 +79,29 @@ class System:
     base_url: str = ""
     pid: int = 0
     routes: dict[str, Route] = field(default_factory=dict)
+    # A gateway whose worker runs inside it: the token to ask, after a create cell, whether its
+    # worker still has tasks to submit (``settle``).
+    worker_token: str | None = None
+
+
+def settle(system: System, *, timeout_s: float = 600.0) -> float:
+    """Wait until the worker inside ``system`` has submitted every task a create cell left queued;
+    the seconds it took. A create cell leaves more tasks than the worker submits in that time (its
+    eight submissions at once, each with its write-back, take about 700 tasks a second), and a
+    worker that is still catching up would take CPU from whichever cell comes next, of another system
+    as much as of its own."""
+    if system.worker_token is None:
+        return 0.0
+    started = time.monotonic()
+    headers = {"Authorization": f"Bearer {system.worker_token}"}
+    with httpx.Client(base_url=system.base_url, headers=headers, timeout=30) as client:
+        while time.monotonic() - started < timeout_s:
+            page = client.get("/api/v1/generations", params={"status": "queued", "limit": 1})
+            page.raise_for_status()
+            if not page.json()["data"]:
+                return time.monotonic() - started
+            time.sleep(0.5)
+    raise RuntimeError(f"{system.name}: tasks still queued after {timeout_s:g} s")
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], *, timeout_s: float, log: Path) -> None:
@@ -229,7 +252,9 @@ def start_gateway(procs: Processes, workdir: Path, name: str, *, postgres: bool,
     proc = procs.start(name, args, env)
     database = "PostgreSQL, --no-worker" if postgres else "SQLite, worker inside"
     label = f"Imagine Gateway, {database}, {workers} API process{'es' if workers > 1 else ''}"
-    system = System(name, label, f"http://127.0.0.1:{port}", proc.pid)
+    system = System(
+        name, label, f"http://127.0.0.1:{port}", proc.pid, worker_token=None if postgres else secret
+    )
     wait_ready(system.base_url + "/api/v1/models", proc, timeout_s=120, log=procs.logs / f"{name}.log")
     headers = {"Authorization": f"Bearer {secret}"}
     with httpx.Client(base_url=system.base_url, headers=headers, timeout=30) as client:
