@@ -27,7 +27,7 @@ _MONTH = bindparam("k_month", type_=Integer)
 _DAILY = case((keys.c.spent_day >= _DAY, keys.c.spent_daily), else_=0)
 _MONTHLY = case((keys.c.spent_month >= _MONTH, keys.c.spent_monthly), else_=0)
 
-_CHARGE = prepared(
+CHARGE = prepared(
     update(keys)
     .where(
         keys.c.id == _ID,
@@ -75,14 +75,14 @@ async def charge(conn: AsyncConnection, *, key_id: str, credits: int, task_creat
     if credits < 0:
         await conn.execute(_GIVE_BACK, {**params, "k_amount": -credits})
         return
-    result = await conn.execute(_CHARGE, {**params, "k_amount": credits})
+    result = await conn.execute(CHARGE, {**params, "k_amount": credits})
     if result.rowcount != 1:
-        over = await _over(conn, key_id, credits, day, month)
+        over = await over_caps(conn, key_id, credits, day, month)
         if over is not None:
             raise over
 
 
-async def _over(
+async def over_caps(
     conn: AsyncConnection, key_id: str, credits: int, day: int, month: int
 ) -> KeyBudgetExceeded | None:
     """The error that says which cap the charge would pass (None: the key no longer exists)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NoReturn
 
 from sqlalchemy import BigInteger, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,7 +20,7 @@ LedgerKind = Literal["topup", "reserve", "capture", "release", "adjust"]
 # Built once with bound parameters: every reservation, capture and release runs them.
 _AMOUNT = bindparam("l_amount", type_=BigInteger)
 _RESERVED = bindparam("l_reserved", type_=BigInteger)
-_MOVE = prepared(
+MOVE = prepared(
     update(accounts)
     .where(
         accounts.c.id == bindparam("l_account"),
@@ -76,15 +76,12 @@ async def post_many(conn: AsyncConnection, *, account_id: str, entries: Sequence
     """
     amount = sum(e.amount for e in entries)
     result = await conn.execute(
-        _MOVE,
+        MOVE,
         {"l_account": account_id, "l_amount": amount, "l_reserved": sum(e.reserved_delta for e in entries)},
     )
     balance = result.scalar_one_or_none()
     if balance is None:
-        exists = await conn.scalar(select(accounts.c.balance).where(accounts.c.id == account_id))
-        if exists is None:
-            raise NotFound(f"Account {account_id} does not exist.")
-        raise InsufficientCredits(f"This needs {-amount} credits; the account has {exists} available.")
+        await refuse(conn, account_id=account_id, amount=amount)
     after = int(balance) - amount
     rows = []
     for e in entries:
@@ -104,6 +101,14 @@ async def post_many(conn: AsyncConnection, *, account_id: str, entries: Sequence
         )
     await conn.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
     return int(balance)
+
+
+async def refuse(conn: AsyncConnection, *, account_id: str, amount: int) -> NoReturn:
+    """Why a move by ``amount`` matched no row: the account does not exist, or its balance is short."""
+    exists = await conn.scalar(select(accounts.c.balance).where(accounts.c.id == account_id))
+    if exists is None:
+        raise NotFound(f"Account {account_id} does not exist.")
+    raise InsufficientCredits(f"This needs {-amount} credits; the account has {exists} available.")
 
 
 async def entries(conn: AsyncConnection, account_id: str, *, limit: int = 100) -> list[LedgerEntry]:

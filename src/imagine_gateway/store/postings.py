@@ -14,6 +14,10 @@ each other's rows in a cycle.
 
 When a sum does not fit (the balance, a cap), the group fails and its creates run again one by one,
 so each one that does not fit fails alone, with its own error.
+
+On PostgreSQL the common case, one account with at most one key's charge (a group of one customer's
+creates, a task's capture), is one statement (``pg_postings``): the rows stay locked from it to the
+commit, one round trip instead of three.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from imagine_gateway.core.budgets import day_of, month_of
 from imagine_gateway.core.records import Task
 from imagine_gateway.core.updates import Posting
-from imagine_gateway.store import key_budgets, ledger
+from imagine_gateway.store import key_budgets, ledger, pg_postings
 
 
 @dataclass
@@ -52,8 +56,41 @@ class Postings:
                 posting.kind, posting.amount, now_ms, posting.reserved_delta, task_id=task.id
             )
             entries.setdefault(task.account_id, []).append(entry)
+        if await self._post_in_one(conn, charges, entries):
+            self.pending.clear()
+            return
         for (key_id, _, _), (credits, created_at) in sorted(charges.items()):
             await key_budgets.charge(conn, key_id=key_id, credits=credits, task_created_at=created_at)
         for account_id, posted in sorted(entries.items()):
             await ledger.post_many(conn, account_id=account_id, entries=posted)
         self.pending.clear()
+
+    @staticmethod
+    async def _post_in_one(
+        conn: AsyncConnection,
+        charges: dict[tuple[str, int, int], tuple[int, int]],
+        entries: dict[str, list[ledger.Entry]],
+    ) -> bool:
+        """On PostgreSQL, one account's postings with at most one key's charge (a group of one
+        customer's creates, a task's capture) in one statement (``pg_postings``); False: post
+        step by step."""
+        if conn.dialect.name != "postgresql" or len(entries) != 1 or len(charges) > 1:
+            return False
+        ((account_id, posted),) = entries.items()
+        if not pg_postings.fits(posted):
+            return False
+        key_id, credits, created_at = None, 0, 0
+        if charges:
+            (((key_id, _, _), (credits, created_at)),) = charges.items()
+            if credits < 0:
+                return False  # a give-back: it never fails, and takes another statement's shape
+            if credits == 0:
+                key_id = None  # nothing to count, and no cap to check (as ``charge`` skips it)
+        return await pg_postings.post(
+            conn,
+            account_id=account_id,
+            entries=posted,
+            key_id=key_id,
+            credits=credits,
+            task_created_at=created_at,
+        )
