@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from imagine_gateway.store.group_commit import GroupCommit, T, Work
 from imagine_gateway.store.json_values import loads
-from imagine_gateway.store.loop_writes import CHECKPOINT_EVERY, LoopConnection, LoopWriter, loop_engine
+from imagine_gateway.store.loop_writes import LoopConnection, LoopWriter, loop_engine
 from imagine_gateway.store.pg_writes import PgWriter
 from imagine_gateway.store.point_reads import PointReads
 from imagine_gateway.store.prepared import Plans
+from imagine_gateway.store.wal_checkpoints import EVERY, LIMIT_BYTES, Checkpoints
 
 log = logging.getLogger("imagine_gateway.store")
 # Group commits in flight at once on PostgreSQL: enough for creates of different accounts to run side
@@ -36,7 +37,14 @@ class Database:
     concurrently; correctness there comes from conditional updates and unique constraints.
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        wal_limit_bytes: int = LIMIT_BYTES,
+        checkpoint_every: int = EVERY,
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": loads}
@@ -50,9 +58,9 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
-            _tune_sqlite(self.engine)
+            _tune_sqlite(self.engine, journal_size_limit=wal_limit_bytes)
         self.points = PointReads(url)  # single-row reads off SQLAlchemy's async path
-        self._loop_engine = loop_engine(url) if self.is_sqlite else None
+        self._loop_engine = loop_engine(url, journal_size_limit=wal_limit_bytes) if self.is_sqlite else None
         self.plans = Plans((self._loop_engine or self.engine).dialect)
         self._loop_writer = LoopWriter(self._loop_engine, self.plans) if self._loop_engine else None
         parsed = make_url(url)
@@ -61,8 +69,16 @@ class Database:
             if parsed.drivername == "postgresql+asyncpg"
             else None
         )
-        self._loop_commits = 0
-        self._checkpoint: asyncio.Task[None] | None = None
+        self.checkpoints = (
+            Checkpoints(
+                self.engine,
+                self._write_lock,
+                every=checkpoint_every,
+                limit_bytes=wal_limit_bytes,
+            )
+            if self._loop_engine is not None and self._write_lock is not None
+            else None
+        )
         self.group_commit = GroupCommit(
             self._group_transaction,
             enabled=self._loop_engine is not None or not self.is_sqlite,
@@ -106,7 +122,8 @@ class Database:
                     writer.rollback()
                     raise
                 writer.commit()
-                self._after_loop_commit()
+                if self.checkpoints is not None:
+                    self.checkpoints.committed()
                 return
             async with self.engine.connect() as conn:
                 await conn.execution_options(sqlite_begin="IMMEDIATE")
@@ -125,21 +142,6 @@ class Database:
             await asyncio.sleep(0.001)
         return None
 
-    def _after_loop_commit(self) -> None:
-        self._loop_commits += 1
-        idle = self._checkpoint is None or self._checkpoint.done()
-        if self._loop_commits % CHECKPOINT_EVERY == 0 and idle:
-            self._checkpoint = asyncio.get_running_loop().create_task(self._passive_checkpoint())
-
-    async def _passive_checkpoint(self) -> None:
-        """Fold the WAL back into the database file on aiosqlite's thread (the loop never fsyncs)."""
-        try:
-            async with self.engine.connect() as conn:
-                await conn.execution_options(sqlite_begin="NONE")
-                await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-        except Exception as exc:  # the next one will try again; the other connections checkpoint too
-            log.warning("WAL checkpoint failed: %s", exc)
-
     @asynccontextmanager
     async def read(self, *, snapshot: bool = False) -> AsyncIterator[AsyncConnection]:
         """A read-only connection; ``snapshot`` when several statements must see one state.
@@ -154,8 +156,8 @@ class Database:
             await conn.rollback()
 
     async def dispose(self) -> None:
-        if self._checkpoint is not None:
-            await asyncio.gather(self._checkpoint, return_exceptions=True)
+        if self.checkpoints is not None:
+            await self.checkpoints.close()
         await self.points.close()
         if self._loop_writer is not None:
             self._loop_writer.close()
@@ -166,7 +168,7 @@ class Database:
         await self.engine.dispose()
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
+def _tune_sqlite(engine: AsyncEngine, *, journal_size_limit: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let us issue BEGIN ourselves (pysqlite's implicit transactions would defer the lock).
@@ -175,6 +177,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA journal_size_limit={int(journal_size_limit)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

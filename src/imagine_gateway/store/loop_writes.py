@@ -14,7 +14,7 @@ Three rules keep the event loop from ever waiting on the disk or on another proc
 - ``busy_timeout`` is 0: when another process holds the write lock, ``BEGIN IMMEDIATE`` fails at
   once and the transaction runs on the ordinary (threaded, waiting) path instead;
 - this connection never checkpoints the WAL (``wal_autocheckpoint=0``, the step that fsyncs):
-  every ``CHECKPOINT_EVERY`` commits a passive checkpoint runs on aiosqlite's thread;
+  checkpoints run on aiosqlite's thread (``wal_checkpoints``);
 - commits do not fsync (WAL with ``synchronous=NORMAL``, as on every connection of the gateway).
 """
 
@@ -32,7 +32,6 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from imagine_gateway.store.json_values import loads
 from imagine_gateway.store.prepared import Plans, run
 
-CHECKPOINT_EVERY = 500
 log = logging.getLogger("imagine_gateway.store")
 
 
@@ -60,7 +59,7 @@ class LoopConnection:
             yield
 
 
-def loop_engine(url: str) -> Engine | None:
+def loop_engine(url: str, *, journal_size_limit: int) -> Engine | None:
     """The synchronous engine for quick writes to the SQLite file at ``url`` (None: not a file)."""
     parsed = make_url(url)
     path = parsed.database
@@ -82,6 +81,7 @@ def loop_engine(url: str) -> Engine | None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=0")
         cursor.execute("PRAGMA wal_autocheckpoint=0")
+        cursor.execute(f"PRAGMA journal_size_limit={int(journal_size_limit)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

@@ -1,0 +1,93 @@
+"""The embedded database's WAL stays bounded: under writes that never pause it is started over once
+past its limit, and once the writes pause it is folded back whole and starts over, shrunk back to
+the limit on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from imagine_gateway.store.db import Database
+from imagine_gateway.store.migrate import upgrade
+from imagine_gateway.store.tables import accounts
+from imagine_gateway.store.wal_checkpoints import QUIET_S
+
+LIMIT = 256 * 1024
+
+
+def size_of(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+async def write_accounts(db: Database, first: int, count: int, wal: Path) -> int:
+    """``count`` quick writes one after the other, the loop never idle; the WAL's largest size."""
+    largest = 0
+    for i in range(first, first + count):
+        async with db.write(quick=True) as conn:
+            await conn.execute(
+                insert(accounts).values(
+                    id=f"acct_{i:06d}", name="x" * 200, balance=i, reserved=0, created_at=i
+                )
+            )
+        largest = max(largest, size_of(wal))
+        await asyncio.sleep(0)
+    return largest
+
+
+def frames_in_wal(path: Path) -> int:
+    """How many frames the WAL holds now (what a checkpoint would have to copy)."""
+    with sqlite3.connect(path) as conn:
+        _busy, frames, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return int(frames)
+
+
+def test_writes_that_never_pause_keep_the_wal_bounded(tmp_path: Path) -> None:
+    """4,000 commits one after another, never a pause: without a checkpoint that starts the WAL over
+    it holds all of them (about 37 MB); it is started over each time it passes its limit, so it
+    stays within its limit and what the writes add between two checkpoints."""
+    path = tmp_path / "imagine.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+
+    async def scenario() -> tuple[int, int]:
+        db = Database(f"sqlite+aiosqlite:///{path}", wal_limit_bytes=LIMIT, checkpoint_every=50)
+        try:
+            largest = await write_accounts(db, 0, 4000, Path(f"{path}-wal"))
+            assert db.checkpoints is not None
+            return largest, db.checkpoints.restarts
+        finally:
+            await db.dispose()
+
+    largest, restarts = asyncio.run(scenario())
+
+    assert largest < 4 * 1024 * 1024, largest
+    assert restarts >= 2
+
+
+def test_once_the_writes_pause_the_wal_is_folded_back_and_starts_over_shrunk(tmp_path: Path) -> None:
+    path = tmp_path / "imagine.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    wal = Path(f"{path}-wal")
+
+    async def scenario() -> tuple[int, int, int]:
+        # No checkpoint under load at all: only the pause folds the WAL back.
+        db = Database(f"sqlite+aiosqlite:///{path}", wal_limit_bytes=LIMIT, checkpoint_every=10**9)
+        try:
+            burst = await write_accounts(db, 0, 1500, wal)
+            await asyncio.sleep(QUIET_S + 0.5)
+            await write_accounts(db, 1500, 1, wal)
+            return burst, size_of(wal), frames_in_wal(path)
+        finally:
+            await db.dispose()
+
+    burst, after, frames = asyncio.run(scenario())
+
+    assert burst > 4 * LIMIT  # the burst alone grew it well past its limit...
+    assert after <= LIMIT  # ...and the write after the pause started it over, shrunk back
+    assert frames <= 16  # holding that one write's pages
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM accounts").fetchone() == (1501,)
+    assert os.path.getsize(path) > 1500 * 200  # the rows are in the database file itself
