@@ -179,17 +179,26 @@ def a_task_with_every_kind_of_value() -> Task:
     )
 
 
+async def store(db: Database, task: Task) -> None:
+    """The task and its account, stored as SQLAlchemy stores them."""
+    async with db.write() as conn:
+        await conn.execute(insert(accounts).values(id=ACCOUNT, name="a", balance=0, reserved=0, created_at=1))
+        await conn.execute(insert(tasks).values(**task.to_row()))
+
+
+async def first_page(db: Database) -> object:
+    """The account's first page on the point-read path: its rows, or MISS."""
+    return await db.points.fetch_rows(
+        _page_query(0, False, False, None, True), {"account_id": ACCOUNT, "limit": 5}
+    )
+
+
 async def read_on_both_paths(url: str) -> tuple[list[Task], list[Task], object]:
     db = Database(url)
     task = a_task_with_every_kind_of_value()
     try:
-        async with db.write() as conn:
-            await conn.execute(
-                insert(accounts).values(id=ACCOUNT, name="a", balance=0, reserved=0, created_at=1)
-            )
-            await conn.execute(insert(tasks).values(**task.to_row()))
-        query = _page_query(0, False, False, None, True)
-        point = await db.points.fetch_rows(query, {"account_id": ACCOUNT, "limit": 5})
+        await store(db, task)
+        point = await first_page(db)
         served = await find_tasks_page(db, account_id=ACCOUNT, limit=5)
         await db.points.close()
         fallback = await find_tasks_page(db, account_id=ACCOUNT, limit=5)
@@ -229,17 +238,12 @@ def test_a_json_column_sqlite_cannot_parse_leaves_the_page_to_the_ordinary_path(
     async def scenario() -> object:
         db = Database(url)
         try:
+            await store(db, task)
             async with db.write() as conn:
-                await conn.execute(
-                    insert(accounts).values(id=ACCOUNT, name="a", balance=0, reserved=0, created_at=1)
-                )
-                await conn.execute(insert(tasks).values(**task.to_row()))
                 await conn.execute(
                     text("UPDATE tasks SET params = '{not json' WHERE id = :id"), {"id": task.id}
                 )
-            return await db.points.fetch_rows(
-                _page_query(0, False, False, None, True), {"account_id": ACCOUNT, "limit": 5}
-            )
+            return await first_page(db)
         finally:
             await db.dispose()
 
@@ -255,14 +259,8 @@ def test_a_lone_surrogate_an_upstream_sent_reads_back_on_the_point_path(tmp_path
     async def scenario() -> tuple[list[Task], object]:
         db = Database(url)
         try:
-            async with db.write() as conn:
-                await conn.execute(
-                    insert(accounts).values(id=ACCOUNT, name="a", balance=0, reserved=0, created_at=1)
-                )
-                await conn.execute(insert(tasks).values(**task.to_row()))
-            point = await db.points.fetch_rows(
-                _page_query(0, False, False, None, True), {"account_id": ACCOUNT, "limit": 5}
-            )
+            await store(db, task)
+            point = await first_page(db)
             return await find_tasks_page(db, account_id=ACCOUNT, limit=5), point
         finally:
             await db.dispose()

@@ -194,7 +194,7 @@ class Task(_FromRow):
     @classmethod
     def from_columns(cls, values: dict[str, Any]) -> Self:
         """The task of a whole row of ``tasks`` read on its own (every column, JSON decoded): the
-        list's path, twenty tasks a page. The dict becomes the record's, with no filtering or copy
+        list's path, twenty tasks a page. Its values become the record's without filtering
         (``tasks`` has exactly ``Task``'s fields, which a test holds)."""
         _results_as_records(values)
         record = object.__new__(cls)
