@@ -4,8 +4,8 @@ The quick writes' connection never checkpoints itself (``loop_writes``: the step
 off the event loop). A passive checkpoint on aiosqlite's thread every ``every`` commits copies
 what it can without waiting for anyone, but under a steady stream of writes it never reaches the
 WAL's end, and SQLite starts the WAL over only after a checkpoint that did. Without more, the file
-grew through a benchmark's minutes of creates to 800 MB beside a 33 MB database, and since a read
-looks a page up in the WAL's index first, every read and write got slower as it grew. So:
+grew through a benchmark's minutes of creates to 800 MB beside a 33 MB database, without bound,
+and every page read looks in the WAL's index first, which grows with it. So:
 
 - once the writes pause (``quiet_s`` without a commit) a passive checkpoint runs; with no writer it
   reaches the end, and the next write starts the WAL from its beginning;
@@ -13,7 +13,7 @@ looks a page up in the WAL's index first, every read and write got slower as it 
   the passive checkpoint says how many), a ``RESTART`` follows it, run while this process's write
   lock is held: no write of this process can slip in before it, its readers are done within
   milliseconds, and the next write starts the WAL over. Two passive checkpoints have copied nearly
-  every frame, so the writes wait only for the few written meanwhile and the fsync, about 10 ms
+  every frame, so the writes wait only for the few written meanwhile and the fsync, 10-20 ms
   once per ``limit_bytes`` written (on SQLite's own busy handler instead of the lock, a ``RESTART``
   beside writes that never pause waited for a gap between them while the WAL went on growing);
 - ``journal_size_limit`` (set on every connection) shrinks a WAL started over back to
