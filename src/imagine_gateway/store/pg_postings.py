@@ -19,6 +19,7 @@ caller then posts step by step, which skips its charge as it always did.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -98,11 +99,8 @@ async def post(
     """Charge ``credits`` (> 0) to the key (when ``key_id``), move the account by the entries' sum
     and write their ledger rows, in one statement; False when the key no longer exists and nothing
     changed (post step by step then). Raises ``key_budget_exceeded`` or ``insufficient_credits``."""
-    amount = sum(e.amount for e in entries)
-    running, total = [], 0
-    for e in entries:
-        total += e.amount
-        running.append(total)
+    running = list(itertools.accumulate(e.amount for e in entries))
+    amount = running[-1]  # the move is by the sum of all of them
     values: dict[str, Any] = {
         "l_account": account_id,
         "l_amount": amount,

@@ -192,7 +192,7 @@ class PointReads:
             log.debug("point read on SQLite fell back: %s", exc)
             return MISS
 
-    async def _rows_postgres(self, sql: str, params: Sequence[Any]) -> list[list[Any]] | object:
+    async def _rows_postgres(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]] | object:
         try:
             pool = self._pool or await self._open_pool()
             # asyncpg's records are sequences of their values: no copy into lists.

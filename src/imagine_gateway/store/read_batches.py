@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-FetchMany = Callable[[str, Sequence[Any]], Awaitable[list[list[Any]] | object]]
+FetchMany = Callable[[str, Sequence[Any]], Awaitable[list[Sequence[Any]] | object]]
 
 
 class BatchedQuery(Protocol):
@@ -62,7 +62,7 @@ class ReadBatches:
             found = await self.fetch_many(query.postgres_any, [list({p[0] for p, _ in batch})])
             if isinstance(found, list):
                 first = query.columns.index(query.keys[0])
-                rows: dict[Any, list[list[Any]]] = {}
+                rows: dict[Any, list[Sequence[Any]]] = {}
                 for values in found:
                     rows.setdefault(values[first], []).append(values)
                 answers = [_pick(query, rows.get(params[0], ()), params) for params, _ in batch]
@@ -73,7 +73,7 @@ class ReadBatches:
 
 
 def _pick(
-    query: BatchedQuery, candidates: Sequence[list[Any]], params: Sequence[Any]
+    query: BatchedQuery, candidates: Sequence[Sequence[Any]], params: Sequence[Any]
 ) -> dict[str, Any] | None:
     """The row among ``candidates`` whose every key equals the caller's value, decoded."""
     for values in candidates:
