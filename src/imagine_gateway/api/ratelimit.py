@@ -9,11 +9,15 @@ limit.
 
 In scale-out (`IMAGINE_REDIS_URL`) the API processes share the count through Redis, with the
 `limits` library's moving window: an exact log of the last N requests per key, kept in one Redis
-list and checked in one Lua script.
+list and checked in one Lua script. While Redis does not answer, each process counts in its own
+memory instead, as if alone (a key then gets up to its limit from each process), and logs so at
+most once a minute: a request is not refused because the counter is away, and what it may cost is
+still bounded by the account's balance and the key's caps, which live in the database.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -22,10 +26,13 @@ from dataclasses import dataclass, field
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from redis import RedisError
 
 from imagine_gateway.core.errors import RateLimited
 
 BUCKETS = 60
+UNSHARED_LOG_EVERY_S = 60.0
+log = logging.getLogger("imagine_gateway.ratelimit")
 
 
 @dataclass(slots=True)
@@ -128,6 +135,9 @@ class RateLimiter:
         self.redis = RedisStorage(_async_redis(redis_url), implementation="redispy") if redis_url else None
         self.shared = MovingWindowRateLimiter(self.redis) if self.redis else None
         self._parsed: dict[str, RateLimitItem] = {}
+        self._clock = clock
+        self._unshared_logged_at: float | None = None
+        self.unshared = 0  # hits counted in this process's memory because Redis did not answer
 
     def _item(self, limit: str | None) -> RateLimitItem:
         if not limit:
@@ -157,8 +167,16 @@ class RateLimiter:
     async def _verdict(self, item: RateLimitItem, key_id: str) -> Verdict:
         if self.shared is None:
             return self.memory.hit(key_id, item.amount, float(item.get_expiry()))
-        allowed = await self.shared.hit(item, key_id)
-        stats = await self.shared.get_window_stats(item, key_id)
+        try:
+            allowed = await self.shared.hit(item, key_id)
+            stats = await self.shared.get_window_stats(item, key_id)
+        except (RedisError, OSError) as exc:
+            self.unshared += 1
+            now = self._clock()
+            if self._unshared_logged_at is None or now - self._unshared_logged_at >= UNSHARED_LOG_EVERY_S:
+                self._unshared_logged_at = now
+                log.warning("Redis does not answer (%s); rate limits count in this process alone", exc)
+            return self.memory.hit(key_id, item.amount, float(item.get_expiry()))
         return Verdict(allowed, stats.remaining, stats.reset_time - time.time())
 
     async def aclose(self) -> None:
