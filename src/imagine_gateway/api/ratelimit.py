@@ -10,8 +10,9 @@ limit.
 In scale-out (`IMAGINE_REDIS_URL`) the API processes share the count through Redis, with the
 `limits` library's moving window: an exact log of the last N requests per key, kept in one Redis
 list and checked in one Lua script. While Redis does not answer, each process counts in its own
-memory instead, as if alone (a key then gets up to its limit from each process), and logs so at
-most once a minute: a request is not refused because the counter is away, and what it may cost is
+memory instead, as if alone (a key then gets up to its limit from each process), tries Redis again
+a second later, and logs so at most once a minute. A request waits at most a second for Redis to
+connect or answer. A request is not refused because the counter is away, and what it may cost is
 still bounded by the account's balance and the key's caps, which live in the database.
 """
 
@@ -32,6 +33,8 @@ from imagine_gateway.core.errors import RateLimited
 
 BUCKETS = 60
 UNSHARED_LOG_EVERY_S = 60.0
+SHARED_RETRY_S = 1.0  # after Redis failed, how long hits are counted in memory without asking it
+REDIS_TIMEOUT_S = 1.0
 log = logging.getLogger("imagine_gateway.ratelimit")
 
 
@@ -132,12 +135,23 @@ class RateLimiter:
         self.default = parse(default_limit)
         self.memory = MemoryLimits(clock)
         # redis-py (already a dependency) rather than the default coredis client.
-        self.redis = RedisStorage(_async_redis(redis_url), implementation="redispy") if redis_url else None
+        self.redis = (
+            RedisStorage(
+                _async_redis(redis_url),
+                implementation="redispy",
+                socket_connect_timeout=REDIS_TIMEOUT_S,
+                socket_timeout=REDIS_TIMEOUT_S,
+            )
+            if redis_url
+            else None
+        )
         self.shared = MovingWindowRateLimiter(self.redis) if self.redis else None
         self._parsed: dict[str, RateLimitItem] = {}
         self._clock = clock
         self._unshared_logged_at: float | None = None
+        self._unshared_until = float("-inf")
         self.unshared = 0  # hits counted in this process's memory because Redis did not answer
+        self.redis_failures = 0  # of those, the ones that asked Redis (the others within the retry)
 
     def _item(self, limit: str | None) -> RateLimitItem:
         if not limit:
@@ -167,12 +181,17 @@ class RateLimiter:
     async def _verdict(self, item: RateLimitItem, key_id: str) -> Verdict:
         if self.shared is None:
             return self.memory.hit(key_id, item.amount, float(item.get_expiry()))
+        if self._clock() < self._unshared_until:
+            self.unshared += 1
+            return self.memory.hit(key_id, item.amount, float(item.get_expiry()))
         try:
             allowed = await self.shared.hit(item, key_id)
             stats = await self.shared.get_window_stats(item, key_id)
         except (RedisError, OSError) as exc:
             self.unshared += 1
+            self.redis_failures += 1
             now = self._clock()
+            self._unshared_until = now + SHARED_RETRY_S
             if self._unshared_logged_at is None or now - self._unshared_logged_at >= UNSHARED_LOG_EVERY_S:
                 self._unshared_logged_at = now
                 log.warning("Redis does not answer (%s); rate limits count in this process alone", exc)
