@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 import redis
+import redis.asyncio
 
 from imagine_gateway.delivery.events import AccessChanged, TaskEvent
-from imagine_gateway.delivery.redis_events import RedisEventBus
+from imagine_gateway.delivery.redis_events import CHANNEL, RedisEventBus
 from tests.ops.processes import free_port
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -107,6 +108,27 @@ def test_after_a_redis_restart_events_from_other_processes_arrive_again_and_chec
     assert changes == [AccessChanged(key_id=None, account_id=None)]  # every checked key, read afresh
     assert lost is None
     assert arrived == TaskEvent("generation.succeeded", "tsk_after", "acc_1")
+
+
+def test_a_message_on_the_channel_that_is_not_an_event_is_skipped_and_the_next_one_arrives(
+    own_redis: OwnRedis,
+) -> None:
+    async def scenario() -> TaskEvent:
+        listening, publishing = RedisEventBus(own_redis.url), RedisEventBus(own_redis.url)
+        await listening.start()
+        queue = listening.subscribe("tsk_next")
+        try:
+            other = redis.asyncio.Redis.from_url(own_redis.url)
+            await other.publish(CHANNEL, "not json")
+            await other.publish(CHANNEL, '{"type": "generation.processing"}')
+            await other.aclose()
+            await publishing.publish(TaskEvent("generation.processing", "tsk_next", "acc_1"))
+            return await asyncio.wait_for(queue.get(), timeout=5)
+        finally:
+            await listening.aclose()
+            await publishing.aclose()
+
+    assert asyncio.run(scenario()) == TaskEvent("generation.processing", "tsk_next", "acc_1")
 
 
 def test_a_bus_whose_redis_never_answers_fails_to_start(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from imagine_gateway.delivery.events import AccessChanged, MemoryEventBus, TaskE
 log = logging.getLogger("imagine_gateway.events")
 RETRY_FIRST_S = 0.1
 RETRY_MAX_S = 5.0
+CONNECT_TIMEOUT_S = 1.0
 CHANNEL = "imagine:task-events"
 ACCESS_CHANNEL = "imagine:access-changes"
 
@@ -35,7 +36,8 @@ class RedisEventBus(MemoryEventBus):
 
     def __init__(self, url: str) -> None:
         super().__init__()
-        self._redis = aioredis.from_url(url)
+        # Connecting waits a bounded time, so a publish to a Redis that is gone costs at most that.
+        self._redis = aioredis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_S)
         self._listener: asyncio.Task[None] | None = None
         self.resubscribed = 0  # times the listener subscribed again after losing Redis
 
@@ -110,16 +112,22 @@ class RedisEventBus(MemoryEventBus):
             async for message in pubsub.listen():
                 if message.get("type") != "message":
                     continue
-                data = json.loads(message["data"])
-                channel = message.get("channel")
-                if channel in (ACCESS_CHANNEL, ACCESS_CHANNEL.encode()):
-                    # This process's own comes back too: forgetting twice is harmless.
-                    self.deliver_access(AccessChanged(data["key_id"], data["account_id"]))
-                    continue
-                self.deliver(TaskEvent(data["type"], data["task_id"], data["account_id"]))
+                try:
+                    self._received(message)
+                except (ValueError, KeyError, TypeError):  # not one of ours: the channel carries on
+                    log.warning("ignored a message on the Redis event channel that is not an event")
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _received(self, message: dict[str, object]) -> None:
+        data = json.loads(message["data"])  # type: ignore[arg-type]
+        channel = message.get("channel")
+        if channel in (ACCESS_CHANNEL, ACCESS_CHANNEL.encode()):
+            # This process's own comes back too: forgetting twice is harmless.
+            self.deliver_access(AccessChanged(data["key_id"], data["account_id"]))
+            return
+        self.deliver(TaskEvent(data["type"], data["task_id"], data["account_id"]))
 
     async def aclose(self) -> None:
         if self._listener is not None:
