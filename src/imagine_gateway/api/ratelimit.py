@@ -179,23 +179,30 @@ class RateLimiter:
         )
 
     async def _verdict(self, item: RateLimitItem, key_id: str) -> Verdict:
-        if self.shared is None:
-            return self.memory.hit(key_id, item.amount, float(item.get_expiry()))
+        if self.shared is not None:
+            shared = await self._shared_verdict(self.shared, item, key_id)
+            if shared is not None:
+                return shared
+            self.unshared += 1
+        return self.memory.hit(key_id, item.amount, float(item.get_expiry()))
+
+    async def _shared_verdict(
+        self, shared: MovingWindowRateLimiter, item: RateLimitItem, key_id: str
+    ) -> Verdict | None:
+        """The count through Redis; None while it does not answer (asked again a second after it failed)."""
         if self._clock() < self._unshared_until:
-            self.unshared += 1
-            return self.memory.hit(key_id, item.amount, float(item.get_expiry()))
+            return None
         try:
-            allowed = await self.shared.hit(item, key_id)
-            stats = await self.shared.get_window_stats(item, key_id)
+            allowed = await shared.hit(item, key_id)
+            stats = await shared.get_window_stats(item, key_id)
         except (RedisError, OSError) as exc:
-            self.unshared += 1
             self.redis_failures += 1
             now = self._clock()
             self._unshared_until = now + SHARED_RETRY_S
             if self._unshared_logged_at is None or now - self._unshared_logged_at >= UNSHARED_LOG_EVERY_S:
                 self._unshared_logged_at = now
                 log.warning("Redis does not answer (%s); rate limits count in this process alone", exc)
-            return self.memory.hit(key_id, item.amount, float(item.get_expiry()))
+            return None
         return Verdict(allowed, stats.remaining, stats.reset_time - time.time())
 
     async def aclose(self) -> None:

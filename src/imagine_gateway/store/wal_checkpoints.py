@@ -108,7 +108,7 @@ class Checkpoints:
             frames = int(answer[1])  # (busy, frames in the WAL, frames copied)
             if self._page_size == 0:
                 self._page_size = int((await conn.exec_driver_sql("PRAGMA page_size")).scalar_one())
-        return max(int(frames), 0), self._page_size  # -1 frames: not in WAL mode
+        return max(frames, 0), self._page_size  # -1 frames: not in WAL mode
 
     async def close(self) -> None:
         if self._quiet is not None:
