@@ -17,7 +17,7 @@ from imagine_gateway.store import ledger
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.migrate import upgrade
-from imagine_gateway.store.prepared import Plan, prepared
+from imagine_gateway.store.prepared import MAX_LIST, Plan, prepared
 from imagine_gateway.store.tables import accounts, tasks
 from tests.tasks import new_task
 
@@ -108,12 +108,17 @@ def test_what_a_plan_cannot_cover_is_left_to_sqlalchemy(db_path: Path) -> None:
     )
     unmarked = update(tasks).where(tasks.c.id == bindparam("t")).values(progress=1)
     listed = prepared(select(tasks.c.id).where(tasks.c.id.in_(bindparam("ids", expanding=True))))
+    listed_update = prepared(
+        update(tasks).where(tasks.c.id.in_(bindparam("ids", expanding=True))).values(progress=bindparam("p"))
+    )
     per_row = prepared(insert(counters))
     db = Database(f"sqlite+aiosqlite:///{db_path}")
     try:
         plans = db.plans
         assert plans.get(unmarked, {"t": "x"}) is None
-        assert plans.get(listed, {"ids": ["a", "b"]}) is None
+        assert plans.get(listed, {"ids": ["a"] * (MAX_LIST + 1)}) is None  # one plan per length: bounded
+        assert plans.get(listed, {"ids": ("a", "b")}) is None  # not a list
+        assert plans.get(listed_update, [{"ids": ["a"], "p": 1}, {"ids": ["b", "c"], "p": 2}]) is None
         assert plans.get(per_row, {"id": "c"}) is None  # n's default is a function
         fixed = plans.get(per_row, {"id": "c", "n": 1})
         assert fixed is not None and fixed.values({"id": "c", "n": 1}) == ["c", 1, "fixed"]
@@ -162,3 +167,39 @@ def test_a_quick_write_commits_or_rolls_back_whole_whichever_path_ran_its_statem
         ("task", "task_mixed"),
         ("task", "task_sqlalchemy"),
     ]
+
+
+LISTED = prepared(
+    select(tasks.c.id, tasks.c.progress)
+    .where(tasks.c.id.in_(bindparam("ids", expanding=True)), tasks.c.state.in_(["queued", "running"]))
+    .order_by(tasks.c.id)
+)
+
+
+async def read_listed(db: Database) -> list[tuple[str, list[Any]]]:
+    await create_on_both_paths(db)
+    asked = [[], ["task_direct"], ["task_sqlalchemy", "task_direct", "task_none"], ["task_direct"]]
+    seen = []
+    for ids in asked:
+        async with db.write(quick=True) as conn:  # the driver itself
+            seen.append(("direct", [tuple(r) for r in await conn.execute(LISTED, {"ids": ids})]))
+        async with db.write() as conn:  # SQLAlchemy's execution
+            seen.append(("sqlalchemy", [tuple(r) for r in await conn.execute(LISTED, {"ids": ids})]))
+    return seen
+
+
+def test_an_in_list_of_the_callers_has_a_plan_for_each_length_and_reads_what_sqlalchemy_reads(
+    db_path: Path,
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{db_path}")
+    try:
+        seen = asyncio.run(read_listed(db))
+        one, three = db.plans.get(LISTED, {"ids": ["x"]}), db.plans.get(LISTED, {"ids": ["x", "y", "z"]})
+    finally:
+        asyncio.run(db.dispose())
+
+    both = [("direct", rows) for rows in ([], [("task_direct", 0)])]
+    both += [("direct", [("task_direct", 0), ("task_sqlalchemy", 0)]), ("direct", [("task_direct", 0)])]
+    assert seen == [x for pair in both for x in (pair, ("sqlalchemy", pair[1]))]
+    assert isinstance(one, Plan) and isinstance(three, Plan) and one is not three
+    assert three.values({"ids": ["x", "y", "z"]}) == ["x", "y", "z", "queued", "running"]

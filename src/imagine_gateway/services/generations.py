@@ -190,7 +190,7 @@ class GenerationService:
         dialect: str,
         now: int,
     ) -> Created:
-        task_id = new_task_id()
+        task_id = new_task_id(now)
         if idempotency_key is not None:
             won = await idempotency.claim(
                 conn,

@@ -11,8 +11,10 @@ list, a column's constant default) are kept in a ``Plan``, and later runs go str
 group of creates on PostgreSQL (``pg_writes``), which also runs the plan of any other statement,
 made for its call (``Plans.one_off``).
 
-What a plan cannot cover (several parameter sets, an IN list the caller gives, a column default
-that is a function) runs through SQLAlchemy as before, so a plan never changes what a statement
+An IN list the caller gives (``bindparam(..., expanding=True)``) has a plan for each of its
+lengths up to ``MAX_LIST``, each item a placeholder of its own. What a plan cannot cover (parameter
+sets of different names, a longer list, a column default that is a function) runs through
+SQLAlchemy as before, so a plan never changes what a statement
 does, only what it costs. Errors are SQLAlchemy's own (``DBAPIError.instance``), as callers expect.
 """
 
@@ -31,6 +33,14 @@ S = TypeVar("S")
 # id -> statement; the statement is held here, so its id is never reused by another object.
 _PREPARED: dict[int, Any] = {}
 _GIVEN = object()  # a slot filled from the caller's parameters
+MAX_LIST = 128  # the longest IN list a kept plan is made for (one plan per length)
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """A slot filled from one item of an IN list the caller gives."""
+
+    index: int
 
 
 def prepared(statement: S) -> S:
@@ -44,7 +54,8 @@ class Plan:
     """One statement's SQL for one set of parameter names, and how to fill its placeholders."""
 
     sql: str
-    slots: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]  # (name, fixed or _GIVEN, converter)
+    # (name, fixed value or _GIVEN or an _Item of the list ``name``, converter)
+    slots: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]
     columns: tuple[tuple[str, Callable[[Any], Any] | None], ...]  # what a row holds, and its converter
     keys: tuple[str, ...]  # the columns' names, for mappings
     converts: bool  # whether any column of a row needs its converter
@@ -54,9 +65,12 @@ class Plan:
         for name, fixed, convert in self.slots:
             if fixed is _GIVEN:
                 value = given[name]
-                out.append(value if convert is None else convert(value))
+            elif type(fixed) is _Item:
+                value = given[name][fixed.index]
             else:
                 out.append(fixed)
+                continue
+            out.append(value if convert is None else convert(value))
         return out
 
 
@@ -65,7 +79,8 @@ class Plans:
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
-        self._plans: dict[tuple[int, tuple[str, ...]], Plan | None] = {}
+        self._plans: dict[tuple[Any, ...], Plan | None] = {}
+        self._lists: dict[int, tuple[str, ...]] = {}  # a statement's IN lists of the caller's
 
     def get(self, statement: Any, parameters: Any) -> Plan | None:
         """The plan for one parameter set, or for a list of sets that all name the same keys."""
@@ -75,27 +90,43 @@ class Plans:
             first = tuple(parameters[0])
             if any(tuple(p) != first for p in parameters):
                 return None
+            if any(name in first for name in self._list_names(statement)):
+                return None  # each set's lists may have lengths of their own
             plan = self.get(statement, parameters[0])
             return None if plan is None or plan.columns else plan  # executemany returns no rows
         if type(parameters) is not dict:
             return None
-        key = (id(statement), tuple(parameters))
+        key: tuple[Any, ...] = (id(statement), tuple(parameters))
+        lengths = tuple(len(parameters[name]) for name in self._list_names(statement) if name in parameters)
+        if lengths:
+            if max(lengths) > MAX_LIST:
+                return None
+            key += lengths
         try:
             return self._plans[key]
         except KeyError:
             plan = self._plans[key] = self._make(statement, parameters)
             return plan
 
+    def _list_names(self, statement: Any) -> tuple[str, ...]:
+        """The names of ``statement``'s IN lists (a caller's, or its own literal ones)."""
+        try:
+            return self._lists[id(statement)]
+        except KeyError:
+            binds = statement.compile(dialect=self.dialect).binds
+            names = self._lists[id(statement)] = tuple(sorted(n for n, b in binds.items() if b.expanding))
+            return names
+
     def one_off(self, statement: Any, parameters: Any) -> Plan | None:
         """A plan made for this call alone (not kept): any statement, an IN list of the caller's too."""
         if type(parameters) is list and parameters and isinstance(parameters[0], Mapping):
-            plan = self._make(statement, parameters[0], expanding=False)
+            plan = self._make(statement, parameters[0])
             return None if plan is None or plan.columns else plan
         if not isinstance(parameters, Mapping):
             return None
-        return self._make(statement, parameters, expanding=True)
+        return self._make(statement, parameters)
 
-    def _make(self, statement: Any, given: Mapping[str, Any], *, expanding: bool = False) -> Plan | None:
+    def _make(self, statement: Any, given: Mapping[str, Any]) -> Plan | None:
         dialect = self.dialect
         # The column keys SQLAlchemy compiles an execution with: the parameter names, sorted.
         compiled = statement.compile(dialect=dialect, column_keys=sorted(given))
@@ -104,8 +135,13 @@ class Plans:
             if column.default is None or not column.default.is_scalar:
                 return None  # a default computed per row: SQLAlchemy's execution computes it
             defaults[column.key] = column.default.arg
-        if not expanding and any(name in compiled.binds and compiled.binds[name].expanding for name in given):
-            return None  # an IN list of the caller's: the SQL depends on its length
+        # An IN list of the caller's: the SQL has a placeholder per item, named ``<name>_<n>``.
+        items: dict[str, tuple[str, _Item]] = {}
+        for name, value in given.items():
+            if name in compiled.binds and compiled.binds[name].expanding:
+                if type(value) is not list:
+                    return None  # a tuple or another sequence: SQLAlchemy's execution takes it
+                items |= {f"{name}_{n}": (name, _Item(n - 1)) for n in range(1, len(value) + 1)}
         state = compiled.construct_expanded_state({**defaults, **given})
         if state.positiontup is None:
             return None  # a named paramstyle; the quick writes' sqlite3 is positional
@@ -119,6 +155,8 @@ class Plans:
             )
             if name in given:
                 slots.append((name, _GIVEN, convert))
+            elif name in items:
+                slots.append((*items[name], convert))
             else:
                 value = state.parameters[name]
                 slots.append((name, value if convert is None else convert(value), None))

@@ -169,7 +169,7 @@ def _live_statement(*, lock: bool) -> Any:
         # Locked in id order, so two batches that share rows (a stale writer's and the owner's)
         # wait for each other instead of deadlocking.
         live = live.order_by(tasks.c.id).with_for_update()
-    return live
+    return prepared(live)  # a plan for each length of the id list
 
 
 @functools.lru_cache(maxsize=64)
