@@ -42,14 +42,24 @@ async def scenario(db: Database) -> dict[str, Any]:
             insert(accounts).values(id="acct_1", name="a", balance=100, reserved=0, created_at=1)
         )
 
-    async def create(conn: Any, postings: Postings) -> str:
-        await idempotency.claim(
-            conn, "acct_1", "key-1", fingerprint="f", task_id="task_direct", now_ms=1, ttl_ms=1000
-        )
-        await task_store.insert_task(conn, new_task("task_direct"), postings)
-        return "task_direct"
+    async def create(conn: Any, postings: Postings) -> list[bool]:
+        # The claim and the task's row go in one statement.
+        claims = [
+            ("task_direct", 1_800_000_000_000, "f"),
+            ("task_twice", 1_800_000_000_999, "f"),  # the record is live: nothing inserted
+            ("task_later", 1_800_000_001_000, "g"),  # it has expired: taken over
+        ]
+        return [
+            await idempotency.claim_with_task(
+                conn, new_task(task_id, now_ms=now), postings, "key-1", fingerprint=digest, ttl_ms=1000
+            )
+            for task_id, now, digest in claims
+        ]
 
     grouped = await db.grouped(create)
+    async with db.read() as conn:
+        created = (await conn.execute(select(tasks.c.id).order_by(tasks.c.id))).scalars().all()
+        record = await idempotency.lookup(conn, "acct_1", "key-1", now_ms=1_800_000_001_000)
     async with db.write() as conn:  # SQLAlchemy's path
         await task_store.insert_task(conn, new_task("task_sqlalchemy"))
 
@@ -76,6 +86,8 @@ async def scenario(db: Database) -> dict[str, Any]:
     after = await db.grouped(reads)
     return {
         "grouped": grouped,
+        "created": created,
+        "record": record,
         "same_row": (await stored(db, "task_direct"))[1:] == (await stored(db, "task_sqlalchemy"))[1:],
         "listed": listed,
         "params": found.params,
@@ -96,11 +108,13 @@ def test_a_group_of_creates_on_asyncpg_stores_reads_and_raises_as_sqlalchemy(pg_
             await db.dispose()
 
     assert asyncio.run(run()) == {
-        "grouped": "task_direct",
+        "grouped": [True, False, True],
+        "created": ["task_direct", "task_later"],
+        "record": idempotency.IdempotencyRecord("g", "task_later"),
         "same_row": True,
         "listed": ["task_direct", "task_sqlalchemy"],
         "params": {"duration": 6, "aspect_ratio": "16:9", "nested": {"seed": None, "tags": ["a", "b"]}},
-        "balance": 80,
+        "balance": 70,
         "duplicate": "UniqueViolationError",
-        "after_termination": 80,
+        "after_termination": 70,
     }

@@ -136,9 +136,7 @@ class GenerationService:
         async def create_all(conn: Any, postings: Postings) -> list[Created]:
             # Statements only, so it may run again alone when the group it was in is rolled back.
             return [
-                await self._create_one(
-                    conn, postings, principal, request, key, price, digest, dialect, now
-                )
+                await self._create_one(conn, postings, principal, request, key, price, digest, dialect, now)
                 for key in idempotency_keys
             ]
 
@@ -190,23 +188,8 @@ class GenerationService:
         dialect: str,
         now: int,
     ) -> Created:
-        task_id = new_task_id(now)
-        if idempotency_key is not None:
-            won = await idempotency.claim(
-                conn,
-                principal.account_id,
-                idempotency_key,
-                fingerprint=digest,
-                task_id=task_id,
-                now_ms=now,
-                ttl_ms=int(self.settings.idempotency_retention_s * 1000),
-            )
-            if not won:
-                existing = await idempotency.lookup(conn, principal.account_id, idempotency_key, now_ms=now)
-                if existing is not None:
-                    return await self._replay(conn, principal, existing, digest)
         new = open_task(
-            task_id=task_id,
+            task_id=new_task_id(now),
             account_id=principal.account_id,
             api_key_id=principal.api_key_id,
             model=request.model.id,
@@ -221,6 +204,15 @@ class GenerationService:
         )
         # Its reservation is posted with the transaction's others: insufficient_credits (or a cap)
         # then rolls the whole transaction back, and nothing is created.
+        if idempotency_key is not None:
+            ttl_ms = int(self.settings.idempotency_retention_s * 1000)
+            if await idempotency.claim_with_task(
+                conn, new, postings, idempotency_key, fingerprint=digest, ttl_ms=ttl_ms
+            ):
+                return Created(task=new.task, replayed=False)
+            existing = await idempotency.lookup(conn, principal.account_id, idempotency_key, now_ms=now)
+            if existing is not None:
+                return await self._replay(conn, principal, existing, digest)
         task = await task_store.insert_task(conn, new, postings)
         return Created(task=task, replayed=False)
 
