@@ -48,7 +48,10 @@ def frames_in_wal(path: Path) -> int:
 def test_writes_that_never_pause_keep_the_wal_bounded(tmp_path: Path) -> None:
     """4,000 commits one after another, never a pause: without a checkpoint that starts the WAL over
     it holds all of them (about 37 MB); it is started over each time it passes its limit, so it
-    stays within its limit and what the writes add between two checkpoints."""
+    stays within its limit and what the writes add between two checkpoints. That addition depends
+    on how soon aiosqlite's thread gets to run beside a loop that never waits (1.4-2.4 MB on an idle
+    machine and on one with every core busy, with 34-39 restarts; 8.8 MB once when the checkpoint
+    was held up), so the bound is a third of the unbounded size, and the restarts must recur."""
     path = tmp_path / "imagine.db"
     upgrade(f"sqlite+aiosqlite:///{path}")
 
@@ -63,8 +66,8 @@ def test_writes_that_never_pause_keep_the_wal_bounded(tmp_path: Path) -> None:
 
     largest, restarts = asyncio.run(scenario())
 
-    assert largest < 4 * 1024 * 1024, largest
-    assert restarts >= 2
+    assert largest < 12 * 1024 * 1024, largest
+    assert restarts >= 10, restarts
 
 
 def test_once_the_writes_pause_the_wal_is_folded_back_and_starts_over_shrunk(tmp_path: Path) -> None:

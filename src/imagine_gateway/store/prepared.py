@@ -14,8 +14,8 @@ made for its call (``Plans.one_off``).
 An IN list the caller gives (``bindparam(..., expanding=True)``) has a plan for each of its
 lengths up to ``MAX_LIST``, each item a placeholder of its own. What a plan cannot cover (parameter
 sets of different names, a longer list, a column default that is a function) runs through
-SQLAlchemy as before, so a plan never changes what a statement
-does, only what it costs. Errors are SQLAlchemy's own (``DBAPIError.instance``), as callers expect.
+SQLAlchemy as before, so a plan never changes what a statement does, only what it costs. Errors
+are SQLAlchemy's own (``DBAPIError.instance``), as callers expect.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class Plans:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self._plans: dict[tuple[Any, ...], Plan | None] = {}
-        self._lists: dict[int, tuple[str, ...]] = {}  # a statement's IN lists of the caller's
+        self._lists: dict[int, tuple[str, ...]] = {}  # the names of a statement's IN lists
 
     def get(self, statement: Any, parameters: Any) -> Plan | None:
         """The plan for one parameter set, or for a list of sets that all name the same keys."""
