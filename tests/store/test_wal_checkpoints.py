@@ -49,9 +49,9 @@ def test_writes_that_never_pause_keep_the_wal_bounded(tmp_path: Path) -> None:
     """4,000 commits one after another, never a pause: without a checkpoint that starts the WAL over
     it holds all of them (about 37 MB); it is started over each time it passes its limit, so it
     stays within its limit and what the writes add between two checkpoints. That addition depends
-    on how soon aiosqlite's thread gets to run beside a loop that never waits (1.4-2.4 MB on an idle
-    machine and on one with every core busy, with 34-39 restarts; 8.8 MB once when the checkpoint
-    was held up), so the bound is a third of the unbounded size, and the restarts must recur."""
+    on how soon aiosqlite's thread gets to run beside a loop that never waits (1.4-2.4 MB and 34-39
+    restarts, whether the machine is idle or every core busy; several times that when the thread is
+    held up), so the bound is a third of the unbounded size, and the restarts must recur."""
     path = tmp_path / "imagine.db"
     upgrade(f"sqlite+aiosqlite:///{path}")
 
