@@ -103,12 +103,20 @@ async def claim_with_task(
     On PostgreSQL both go in one statement, so a create in a group costs one round trip, not two.
     """
     task = new.task
-    record = _record(task.account_id, key, fingerprint, task.id, now_ms=task.created_at, ttl_ms=ttl_ms)
     if conn.dialect.name != "postgresql":
-        if (await conn.execute(_CLAIM[conn.dialect.name], record)).rowcount != 1:
-            return False
-        await task_store.insert_task(conn, new, postings)
-        return True
+        won = await claim(
+            conn,
+            task.account_id,
+            key,
+            fingerprint=fingerprint,
+            task_id=task.id,
+            now_ms=task.created_at,
+            ttl_ms=ttl_ms,
+        )
+        if won:
+            await task_store.insert_task(conn, new, postings)
+        return won
+    record = _record(task.account_id, key, fingerprint, task.id, now_ms=task.created_at, ttl_ms=ttl_ms)
     values = {f"i_{name}": value for name, value in record.items() if name != "i_now"}
     values |= {"i_now": record["i_now"], **task.to_row()}
     if (await conn.execute(_CLAIM_WITH_TASK, values)).rowcount != 1:

@@ -97,9 +97,10 @@ class Plans:
         if type(parameters) is not dict:
             return None
         key: tuple[Any, ...] = (id(statement), tuple(parameters))
-        lengths = tuple(len(parameters[name]) for name in self._list_names(statement) if name in parameters)
-        if lengths:
-            if max(lengths) > MAX_LIST:
+        lists = self._list_names(statement)
+        if lists:  # most statements have none: nothing more to do on their path
+            lengths = tuple(len(parameters[name]) for name in lists if name in parameters)
+            if lengths and max(lengths) > MAX_LIST:
                 return None
             key += lengths
         try:
