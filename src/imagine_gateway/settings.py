@@ -238,6 +238,10 @@ class Settings(BaseSettings):
         default="json", description="Log lines as JSON objects (one per line) or as plain text"
     )
     access_log: bool = Field(default=False, description="Log one line per HTTP request")
+    opentelemetry: bool = Field(
+        default=False,
+        description="FastAPI's own OpenTelemetry traces, HTTP metrics and logs, to the global providers",
+    )
     shutdown_grace_s: float = Field(
         default=20.0,
         ge=0,

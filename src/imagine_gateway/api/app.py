@@ -68,6 +68,9 @@ def create_app(settings: Settings, overrides: Overrides | None = None, *, freeze
             await limiter.aclose()
 
     app = FastAPI(
+        # Off unless asked for: FastAPI would otherwise look up the global OpenTelemetry providers
+        # on every request, a few percent of a status read, to find none in most deployments.
+        telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
         title="Imagine Gateway",
         version="1",
         lifespan=lifespan,

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from imagine_gateway.store.json_values import loads
+from imagine_gateway.store.pg_pools import open_pool
 from imagine_gateway.store.prepared import DirectResult, Plan, Plans
 
 BEGIN_TRIES = 3
@@ -119,7 +120,7 @@ class PgWriter:
         async with self._lock:
             if self._pool is None:
                 self._errors = (asyncpg.PostgresError, asyncpg.IntegrityConstraintViolationError)
-                self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=POOL_SIZE, init=_codecs)
+                self._pool = await open_pool(self.dsn, size=POOL_SIZE, init=_codecs)
             return self._pool
 
     async def close(self) -> None:

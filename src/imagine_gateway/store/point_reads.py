@@ -33,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from imagine_gateway.store.json_values import loads
+from imagine_gateway.store.pg_pools import open_pool
 from imagine_gateway.store.read_batches import ReadBatches
 from imagine_gateway.store.tables import accounts, api_keys, tasks
 
@@ -202,16 +203,9 @@ class PointReads:
             return MISS
 
     async def _open_pool(self) -> Any:
-        import asyncpg  # type: ignore[import-untyped]
-
         async with self._pool_lock:
             if self._pool is None:
-                # No reset on release: these connections only ever run single SELECTs outside a
-                # transaction, so there is no session state to undo, and asyncpg's default reset
-                # is one more round trip per read.
-                self._pool = await asyncpg.create_pool(
-                    self._dsn, min_size=1, max_size=POOL_SIZE, reset=_keep_session
-                )
+                self._pool = await open_pool(self._dsn or "", size=POOL_SIZE)
             return self._pool
 
     async def close(self) -> None:
@@ -222,7 +216,3 @@ class PointReads:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
-
-
-async def _keep_session(_connection: Any) -> None:
-    """The pool's reset for connections that hold no session state (see ``_open_pool``)."""
