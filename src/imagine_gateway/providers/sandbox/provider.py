@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from imagine_gateway.catalog.contract import ModelContract
+from imagine_gateway.media.dimensions import image_size, video_size
 from imagine_gateway.providers.base import (
     Job,
     PollOutcome,
@@ -45,8 +46,6 @@ class SandboxProvider:
         self.work_dir = work_dir
 
     def unsupported(self, model: ModelContract, params: dict[str, Any]) -> str | None:
-        from imagine_gateway.media.dimensions import image_size, video_size
-
         try:
             if model.output == "image":
                 image_size(str(params.get("aspect_ratio", "1:1")))
@@ -104,8 +103,6 @@ class SandboxProvider:
         return None
 
     async def open_result(self, asset: ResultAsset, job: Job) -> AsyncIterator[bytes]:
-        from imagine_gateway.media.dimensions import image_size, video_size
-
         reference = job.references[0].data if job.references else None
         # The n-th image of a task draws differently from the first (whose seed is the task's).
         index = asset.url.removeprefix("sandbox://").split(".")[1:-1]
