@@ -42,7 +42,8 @@ class RecordingProvider(trace.TracerProvider):
 def tracer_provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingProvider]:
     """A global tracer provider for this test only, as `opentelemetry-instrument` would set one."""
     provider = RecordingProvider()
-    # The API lets a process set its provider once; the test's own "once" is put back afterwards.
+    # The API lets a process set its provider only once: this test sets it under a "once" of its
+    # own, and monkeypatch puts the process's back (and its provider, none) when the test ends.
     monkeypatch.setattr(trace, "_TRACER_PROVIDER_SET_ONCE", Once())
     monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
     trace.set_tracer_provider(provider)
