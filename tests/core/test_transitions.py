@@ -22,6 +22,7 @@ from imagine_gateway.core.transitions import (
     Progressed,
     Rescheduled,
     ResultExpired,
+    SubmittedLocally,
     Submitting,
     SubmitWasAmbiguous,
     UpstreamFinished,
@@ -133,6 +134,36 @@ def test_an_accepted_job_is_processing_with_its_first_poll_scheduled_and_the_lea
         "lease_expires_at": None,
     }
     assert (update.posting, update.announce) == (None, "generation.processing")
+
+
+@pytest.mark.parametrize("state", [TaskState.QUEUED, TaskState.SUBMITTING])
+def test_a_job_an_engine_in_this_process_took_is_processing_at_once_from_queued_or_submitting(
+    state: TaskState,
+) -> None:
+    update = transition(
+        task_in(state),
+        SubmittedLocally("sandbox", "sbx_1", first_poll_in_ms=2_000, credential="default"),
+        NOW,
+    )
+
+    assert update.values() == {
+        "updated_at": NOW,
+        "state": "processing",
+        "provider": "sandbox",
+        "upstream_credential": "default",
+        "upstream_id": "sbx_1",
+        "polls": 0,
+        "next_run_at": NOW + 2_000,
+        "started_at": NOW,
+        "lease_owner": None,
+        "lease_expires_at": None,
+    }
+    assert (update.fenced, update.terminal, update.posting, update.announce) == (
+        True,
+        False,
+        None,
+        "generation.processing",
+    )
 
 
 def test_an_ambiguous_submit_is_marked_and_stays_submitting() -> None:
@@ -374,6 +405,7 @@ LIVE_ONLY: list[Event] = [Failed("generation_failed", "x"), Rescheduled(1_000)]
 REFUSED: list[tuple[Event, set[TaskState]]] = [
     (Submitting("xai"), set(TaskState) - {TaskState.QUEUED, TaskState.SUBMITTING}),
     (Accepted("xai", "up_1", 2_000), set(TaskState) - {TaskState.SUBMITTING}),
+    (SubmittedLocally("sandbox", "sbx_1", 2_000), set(TaskState) - {TaskState.QUEUED, TaskState.SUBMITTING}),
     (SubmitWasAmbiguous(), set(TaskState) - {TaskState.SUBMITTING}),
     (Progressed(50, 5_000), set(TaskState) - {TaskState.PROCESSING}),
     (UpstreamFinished((VIDEO,)), set(TaskState) - {TaskState.PROCESSING}),

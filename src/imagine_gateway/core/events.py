@@ -40,6 +40,18 @@ class Accepted:
 
 
 @dataclass(frozen=True)
+class SubmittedLocally:
+    """An engine inside this process took the job as ``upstream_id``. Nothing left the process, so
+    no ``Submitting`` record went first: after a crash the task is still queued, and running it
+    again is the whole recovery (there is no paid job to find)."""
+
+    provider: str
+    upstream_id: str
+    first_poll_in_ms: int
+    credential: str | None = None
+
+
+@dataclass(frozen=True)
 class SubmitWasAmbiguous:
     """The request may have reached the upstream: it is reconciled, never resubmitted."""
 
@@ -120,6 +132,7 @@ class ResultExpired:
 Event = (
     Submitting
     | Accepted
+    | SubmittedLocally
     | SubmitWasAmbiguous
     | Progressed
     | UpstreamFinished

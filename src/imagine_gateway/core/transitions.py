@@ -30,6 +30,7 @@ from imagine_gateway.core.events import (
     Progressed,
     Rescheduled,
     ResultExpired,
+    SubmittedLocally,
     Submitting,
     SubmitWasAmbiguous,
     UpstreamFinished,
@@ -53,6 +54,7 @@ __all__ = [
     "Rescheduled",
     "ResultExpired",
     "SubmitWasAmbiguous",
+    "SubmittedLocally",
     "Submitting",
     "UpstreamFinished",
     "open_task",
@@ -170,6 +172,25 @@ def _accepted(task: Task, event: Accepted, now_ms: int) -> TaskUpdate:
         upstream_id=event.upstream_id,
         polls=0,
         next_run_at=now_ms + event.first_poll_in_ms,
+        release_lease=True,
+        announce="generation.processing",
+    )
+
+
+def _submitted_locally(task: Task, event: SubmittedLocally, now_ms: int) -> TaskUpdate:
+    # From submitting too: a remote provider that was out may have been tried first.
+    _require(task, event, _SUBMITTABLE)
+    return TaskUpdate(
+        task,
+        _ALL_ACTIVE,
+        now_ms,
+        state=TaskState.PROCESSING,
+        provider=event.provider,
+        upstream_credential=event.credential,
+        upstream_id=event.upstream_id,
+        polls=0,
+        next_run_at=now_ms + event.first_poll_in_ms,
+        started_at=task.started_at or now_ms,
         release_lease=True,
         announce="generation.processing",
     )
@@ -297,6 +318,7 @@ def _result_expired(task: Task, event: ResultExpired, now_ms: int) -> TaskUpdate
 _TRANSITIONS: dict[type[Any], Callable[[Task, Any, int], TaskUpdate]] = {
     Submitting: _submitting,
     Accepted: _accepted,
+    SubmittedLocally: _submitted_locally,
     SubmitWasAmbiguous: _ambiguous,
     Progressed: _progressed,
     UpstreamFinished: _upstream_finished,

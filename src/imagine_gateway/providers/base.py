@@ -106,7 +106,13 @@ class ProviderRejected(ProviderError):
 
 @runtime_checkable
 class Provider(Protocol):
-    """One upstream engine."""
+    """One upstream engine.
+
+    Optional flags, read with a default where they matter: ``submits_locally`` (False: the job
+    runs inside this process, so a submit needs no ``submitting`` record before it, and never
+    raises ``SubmitAmbiguous``), ``bills_jobs`` (True) and ``renders_results_from_references``
+    (False).
+    """
 
     name: str
 

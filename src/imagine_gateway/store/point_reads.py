@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
-from sqlalchemy import JSON, Float, Select, func
+from sqlalchemy import JSON, Float, Select, Text, cast, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
@@ -80,10 +80,11 @@ class RowsQuery(_Rows):
     """A select of whole rows of ``table`` with named ``bindparam`` values, compiled once for each
     database.
 
-    On SQLite each row comes back as one JSON array (``json_array``, the JSON columns embedded with
-    ``json()``), which ``orjson`` decodes in one call: a page of twenty tasks of 36 columns is 720
-    values that ``sqlite3`` would otherwise make one by one, and three JSON texts a row decoded
-    apart. A JSON column SQLite cannot parse fails the statement, and the ordinary path reads it.
+    Each row comes back as one JSON array (SQLite's ``json_array``, the JSON columns embedded with
+    ``json()``; PostgreSQL's ``json_build_array`` as text), which ``orjson`` decodes in one call: a
+    page of twenty tasks of 36 columns is 720 values that the driver would otherwise make one by
+    one, and three JSON texts a row decoded apart. A JSON column SQLite cannot parse fails the
+    statement, and the ordinary path reads it.
     """
 
     def __init__(self, table: Any, select: Select[Any]) -> None:
@@ -99,7 +100,7 @@ class RowsQuery(_Rows):
             as_arrays, sqlite.dialect(paramstyle="qmark")
         )
         self.postgres, self._postgres_names, self._postgres_fixed = _compiled(
-            select,
+            select.with_only_columns(cast(func.json_build_array(*table.columns), Text)),
             postgresql.asyncpg.dialect(),  # type: ignore[no-untyped-call]
         )
 
@@ -157,16 +158,14 @@ class PointReads:
             return MISS
         if self._sqlite_path is not None:
             arrays = self._rows_sqlite(query.sqlite, query.sqlite_values(values))
-            if not isinstance(arrays, list):
-                return MISS
-            columns = query.columns
-            return [dict(zip(columns, loads(array), strict=True)) for (array,) in arrays]
-        if self._dsn is not None:
-            found = await self._rows_postgres(query.postgres, query.postgres_values(values))
-            if not isinstance(found, list):
-                return MISS
-            return [query.row(row) for row in found]
-        return MISS
+        elif self._dsn is not None:
+            arrays = await self._rows_postgres(query.postgres, query.postgres_values(values))
+        else:
+            return MISS
+        if not isinstance(arrays, list):
+            return MISS
+        columns = query.columns
+        return [dict(zip(columns, loads(array), strict=True)) for (array,) in arrays]
 
     def _fetch_sqlite(self, query: PointQuery, params: Sequence[Any]) -> Mapping[str, Any] | object | None:
         rows = self._rows_sqlite(query.sqlite, tuple(params))

@@ -12,9 +12,10 @@ its values under that directory and a scrape of any of them adds them up.
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Any, Literal
 
 from prometheus_client import Counter, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 NAMESPACE = "imagine"
 # Seconds: from a cached read (1 ms) to a slow upload (1 min).
@@ -81,6 +82,19 @@ collected_assets = Counter(
 )
 
 
+_children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def child(metric: MetricWrapperBase, *values: str) -> Any:
+    """``metric.labels(*values)``, kept: ``labels()`` takes a lock and builds its key on every call,
+    which a create would pay twice. Label values are bounded (see above), so is this."""
+    key = (id(metric), values)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*values)
+    return found
+
+
 def status_class(status: int | None) -> str:
     """``2xx`` .. ``5xx``; ``error`` when no answer came (refused, reset, timed out)."""
     return "error" if status is None else f"{status // 100}xx"
@@ -89,7 +103,7 @@ def status_class(status: int | None) -> str:
 def count_credits(kind: Literal["reserve", "capture", "release"], amount: int) -> None:
     """Credits moved by one committed ledger posting."""
     if amount:
-        credits.labels(kind).inc(abs(amount))
+        child(credits, kind).inc(abs(amount))
 
 
 def multiprocess_dir() -> str | None:

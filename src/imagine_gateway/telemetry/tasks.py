@@ -13,7 +13,7 @@ log = logging.getLogger("imagine_gateway.tasks")
 
 def task_created(task: Task, *, dialect: str) -> None:
     """A task was inserted with its credits reserved (called once its transaction committed)."""
-    metrics.tasks_created.labels(task.model, dialect).inc()
+    metrics.child(metrics.tasks_created, task.model, dialect).inc()
     metrics.count_credits("reserve", task.reserved_credits)
     log.info(
         "task created",
@@ -36,10 +36,10 @@ def task_changed(update: TaskUpdate) -> None:
     provider = update.provider or task.provider
     if update.result is not None and provider:
         for asset in update.result.assets:
-            metrics.collected_bytes.labels(provider).inc(asset.size_bytes)
-            metrics.collected_assets.labels(provider).inc()
+            metrics.child(metrics.collected_bytes, provider).inc(asset.size_bytes)
+            metrics.child(metrics.collected_assets, provider).inc()
     if update.terminal and update.state is not None:
-        metrics.tasks_ended.labels(task.model, update.state.value, update.error_code or "").inc()
+        metrics.child(metrics.tasks_ended, task.model, update.state.value, update.error_code or "").inc()
     if update.state is None or update.state.value == task.state:
         return  # a reschedule, a progress report or a lease renewal: not a transition
     fields = {

@@ -36,6 +36,9 @@ class SandboxProvider:
     renders_results_from_references = True
     # A local engine bills nothing: a billing policy never charges for its jobs.
     bills_jobs = False
+    # Nothing leaves the process at a submit: a crash before the job is recorded leaves its task
+    # queued, and submitting it again is harmless, so the worker writes no ``submitting`` first.
+    submits_locally = True
 
     def __init__(
         self, *, latency_s: float, failure_rate: float, fps: int, work_dir: Path | None = None

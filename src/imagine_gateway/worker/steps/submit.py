@@ -8,7 +8,7 @@ import math
 
 from imagine_gateway.core.records import Task
 from imagine_gateway.core.schedule import retry_delay_s
-from imagine_gateway.core.transitions import Failed, Submitting, SubmitWasAmbiguous
+from imagine_gateway.core.transitions import Failed, SubmittedLocally, Submitting, SubmitWasAmbiguous
 from imagine_gateway.providers.base import ProviderRejected, ProviderUnavailable, SubmitAmbiguous
 from imagine_gateway.worker.steps.base import Retry, StepContext
 from imagine_gateway.worker.steps.reconcile import accepted, resolve
@@ -17,7 +17,8 @@ log = logging.getLogger("imagine_gateway.worker")
 
 
 async def submit(ctx: StepContext, task: Task) -> None:
-    """Record ``submitting`` and the provider before each call, so a crash is reconciled, not resent."""
+    """Record ``submitting`` and the provider before each call, so a crash is reconciled, not resent
+    (an engine inside this process has nothing to reconcile: its job is recorded once, when taken)."""
     job = await ctx.job_with_references(task)
     tried: tuple[str, ...] = ()
     wait_s = 0.0
@@ -34,10 +35,12 @@ async def submit(ctx: StepContext, task: Task) -> None:
             log.warning("no provider took task %s (tried %s); retrying in %.0f s", task.id, tried, delay)
             raise Retry(delay, requeue=True)
         credential = getattr(provider, "credential", None)  # a label of the key, never the key
-        submitting = await ctx.advance(task, Submitting(provider.name, credential))
-        if submitting is None:
-            return
-        task = submitting.after()
+        local = getattr(provider, "submits_locally", False)
+        if not local:
+            submitting = await ctx.advance(task, Submitting(provider.name, credential))
+            if submitting is None:
+                return
+            task = submitting.after()
         try:
             submitted = await provider.submit(job)
         except ProviderUnavailable as exc:
@@ -58,6 +61,11 @@ async def submit(ctx: StepContext, task: Task) -> None:
             await ctx.advance(task, Failed(exc.code, exc.message))
             return
         ctx.router.record_success(provider.name)
+        if local:
+            first_s = ctx.poll_delay(task, 0) if submitted.first_poll_s is None else submitted.first_poll_s
+            taken = SubmittedLocally(provider.name, submitted.upstream_id, int(first_s * 1000), credential)
+            await ctx.advance(task, taken)
+            return
         await accepted(ctx, task, provider, submitted.upstream_id, first_poll_s=submitted.first_poll_s)
         return
 
