@@ -37,6 +37,20 @@ async def ctx(tmp_path: Path) -> AsyncIterator[Context]:
         yield context
 
 
+def worker_parts(ctx: Context) -> dict[str, Any]:
+    """What a ``Worker`` of this gateway is built from (for a test's own subclass)."""
+    return {
+        "db": ctx.db,
+        "catalog": ctx.catalog,
+        "router": ctx.router,
+        "storage": ctx.storage,
+        "references": ctx.references,
+        "events": ctx.events,
+        "clock": ctx.clock,
+        "settings": ctx.settings,
+    }
+
+
 async def create_tasks(ctx: Context, count: int) -> None:
     """``count`` queued image tasks of a new account."""
     made = await ctx.accounts.create_key(name="t", credits=100)

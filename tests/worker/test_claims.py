@@ -12,7 +12,7 @@ from imagine_gateway.runtime import Context
 from imagine_gateway.store.tables import tasks
 from imagine_gateway.store.writeback import WriteBatcher
 from imagine_gateway.worker.runner import Worker
-from tests.worker.conftest import claim, claimed_tasks, create_tasks, gateway_context
+from tests.worker.conftest import claim, claimed_tasks, create_tasks, gateway_context, worker_parts
 
 
 async def test_due_polls_are_claimed_before_older_queued_submissions(ctx: Context) -> None:
@@ -158,16 +158,7 @@ class GatedWorker(Worker):
     """A worker whose steps wait until their claim's gate opens (keyed by fence)."""
 
     def __init__(self, ctx: Context) -> None:
-        super().__init__(
-            db=ctx.db,
-            catalog=ctx.catalog,
-            router=ctx.router,
-            storage=ctx.storage,
-            references=ctx.references,
-            events=ctx.events,
-            clock=ctx.clock,
-            settings=ctx.settings,
-        )
+        super().__init__(**worker_parts(ctx))
         self.gates: dict[int, asyncio.Event] = {}
 
     async def step(self, task: Task) -> None:

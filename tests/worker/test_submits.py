@@ -7,23 +7,14 @@ from pathlib import Path
 from imagine_gateway.core.updates import TaskUpdate
 from imagine_gateway.runtime import Context
 from imagine_gateway.worker.runner import Worker
-from tests.worker.conftest import claim, create_tasks, gateway_context, row
+from tests.worker.conftest import claim, create_tasks, gateway_context, row, worker_parts
 
 
 class RecordingWorker(Worker):
     """A worker that keeps every update it wrote, in order."""
 
     def __init__(self, ctx: Context) -> None:
-        super().__init__(
-            db=ctx.db,
-            catalog=ctx.catalog,
-            router=ctx.router,
-            storage=ctx.storage,
-            references=ctx.references,
-            events=ctx.events,
-            clock=ctx.clock,
-            settings=ctx.settings,
-        )
+        super().__init__(**worker_parts(ctx))
         self.written: list[TaskUpdate] = []
 
     async def _apply(self, update: TaskUpdate) -> bool:
