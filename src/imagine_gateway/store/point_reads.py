@@ -53,16 +53,6 @@ class _Rows:
         self.columns = [c.name for c in table.columns]
         self.json_columns = _json_columns(table)
 
-    def row(self, values: Sequence[Any]) -> dict[str, Any]:
-        # A list page makes twenty of these: zip unchecked (every statement here selects exactly
-        # ``columns``), and an exact type test instead of isinstance.
-        row = dict(zip(self.columns, values))  # noqa: B905
-        for name in self.json_columns:
-            value = row[name]
-            if value.__class__ is str or value.__class__ is bytes:
-                row[name] = loads(value)
-        return row
-
 
 class PointQuery(_Rows):
     """``SELECT <every column> FROM table WHERE a = ? AND b = ?`` in both databases' placeholders."""
@@ -74,6 +64,16 @@ class PointQuery(_Rows):
         self.sqlite = select + " AND ".join(f"{k} = ?" for k in keys)
         # Reads that arrive together, by their first key (``read_batches``).
         self.postgres_any = select + f"{keys[0]} = ANY($1)"
+
+    def row(self, values: Sequence[Any]) -> dict[str, Any]:
+        # Every status read and key check makes one: zip unchecked (every statement here selects
+        # exactly ``columns``), and an exact type test instead of isinstance.
+        row = dict(zip(self.columns, values))  # noqa: B905
+        for name in self.json_columns:
+            value = row[name]
+            if value.__class__ is str or value.__class__ is bytes:
+                row[name] = loads(value)
+        return row
 
 
 class RowsQuery(_Rows):

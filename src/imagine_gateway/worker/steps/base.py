@@ -100,6 +100,10 @@ class StepContext:
             account_id=job.account_id,
         )
 
+    def first_poll_ms(self, task: Task, said_s: float | None) -> int:
+        """Milliseconds until a new job's first poll: when its engine said, else the schedule's."""
+        return int(1000 * (self.poll_delay(task, 0) if said_s is None else said_s))
+
     def poll_delay(self, task: Task, attempt: int) -> float:
         """Seconds until poll ``attempt`` of the task, jittered and capped by the settings."""
         if attempt <= 0:

@@ -73,8 +73,7 @@ async def accepted(
     id is also kept in ``ctx.ids_in_hand``, where a reconcile of the same task in this worker finds
     it. Only past the task's deadline does it give up (logged with the id).
     """
-    delay = ctx.poll_delay(task, 0) if first_poll_s is None else first_poll_s
-    event = Accepted(provider.name, upstream_id, first_poll_in_ms=int(delay * 1000))
+    event = Accepted(provider.name, upstream_id, first_poll_in_ms=ctx.first_poll_ms(task, first_poll_s))
     ctx.ids_in_hand[task.id] = (provider.name, upstream_id)
     wait_s = RECORD_RETRY_FIRST_S
     while True:

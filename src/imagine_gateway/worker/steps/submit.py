@@ -62,9 +62,10 @@ async def submit(ctx: StepContext, task: Task) -> None:
             return
         ctx.router.record_success(provider.name)
         if local:
-            first_s = ctx.poll_delay(task, 0) if submitted.first_poll_s is None else submitted.first_poll_s
-            taken = SubmittedLocally(provider.name, submitted.upstream_id, int(first_s * 1000), credential)
-            await ctx.advance(task, taken)
+            first_ms = ctx.first_poll_ms(task, submitted.first_poll_s)
+            await ctx.advance(
+                task, SubmittedLocally(provider.name, submitted.upstream_id, first_ms, credential)
+            )
             return
         await accepted(ctx, task, provider, submitted.upstream_id, first_poll_s=submitted.first_poll_s)
         return
