@@ -163,45 +163,35 @@ def _submitting(task: Task, event: Submitting, now_ms: int) -> TaskUpdate:
 
 def _accepted(task: Task, event: Accepted, now_ms: int) -> TaskUpdate:
     _require(task, event, _SUBMITTING)
-    return _at_engine(task, now_ms, event.provider, event.upstream_id, event.first_poll_in_ms)
+    return _at_engine(task, event, now_ms)
 
 
 def _submitted_locally(task: Task, event: SubmittedLocally, now_ms: int) -> TaskUpdate:
     # From submitting too: a remote provider that was out may have been tried first. What a
     # ``Submitting`` record would have said (credential, start) goes with it.
     _require(task, event, _SUBMITTABLE)
-    return _at_engine(
-        task,
-        now_ms,
-        event.provider,
-        event.upstream_id,
-        event.first_poll_in_ms,
-        credential=event.credential,
-        started_at=task.started_at or now_ms,
-    )
+    return _at_engine(task, event, now_ms, credential=event.credential, started_at=task.started_at or now_ms)
 
 
 def _at_engine(
     task: Task,
+    event: Accepted | SubmittedLocally,
     now_ms: int,
-    provider: str,
-    upstream_id: str,
-    first_poll_in_ms: int,
     *,
     credential: str | None = None,
     started_at: int | None = None,
 ) -> TaskUpdate:
-    """The job is at its engine as ``upstream_id``: processing, first poll scheduled, lease let go."""
+    """The job is at its engine as ``event.upstream_id``: processing, first poll scheduled, lease let go."""
     return TaskUpdate(
         task,
         _ALL_ACTIVE,
         now_ms,
         state=TaskState.PROCESSING,
-        provider=provider,
+        provider=event.provider,
         upstream_credential=credential,
-        upstream_id=upstream_id,
+        upstream_id=event.upstream_id,
         polls=0,
-        next_run_at=now_ms + first_poll_in_ms,
+        next_run_at=now_ms + event.first_poll_in_ms,
         started_at=started_at,
         release_lease=True,
         announce="generation.processing",
