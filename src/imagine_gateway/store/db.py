@@ -147,11 +147,16 @@ class Database:
         """A read-only connection; ``snapshot`` when several statements must see one state.
 
         On SQLite a plain read runs each statement on its own (no BEGIN/ROLLBACK round trips,
-        which cost as much as the query itself through aiosqlite's thread hops).
+        which cost as much as the query itself through aiosqlite's thread hops), and a snapshot is
+        its read transaction. On PostgreSQL a snapshot is a REPEATABLE READ transaction: under the
+        default READ COMMITTED every statement would see what committed before it, so a balance
+        and the ledger summed a moment later could disagree.
         """
         async with self.engine.connect() as conn:
             if self.is_sqlite and not snapshot:
                 await conn.execution_options(sqlite_begin="NONE")
+            elif snapshot and not self.is_sqlite:
+                await conn.execution_options(isolation_level="REPEATABLE READ")
             yield conn
             await conn.rollback()
 
