@@ -83,6 +83,7 @@ class Database:
             self._group_transaction,
             enabled=self._loop_engine is not None or not self.is_sqlite,
             max_flushes=1 if self.is_sqlite else POSTGRES_GROUPS,
+            side_by_side=self._pg_writer is not None,
         )
 
     def _group_transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:

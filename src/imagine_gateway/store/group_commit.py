@@ -16,7 +16,10 @@ the group commits once and each caller gets its own answer; when one raises (the
 a cap is reached, an idempotency conflict), the whole group is rolled back and each work runs
 again in a transaction of its own, so the one that failed fails alone and the others commit. A
 work must therefore be safe to run again: statements only, its values decided by what it reads.
-Nobody is answered before the commit that holds their write. The creates' reservations are posted
+Nobody is answered before the commit that holds their write. With ``side_by_side`` (PostgreSQL)
+the works of a group run concurrently on its connection, one statement at a time, so that their
+new tasks go in one statement (``pg_new_tasks``); a work then takes no savepoint, which would hold
+the others' statements too. The creates' reservations are posted
 together at the end of the group, one update of each key and account (``postings``); when a
 sum does not fit, the group fails like any other and each create runs again alone.
 """
@@ -48,9 +51,11 @@ class GroupCommit:
         *,
         enabled: bool,
         max_flushes: int = 1,
+        side_by_side: bool = False,
     ) -> None:
         self.begin = begin
         self.enabled = enabled
+        self.side_by_side = side_by_side
         self.max_flushes = max_flushes
         self._queue: list[tuple[Work[Any], asyncio.Future[Any]]] = []
         self._flushes: set[asyncio.Task[None]] = set()
@@ -76,6 +81,18 @@ class GroupCommit:
             result = await work(conn, postings)
             await postings.post(conn)
             return result
+
+    async def _run_works(
+        self, works: list[Work[Any]], conn: AsyncConnection, postings: Postings
+    ) -> list[Any]:
+        if not self.side_by_side:
+            return [await work(conn, postings) for work in works]
+        # Every work ends before the transaction does, even when one of them failed.
+        results = await asyncio.gather(*(work(conn, postings) for work in works), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results
 
     def _start_flushes(self) -> None:
         """Start a flush of what is queued while fewer than ``max_flushes`` run; what arrives
@@ -106,7 +123,7 @@ class GroupCommit:
             try:
                 async with self.begin() as conn:
                     postings = Postings()
-                    results = [await work(conn, postings) for work, _ in batch]
+                    results = await self._run_works([work for work, _ in batch], conn, postings)
                     await postings.post(conn)
             except Exception:
                 self.retried += 1  # one of them failed: each runs alone below, so it fails alone

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from imagine_gateway.core.transitions import NewTask
 from imagine_gateway.store import tasks as task_store
+from imagine_gateway.store.pg_writes import PgConnection
 from imagine_gateway.store.postings import Postings
 from imagine_gateway.store.prepared import prepared
 from imagine_gateway.store.tables import idempotency_keys, tasks
@@ -100,9 +101,17 @@ async def claim_with_task(
     """Claim ``key`` for the new task and, when it was free, insert the task and add its
     reservation to ``postings``; False when another request holds the key (nothing inserted).
 
-    On PostgreSQL both go in one statement, so a create in a group costs one round trip, not two.
+    On PostgreSQL both go in one statement, so a create costs one round trip, not two; in a group
+    on asyncpg one statement holds the whole group's (``pg_new_tasks``).
     """
     task = new.task
+    if isinstance(conn, PgConnection):
+        record = _record(task.account_id, key, fingerprint, task.id, now_ms=task.created_at, ttl_ms=ttl_ms)
+        del record["i_now"]  # the statement compares with the record's own ``created_at``, the same time
+        if not await conn.new_tasks.insert(task.to_row(), record):
+            return False
+        postings.add(task, new.posting, now_ms=task.created_at)
+        return True
     if conn.dialect.name != "postgresql":
         won = await claim(
             conn,

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from imagine_gateway.store.json_values import loads
+from imagine_gateway.store.pg_new_tasks import NewTasks
 from imagine_gateway.store.pg_pools import open_pool
 from imagine_gateway.store.prepared import DirectResult, Plan, Plans
 
@@ -41,6 +42,10 @@ class PgConnection:
         self.plans = plans
         self.dialect = plans.dialect
         self._errors = errors  # asyncpg's: any error of the server's, and a constraint's
+        # The creates of a group run side by side (``group_commit``); the connection runs one
+        # statement at a time, and their new tasks go in one (``pg_new_tasks``).
+        self._turn = asyncio.Lock()
+        self.new_tasks = NewTasks(self._fetch)
 
     async def execute(self, statement: Any, parameters: Any = None, **kwargs: Any) -> DirectResult:
         if kwargs:
@@ -54,25 +59,31 @@ class PgConnection:
     async def scalar(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
         return (await self.execute(statement, parameters, **kwargs)).scalar()
 
-    @asynccontextmanager
-    async def begin_nested(self) -> AsyncIterator[None]:
-        async with self.raw.transaction():  # within a transaction: a savepoint
-            yield
+    async def _fetch(self, sql: str, values: list[Any]) -> list[tuple[Any, ...]]:
+        async with self._turn:
+            try:
+                return [tuple(r) for r in await self.raw.fetch(sql, *values)]
+            except self._errors[0] as exc:
+                raise self._error(sql, values, exc) from exc
+
+    def _error(self, sql: str, values: Any, exc: Exception) -> DBAPIError:
+        kind = IntegrityError if isinstance(exc, self._errors[1]) else DBAPIError
+        return kind(sql, values, exc)
 
     async def _run(self, plan: Plan, given: Mapping[str, Any] | list[Mapping[str, Any]]) -> DirectResult:
         many = isinstance(given, list)
         values: Any = [plan.values(g) for g in given] if many else plan.values(given)  # type: ignore[arg-type]
-        try:
-            if many:
-                await self.raw.executemany(plan.sql, values)
-                return DirectResult(-1, [], plan.keys)
-            if plan.columns:
-                rows = [tuple(r) for r in await self.raw.fetch(plan.sql, *values)]
-                return DirectResult(len(rows), rows, plan.keys)
-            status = await self.raw.execute(plan.sql, *values)
-        except self._errors[0] as exc:
-            kind = IntegrityError if isinstance(exc, self._errors[1]) else DBAPIError
-            raise kind(plan.sql, values, exc) from exc
+        if plan.columns and not many:
+            rows = await self._fetch(plan.sql, values)
+            return DirectResult(len(rows), rows, plan.keys)
+        async with self._turn:
+            try:
+                if many:
+                    await self.raw.executemany(plan.sql, values)
+                    return DirectResult(-1, [], plan.keys)
+                status = await self.raw.execute(plan.sql, *values)
+            except self._errors[0] as exc:
+                raise self._error(plan.sql, values, exc) from exc
         count = status.rsplit(" ", 1)[-1]  # "UPDATE 3", "INSERT 0 1"
         return DirectResult(int(count) if count.isdigit() else -1, [], plan.keys)
 

@@ -19,6 +19,7 @@ from imagine_gateway.core.transitions import NewTask
 from imagine_gateway.core.updates import TaskUpdate
 from imagine_gateway.store.db import Database
 from imagine_gateway.store.pagination import keyset_page
+from imagine_gateway.store.pg_writes import PgConnection
 from imagine_gateway.store.point_reads import MISS, TASK_OF_ACCOUNT, RowsQuery
 from imagine_gateway.store.postings import Postings
 from imagine_gateway.store.prepared import prepared
@@ -31,7 +32,10 @@ _INSERT_TASK = prepared(insert(tasks))  # built once; the row's values come as p
 async def insert_task(conn: AsyncConnection, new: NewTask, postings: Postings | None = None) -> Task:
     """Insert the task and post its reservation (or add it to ``postings``, posted before the
     transaction commits); ``insufficient_credits`` rolls both back."""
-    await conn.execute(_INSERT_TASK, new.task.to_row())
+    if isinstance(conn, PgConnection):  # with the group's other new tasks (``pg_new_tasks``)
+        await conn.new_tasks.insert(new.task.to_row(), None)
+    else:
+        await conn.execute(_INSERT_TASK, new.task.to_row())
     pending = Postings() if postings is None else postings
     pending.add(new.task, new.posting, now_ms=new.task.created_at)
     if postings is None:
