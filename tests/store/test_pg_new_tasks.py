@@ -13,9 +13,9 @@ from sqlalchemy import insert, select
 from imagine_gateway.store import idempotency
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
-from imagine_gateway.store.migrate import upgrade
 from imagine_gateway.store.postings import Postings
 from imagine_gateway.store.tables import accounts, ledger, tasks
+from tests.databases import run_on
 from tests.scaleout.conftest import pg_url
 from tests.tasks import new_task
 
@@ -82,17 +82,9 @@ async def scenario(db: Database) -> dict[str, Any]:
 
 
 def test_a_groups_creates_insert_together_and_each_learns_its_keys_outcome(pg_url: str) -> None:
-    upgrade(pg_url)
-
-    async def run() -> dict[str, Any]:
-        db = Database(pg_url)
-        try:
-            return await scenario(db)
-        finally:
-            await db.dispose()
 
     made = ["task_a", "task_b", "task_dup_1", "task_live", "task_old", "task_old_again", "task_plain"]
-    assert asyncio.run(run()) == {
+    assert run_on(pg_url, scenario) == {
         "together": [True, True, False, True, True],
         "groups_then": (2, 0),
         "twice": [True, False],  # the group failed; alone, the first took the key

@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from imagine_gateway.store import idempotency
 from imagine_gateway.store import tasks as task_store
 from imagine_gateway.store.db import Database
-from imagine_gateway.store.migrate import upgrade
 from imagine_gateway.store.postings import Postings
 from imagine_gateway.store.tables import accounts, tasks
+from tests.databases import run_on
 from tests.reliability.blips import terminate_connections
 from tests.scaleout.conftest import pg_url
 from tests.tasks import new_task
@@ -98,16 +98,8 @@ async def scenario(db: Database) -> dict[str, Any]:
 
 
 def test_a_group_of_creates_on_asyncpg_stores_reads_and_raises_as_sqlalchemy(pg_url: str) -> None:
-    upgrade(pg_url)
 
-    async def run() -> dict[str, Any]:
-        db = Database(pg_url)
-        try:
-            return await scenario(db)
-        finally:
-            await db.dispose()
-
-    assert asyncio.run(run()) == {
+    assert run_on(pg_url, scenario) == {
         "grouped": [True, False, True],
         "created": ["task_direct", "task_later"],
         "record": idempotency.IdempotencyRecord("g", "task_later"),
