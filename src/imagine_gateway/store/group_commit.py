@@ -19,9 +19,9 @@ work must therefore be safe to run again: statements only, its values decided by
 Nobody is answered before the commit that holds their write. With ``side_by_side`` (PostgreSQL)
 the works of a group run concurrently on its connection, one statement at a time, so that their
 new tasks go in one statement (``pg_new_tasks``); a work then takes no savepoint, which would hold
-the others' statements too. The creates' reservations are posted
-together at the end of the group, one update of each key and account (``postings``); when a
-sum does not fit, the group fails like any other and each create runs again alone.
+the others' statements too. The creates' reservations are posted together at the end of the
+group, one update of each key and account (``postings``); when a sum does not fit, the group
+fails like any other and each create runs again alone.
 """
 
 from __future__ import annotations
