@@ -82,7 +82,6 @@ async def scenario(db: Database) -> dict[str, Any]:
 
 
 def test_a_groups_creates_insert_together_and_each_learns_its_keys_outcome(pg_url: str) -> None:
-
     made = ["task_a", "task_b", "task_dup_1", "task_live", "task_old", "task_old_again", "task_plain"]
     assert run_on(pg_url, scenario) == {
         "together": [True, True, False, True, True],

@@ -98,7 +98,6 @@ async def scenario(db: Database) -> dict[str, Any]:
 
 
 def test_a_group_of_creates_on_asyncpg_stores_reads_and_raises_as_sqlalchemy(pg_url: str) -> None:
-
     assert run_on(pg_url, scenario) == {
         "grouped": [True, False, True],
         "created": ["task_direct", "task_later"],

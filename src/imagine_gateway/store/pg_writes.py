@@ -59,16 +59,19 @@ class PgConnection:
     async def scalar(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
         return (await self.execute(statement, parameters, **kwargs)).scalar()
 
-    async def _fetch(self, sql: str, values: list[Any]) -> list[tuple[Any, ...]]:
+    @asynccontextmanager
+    async def _turn_of(self, sql: str, values: Any) -> AsyncIterator[None]:
+        """The connection's turn for one statement, its errors raised as SQLAlchemy's."""
         async with self._turn:
             try:
-                return [tuple(r) for r in await self.raw.fetch(sql, *values)]
+                yield
             except self._errors[0] as exc:
-                raise self._error(sql, values, exc) from exc
+                kind = IntegrityError if isinstance(exc, self._errors[1]) else DBAPIError
+                raise kind(sql, values, exc) from exc
 
-    def _error(self, sql: str, values: Any, exc: Exception) -> DBAPIError:
-        kind = IntegrityError if isinstance(exc, self._errors[1]) else DBAPIError
-        return kind(sql, values, exc)
+    async def _fetch(self, sql: str, values: list[Any]) -> list[tuple[Any, ...]]:
+        async with self._turn_of(sql, values):
+            return [tuple(r) for r in await self.raw.fetch(sql, *values)]
 
     async def _run(self, plan: Plan, given: Mapping[str, Any] | list[Mapping[str, Any]]) -> DirectResult:
         many = isinstance(given, list)
@@ -76,14 +79,11 @@ class PgConnection:
         if plan.columns and not many:
             rows = await self._fetch(plan.sql, values)
             return DirectResult(len(rows), rows, plan.keys)
-        async with self._turn:
-            try:
-                if many:
-                    await self.raw.executemany(plan.sql, values)
-                    return DirectResult(-1, [], plan.keys)
-                status = await self.raw.execute(plan.sql, *values)
-            except self._errors[0] as exc:
-                raise self._error(plan.sql, values, exc) from exc
+        async with self._turn_of(plan.sql, values):
+            if many:
+                await self.raw.executemany(plan.sql, values)
+                return DirectResult(-1, [], plan.keys)
+            status = await self.raw.execute(plan.sql, *values)
         count = status.rsplit(" ", 1)[-1]  # "UPDATE 3", "INSERT 0 1"
         return DirectResult(int(count) if count.isdigit() else -1, [], plan.keys)
 
