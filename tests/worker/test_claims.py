@@ -197,3 +197,46 @@ async def only_task(ctx: Context) -> Task:
     """The one task in the database, as stored now."""
     async with ctx.db.read() as conn:
         return Task.from_row((await conn.execute(select(tasks))).mappings().one())
+
+
+async def test_a_create_wakes_the_worker_for_submissions_without_claiming_kinds_found_empty(
+    tmp_path: Path,
+) -> None:
+    # An idle poll of 10 s: a kind found empty is not claimed again for 2 s unless woken for.
+    async with gateway_context(tmp_path, run_worker=True, worker_idle_poll_s=10) as ctx:
+        assert ctx.worker is not None
+        (in_flight,) = await claimed_tasks(ctx, 1)  # leased elsewhere: nothing of any kind is due
+        assert await ctx.worker.claim_and_start() == 0
+        # A poll comes due and two tasks are created.
+        released = {"state": "processing", "provider": "gone", "upstream_id": "u", "next_run_at": 0}
+        assert await WriteBatcher(ctx.db).write(
+            in_flight, released | {"lease_owner": None, "lease_expires_at": None}
+        )
+        await create_tasks(ctx, 2)
+
+        ctx.worker.wake_for_submissions()
+        after_create = await ctx.worker.claim_and_start()
+        leased_after_create = await leased_states(ctx)
+        ctx.worker.wake()
+        after_wake = await ctx.worker.claim_and_start()
+        await ctx.worker.drain()
+
+        assert (after_create, after_wake) == (2, 1)
+        assert leased_after_create == {("processing", False): 1, ("queued", True): 2}
+
+
+async def test_a_kind_found_empty_is_claimed_again_after_the_recheck_interval(tmp_path: Path) -> None:
+    async with gateway_context(tmp_path, run_worker=True, worker_idle_poll_s=0.25) as ctx:  # 50 ms
+        assert ctx.worker is not None
+        (in_flight,) = await claimed_tasks(ctx, 1)
+        assert await ctx.worker.claim_and_start() == 0
+        released = {"state": "processing", "provider": "gone", "upstream_id": "u", "next_run_at": 0}
+        assert await WriteBatcher(ctx.db).write(
+            in_flight, released | {"lease_owner": None, "lease_expires_at": None}
+        )
+
+        await asyncio.sleep(0.05)
+        later = await ctx.worker.claim_and_start()
+        await ctx.worker.drain()
+
+        assert later == 1

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import os
 import random
 import socket
@@ -40,6 +41,9 @@ from imagine_gateway.worker.steps import STEPS, Retry, StepContext
 
 log = logging.getLogger("imagine_gateway.worker")
 CLAIM_LINGER_S = 0.005  # after a claim of less than a batch, before the next (see run)
+# A kind of step whose last claim found nothing due is claimed again after this share of the idle
+# poll at most (sooner when woken for it; see claim_and_start): 50 ms by default.
+EMPTY_RECHECK_SHARE = 0.2
 
 
 @dataclass
@@ -81,6 +85,8 @@ class Worker:
         self._held: dict[str, Task] = {}
         self._lease_keeper: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        # Kinds of step whose last claim found nothing due, with the loop's time of that claim.
+        self._empty: dict[task_store.ClaimScope, float] = {}
         self._batcher = WriteBatcher(db)
         # Polls (and reconciles) of jobs at an upstream: claimed as soon as a slot frees.
         self._polls = StepLane(size=settings.worker_concurrency, refill_at=settings.worker_concurrency - 1)
@@ -112,7 +118,13 @@ class Worker:
         self.on_poll_lag: Callable[[int], None] | None = None
 
     def wake(self) -> None:
-        """Look for due work now (called after a create in the same process)."""
+        """Look for due work of every kind now (a result to collect, a nudge from a test)."""
+        self._empty.clear()
+        self._wake.set()
+
+    def wake_for_submissions(self) -> None:
+        """New tasks wait to be submitted (a create in this process): claim them if a slot is free."""
+        self._empty.pop("queued", None)
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -167,15 +179,29 @@ class Worker:
         )
 
     async def claim_and_start(self) -> int:
-        """Claim due tasks into the lanes' free slots and start their steps; how many were claimed."""
+        """Claim due tasks into the lanes' free slots and start their steps; how many were claimed.
+
+        A kind whose last claim found nothing due is left out until it is woken for (``wake``;
+        ``wake_for_submissions`` for new tasks) or a fifth of ``worker_idle_poll_s`` has passed. A stream of
+        creates wakes the worker for each one, and claiming polls and collects each time cost a
+        statement apiece that found nothing; a kind whose claims do find work (polls coming due one
+        after another) is claimed on every round, as before.
+        """
         batch = self.settings.worker_batch
+        now = asyncio.get_running_loop().time()
+        recheck_s = EMPTY_RECHECK_SHARE * self.settings.worker_idle_poll_s
         # Polls first: under more load than the worker carries, jobs in flight keep their schedule.
-        rooms: list[tuple[task_store.ClaimScope, StepLane, int]] = [
+        lanes: tuple[tuple[task_store.ClaimScope, StepLane, int], ...] = (
             ("in_flight", self._polls, self._polls.room(batch)),
             ("queued", self._submits, self._submits.room(batch)),
             ("collect", self._collects, self._collects.room()),
+        )
+        rooms = [
+            (scope, lane, room)
+            for scope, lane, room in lanes
+            if room and now - self._empty.get(scope, -math.inf) >= recheck_s
         ]
-        if not any(room for _, _, room in rooms):
+        if not rooms:
             return 0
         claim = functools.partial(
             task_store.claim_due,
@@ -185,9 +211,16 @@ class Worker:
             skip_locked=not self.db.is_sqlite,
         )
         claimed: list[tuple[StepLane, Task]] = []
+        empty: list[task_store.ClaimScope] = []
         async with self.db.write(quick=True) as conn:
             for scope, lane, room in rooms:
-                claimed += [(lane, task) for task in await claim(conn, limit=room, scope=scope)]
+                taken = await claim(conn, limit=room, scope=scope)
+                claimed += [(lane, task) for task in taken]
+                if not taken:
+                    empty.append(scope)
+        for scope, _, _ in rooms:  # only once the claim has committed
+            self._empty.pop(scope, None)
+        self._empty.update(dict.fromkeys(empty, now))
         self.stats.claims += len(claimed)
         for lane, task in claimed:
             lane.started(1)

@@ -206,7 +206,7 @@ async def create_task(
         principal, request, idempotency_key=idempotency_key, dialect=dialect
     )
     if ctx.worker is not None and not created.replayed:
-        ctx.worker.wake()
+        ctx.worker.wake_for_submissions()
     return created.task
 
 
@@ -226,7 +226,7 @@ async def create_tasks(
         keys = [None if idempotency_key is None else f"{idempotency_key}#{i}" for i in range(count)]
     created = await ctx.generations.create_many(principal, request, idempotency_keys=keys, dialect=dialect)
     if ctx.worker is not None and not all(c.replayed for c in created):
-        ctx.worker.wake()
+        ctx.worker.wake_for_submissions()
     return [c.task for c in created]
 
 

@@ -52,7 +52,7 @@ async def create_answer(
     gen = validate_generation(ctx.catalog, body)
     created = await ctx.generations.create(principal, gen, idempotency_key=idempotency_key)
     if ctx.worker is not None and not created.replayed:
-        ctx.worker.wake()
+        ctx.worker.wake_for_submissions()
     headers = {}
     if idempotency_key is not None:
         headers["Idempotent-Replayed"] = "true" if created.replayed else "false"
