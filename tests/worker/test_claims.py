@@ -12,7 +12,7 @@ from imagine_gateway.runtime import Context
 from imagine_gateway.store.tables import tasks
 from imagine_gateway.store.writeback import WriteBatcher
 from imagine_gateway.worker.runner import Worker
-from tests.worker.conftest import claim, claimed_tasks, create_tasks, gateway_context, worker_parts
+from tests.worker.conftest import claim, claimed_tasks, create_tasks, gateway_context, row, worker_parts
 
 
 async def test_due_polls_are_claimed_before_older_queued_submissions(ctx: Context) -> None:
@@ -126,7 +126,8 @@ async def lease_ends(ctx: Context) -> dict[str, int]:
         return {task_id: ends for task_id, ends in await conn.execute(query)}
 
 
-async def test_due_polls_are_claimed_even_when_submissions_fill_their_own_slots(tmp_path: Path) -> None:
+async def test_due_polls_are_claimed_even_when_submissions_fill_their_own_queue(tmp_path: Path) -> None:
+    # Two submission slots: a queue of eight.
     slots = {"worker_concurrency": 4, "worker_submit_concurrency": 2}
     async with gateway_context(tmp_path, run_worker=True, **slots) as ctx:
         assert ctx.worker is not None
@@ -136,13 +137,43 @@ async def test_due_polls_are_claimed_even_when_submissions_fill_their_own_slots(
             {"state": "processing", "provider": "gone", "upstream_id": "u", "next_run_at": ctx.clock.now_ms()}
             | {"lease_owner": None, "lease_expires_at": None},
         )
-        await create_tasks(ctx, 6)
+        await create_tasks(ctx, 10)
 
         claimed = await ctx.worker.claim_and_start()
         leased = await leased_states(ctx)
 
-        assert claimed == 3
-        assert leased == {("processing", True): 1, ("queued", True): 2, ("queued", False): 4}
+        assert claimed == 9
+        assert leased == {("processing", True): 1, ("queued", True): 8, ("queued", False): 2}
+
+
+async def test_a_worker_runs_no_more_submissions_at_once_than_its_slots(tmp_path: Path) -> None:
+    requests: list[asyncio.StreamWriter] = []
+
+    async def never_answer(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests.append(writer)
+
+    upstream = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    base_url = f"http://127.0.0.1:{upstream.sockets[0].getsockname()[1]}"
+    settings = {"worker_submit_concurrency": 2, "XAI_API_KEY": "k", "XAI_BASE_URL": base_url}
+    async with gateway_context(tmp_path, run_worker=True, shutdown_grace_s=0.5, **settings) as ctx:
+        assert ctx.worker is not None
+        try:
+            await create_tasks(ctx, 10)
+
+            claimed = await ctx.worker.claim_and_start()
+            for _ in range(100):  # the first submissions reach the upstream, which never answers
+                if len(requests) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)  # time enough for a third, if one were let through
+            leased = await leased_states(ctx)
+
+            assert (claimed, len(requests)) == (8, 2)
+            assert leased == {("submitting", True): 2, ("queued", True): 6, ("queued", False): 2}
+        finally:
+            upstream.close()
+            for writer in requests:
+                writer.close()
 
 
 async def leased_states(ctx: Context) -> dict[tuple[str, bool], int]:
@@ -216,13 +247,13 @@ async def test_a_create_wakes_the_worker_for_submissions_without_claiming_kinds_
 
         ctx.worker.wake_for_submissions()
         after_create = await ctx.worker.claim_and_start()
-        leased_after_create = await leased_states(ctx)
+        poll_after_create = await row(ctx, in_flight.id)
         ctx.worker.wake()
         after_wake = await ctx.worker.claim_and_start()
         await ctx.worker.drain()
 
-        assert (after_create, after_wake) == (2, 1)
-        assert leased_after_create == {("processing", False): 1, ("queued", True): 2}
+        assert (after_create, after_wake) == (2, 1)  # the two new tasks, then the poll
+        assert (poll_after_create["state"], poll_after_create["lease_owner"]) == ("processing", None)
 
 
 async def test_a_kind_found_empty_is_claimed_again_after_the_recheck_interval(tmp_path: Path) -> None:

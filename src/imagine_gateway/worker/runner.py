@@ -94,8 +94,12 @@ class Worker:
         # loop while jobs already running wait for their polls (docs/benchmarks.md: with half as many
         # submissions as polls in flight, 20,000 new tasks pushed the poll lag p99 to 1.8 s; with an
         # eighth, 0.2 s, and all 20,000 were still at the upstream at once).
+        # A queue of four per slot is leased, refilled at half: a claim and a batch of write-backs
+        # serve many submissions, where one of four for a lane of eight cost the worker about as
+        # much CPU again as the submissions themselves (docs/benchmarks.md, step 26).
         submits = settings.worker_submit_concurrency or max(8, settings.worker_concurrency // 8)
-        self._submits = StepLane(size=submits, refill_at=submits // 2)
+        self._submit_slots = asyncio.Semaphore(submits)
+        self._submits = StepLane(size=4 * submits, refill_at=2 * submits)
         # Collecting is CPU work (probe, poster); more of it at once than cores only starves polls.
         # A short queue is leased, sixteen per slot (refilling one of four per slot cost a tenth of
         # the collect rate in claims); results beyond it stay in the database, unleased, for
@@ -279,8 +283,9 @@ class Worker:
         run = STEPS.get(state)
         if run is None:  # pragma: no cover - claims take live tasks only
             return
-        if state is TaskState.COLLECTING:
-            async with self._collect_slots:
+        slots = {TaskState.COLLECTING: self._collect_slots, TaskState.QUEUED: self._submit_slots}.get(state)
+        if slots is not None:
+            async with slots:
                 await run(self._steps, task)
             return
         if state is TaskState.PROCESSING and self.on_poll_lag is not None and task.next_run_at is not None:
