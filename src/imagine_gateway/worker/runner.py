@@ -44,6 +44,7 @@ CLAIM_LINGER_S = 0.005  # after a claim of less than a batch, before the next (s
 # A kind of step whose last claim found nothing due is claimed again after this share of the idle
 # poll at most (sooner when woken for it; see claim_and_start): 50 ms by default.
 EMPTY_RECHECK_SHARE = 0.2
+SUBMIT_QUEUE = 24  # new tasks leased beyond the submission slots, waiting for one (three per slot below 8)
 
 
 @dataclass
@@ -94,12 +95,15 @@ class Worker:
         # loop while jobs already running wait for their polls (docs/benchmarks.md: with half as many
         # submissions as polls in flight, 20,000 new tasks pushed the poll lag p99 to 1.8 s; with an
         # eighth, 0.2 s, and all 20,000 were still at the upstream at once).
-        # A queue of four per slot is leased, refilled at half: a claim and a batch of write-backs
-        # serve many submissions, where one of four for a lane of eight cost the worker about as
-        # much CPU again as the submissions themselves (docs/benchmarks.md, step 26).
+        # A short queue is leased beyond the slots, refilled at half: a claim and a batch of
+        # write-backs then serve a dozen submissions or more, where one of four for a lane of eight
+        # cost the worker about as much CPU again as the submissions themselves (docs/benchmarks.md,
+        # step 26). At most SUBMIT_QUEUE tasks wait: each claim steps over the leased ones in the
+        # claim index, and 384 waiting behind 128 slots made polls late.
         submits = settings.worker_submit_concurrency or max(8, settings.worker_concurrency // 8)
         self._submit_slots = asyncio.Semaphore(submits)
-        self._submits = StepLane(size=4 * submits, refill_at=2 * submits)
+        queue = submits + min(3 * submits, SUBMIT_QUEUE)
+        self._submits = StepLane(size=queue, refill_at=queue // 2)
         # Collecting is CPU work (probe, poster); more of it at once than cores only starves polls.
         # A short queue is leased, sixteen per slot (refilling one of four per slot cost a tenth of
         # the collect rate in claims); results beyond it stay in the database, unleased, for
