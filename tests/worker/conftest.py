@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,6 +30,24 @@ async def gateway_context(home: Path, *, run_worker: bool = False, **settings: A
     SCHEMA.seed(loaded)  # the migrated template, as for every gateway the tests start
     async with Runtime(loaded, overrides) as runtime:
         yield runtime.context
+
+
+@asynccontextmanager
+async def silent_upstream() -> AsyncIterator[tuple[str, list[asyncio.StreamWriter]]]:
+    """A loopback HTTP server that accepts connections and never answers: its base URL and the
+    connections made so far. At the end they are closed, so whatever waited on them fails."""
+    connections: list[asyncio.StreamWriter] = []
+
+    async def never_answer(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", connections
+    finally:
+        server.close()
+        for writer in connections:
+            writer.close()
 
 
 @pytest.fixture

@@ -12,7 +12,15 @@ from imagine_gateway.runtime import Context
 from imagine_gateway.store.tables import tasks
 from imagine_gateway.store.writeback import WriteBatcher
 from imagine_gateway.worker.runner import Worker
-from tests.worker.conftest import claim, claimed_tasks, create_tasks, gateway_context, row, worker_parts
+from tests.worker.conftest import (
+    claim,
+    claimed_tasks,
+    create_tasks,
+    gateway_context,
+    row,
+    silent_upstream,
+    worker_parts,
+)
 
 
 async def test_due_polls_are_claimed_before_older_queued_submissions(ctx: Context) -> None:
@@ -87,18 +95,14 @@ async def states(ctx: Context) -> dict[str, int]:
 
 
 async def test_results_waiting_in_the_collect_queue_keep_their_leases(tmp_path: Path) -> None:
-    connections: list[asyncio.StreamWriter] = []
-
-    async def never_answer(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connections.append(writer)
-
-    result_host = await asyncio.start_server(never_answer, "127.0.0.1", 0)
-    base_url = f"http://127.0.0.1:{result_host.sockets[0].getsockname()[1]}"
-    settings = {"worker_collect_concurrency": 1, "XAI_API_KEY": "k", "XAI_BASE_URL": base_url}
-    # A lease of 0.6 s: the keeper renews every 0.2 s.
-    async with gateway_context(tmp_path, run_worker=True, lease_s=0.6, **settings) as ctx:
-        assert ctx.worker is not None
-        try:
+    async with silent_upstream() as (base_url, _):
+        settings = {"worker_collect_concurrency": 1, "XAI_API_KEY": "k", "XAI_BASE_URL": base_url}
+        # A lease of 0.6 s: the keeper renews every 0.2 s. The worker stops the hanging downloads
+        # half a second into its drain.
+        async with gateway_context(
+            tmp_path, run_worker=True, lease_s=0.6, shutdown_grace_s=0.5, **settings
+        ) as ctx:
+            assert ctx.worker is not None
             batcher, now = WriteBatcher(ctx.db), ctx.clock.now_ms()
             asset = {"url": f"{base_url}/result.mp4", "kind": "video", "mime_type": "video/mp4"}
             for task in await claimed_tasks(ctx, 4):
@@ -113,10 +117,6 @@ async def test_results_waiting_in_the_collect_queue_keep_their_leases(tmp_path: 
 
             assert len(first) == 4
             assert all(later[task_id] > ends for task_id, ends in first.items())
-        finally:  # the hanging downloads fail, so the worker drains
-            for writer in connections:
-                writer.close()
-            result_host.close()
 
 
 async def lease_ends(ctx: Context) -> dict[str, int]:
@@ -147,17 +147,10 @@ async def test_due_polls_are_claimed_even_when_submissions_fill_their_own_queue(
 
 
 async def test_a_worker_runs_no_more_submissions_at_once_than_its_slots(tmp_path: Path) -> None:
-    requests: list[asyncio.StreamWriter] = []
-
-    async def never_answer(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        requests.append(writer)
-
-    upstream = await asyncio.start_server(never_answer, "127.0.0.1", 0)
-    base_url = f"http://127.0.0.1:{upstream.sockets[0].getsockname()[1]}"
-    settings = {"worker_submit_concurrency": 2, "XAI_API_KEY": "k", "XAI_BASE_URL": base_url}
-    async with gateway_context(tmp_path, run_worker=True, shutdown_grace_s=0.5, **settings) as ctx:
-        assert ctx.worker is not None
-        try:
+    async with silent_upstream() as (base_url, requests):
+        settings = {"worker_submit_concurrency": 2, "XAI_API_KEY": "k", "XAI_BASE_URL": base_url}
+        async with gateway_context(tmp_path, run_worker=True, shutdown_grace_s=0.5, **settings) as ctx:
+            assert ctx.worker is not None
             await create_tasks(ctx, 10)
 
             claimed = await ctx.worker.claim_and_start()
@@ -170,10 +163,6 @@ async def test_a_worker_runs_no_more_submissions_at_once_than_its_slots(tmp_path
 
             assert (claimed, len(requests)) == (8, 2)
             assert leased == {("submitting", True): 2, ("queued", True): 6, ("queued", False): 2}
-        finally:
-            upstream.close()
-            for writer in requests:
-                writer.close()
 
 
 async def leased_states(ctx: Context) -> dict[tuple[str, bool], int]:

@@ -86,8 +86,10 @@ class Worker:
         self._held: dict[str, Task] = {}
         self._lease_keeper: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        # Kinds of step whose last claim found nothing due, with the loop's time of that claim.
+        # Kinds of step whose last claim found nothing due, with the loop's time of that claim, and
+        # the kinds woken for since the current claim began (not marked empty by it).
         self._empty: dict[task_store.ClaimScope, float] = {}
+        self._woken: set[task_store.ClaimScope] = set()
         self._batcher = WriteBatcher(db)
         # Polls (and reconciles) of jobs at an upstream: claimed as soon as a slot frees.
         self._polls = StepLane(size=settings.worker_concurrency, refill_at=settings.worker_concurrency - 1)
@@ -128,11 +130,13 @@ class Worker:
     def wake(self) -> None:
         """Look for due work of every kind now (a result to collect, a nudge from a test)."""
         self._empty.clear()
+        self._woken.update(("in_flight", "queued", "collect"))
         self._wake.set()
 
     def wake_for_submissions(self) -> None:
         """New tasks wait to be submitted (a create in this process): claim them if a slot is free."""
         self._empty.pop("queued", None)
+        self._woken.add("queued")
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -190,10 +194,10 @@ class Worker:
         """Claim due tasks into the lanes' free slots and start their steps; how many were claimed.
 
         A kind whose last claim found nothing due is left out until it is woken for (``wake``;
-        ``wake_for_submissions`` for new tasks) or a fifth of ``worker_idle_poll_s`` has passed. A stream of
-        creates wakes the worker for each one, and claiming polls and collects each time cost a
-        statement apiece that found nothing; a kind whose claims do find work (polls coming due one
-        after another) is claimed on every round, as before.
+        ``wake_for_submissions`` for new tasks) or a fifth of ``worker_idle_poll_s`` has passed.
+        A stream of creates wakes the worker for each one, and claiming polls and collects each
+        time cost a statement apiece that found nothing; a kind whose claims do find work (polls
+        coming due one after another) is claimed on every round, as before.
         """
         batch = self.settings.worker_batch
         now = asyncio.get_running_loop().time()
@@ -220,6 +224,7 @@ class Worker:
         )
         claimed: list[tuple[StepLane, Task]] = []
         empty: list[task_store.ClaimScope] = []
+        self._woken.clear()
         async with self.db.write(quick=True) as conn:
             for scope, lane, room in rooms:
                 taken = await claim(conn, limit=room, scope=scope)
@@ -228,7 +233,8 @@ class Worker:
                     empty.append(scope)
         for scope, _, _ in rooms:  # only once the claim has committed
             self._empty.pop(scope, None)
-        self._empty.update(dict.fromkeys(empty, now))
+        # A wake-up for a kind while its claim ran (a create committed meanwhile) keeps it claimable.
+        self._empty.update(dict.fromkeys((s for s in empty if s not in self._woken), now))
         self.stats.claims += len(claimed)
         for lane, task in claimed:
             lane.started(1)
