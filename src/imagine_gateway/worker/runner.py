@@ -87,7 +87,8 @@ class Worker:
         self._lease_keeper: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         # Kinds of step whose last claim found nothing due, with the loop's time of that claim, and
-        # the kinds woken for since the current claim began (not marked empty by it).
+        # the kinds woken for since their last claim began (claimed next round, and not marked
+        # empty by a claim that was running as the wake-up came).
         self._empty: dict[task_store.ClaimScope, float] = {}
         self._woken: set[task_store.ClaimScope] = set()
         self._batcher = WriteBatcher(db)
@@ -113,6 +114,7 @@ class Worker:
         slots = settings.worker_collect_concurrency or max(2, os.cpu_count() or 2)
         self._collect_slots = asyncio.Semaphore(slots)
         self._collects = StepLane(size=16 * slots, refill_at=8 * slots)
+        self._slots = {TaskState.QUEUED: self._submit_slots, TaskState.COLLECTING: self._collect_slots}
         self._steps = StepContext(
             catalog=catalog,
             router=router,
@@ -129,13 +131,11 @@ class Worker:
 
     def wake(self) -> None:
         """Look for due work of every kind now (a result to collect, a nudge from a test)."""
-        self._empty.clear()
         self._woken.update(("in_flight", "queued", "collect"))
         self._wake.set()
 
     def wake_for_submissions(self) -> None:
         """New tasks wait to be submitted (a create in this process): claim them if a slot is free."""
-        self._empty.pop("queued", None)
         self._woken.add("queued")
         self._wake.set()
 
@@ -211,7 +211,7 @@ class Worker:
         rooms = [
             (scope, lane, room)
             for scope, lane, room in lanes
-            if room and now - self._empty.get(scope, -math.inf) >= recheck_s
+            if room and (scope in self._woken or now - self._empty.get(scope, -math.inf) >= recheck_s)
         ]
         if not rooms:
             return 0
@@ -224,16 +224,17 @@ class Worker:
         )
         claimed: list[tuple[StepLane, Task]] = []
         empty: list[task_store.ClaimScope] = []
-        self._woken.clear()
+        for scope, _, _ in rooms:  # claimable again next round if this claim fails
+            self._woken.discard(scope)
+            self._empty.pop(scope, None)
         async with self.db.write(quick=True) as conn:
             for scope, lane, room in rooms:
                 taken = await claim(conn, limit=room, scope=scope)
                 claimed += [(lane, task) for task in taken]
                 if not taken:
                     empty.append(scope)
-        for scope, _, _ in rooms:  # only once the claim has committed
-            self._empty.pop(scope, None)
-        # A wake-up for a kind while its claim ran (a create committed meanwhile) keeps it claimable.
+        # Marked once the claim has committed; a wake-up for a kind while its claim ran (a create
+        # committed meanwhile) keeps it claimable.
         self._empty.update(dict.fromkeys((s for s in empty if s not in self._woken), now))
         self.stats.claims += len(claimed)
         for lane, task in claimed:
@@ -293,7 +294,7 @@ class Worker:
         run = STEPS.get(state)
         if run is None:  # pragma: no cover - claims take live tasks only
             return
-        slots = {TaskState.COLLECTING: self._collect_slots, TaskState.QUEUED: self._submit_slots}.get(state)
+        slots = self._slots.get(state)
         if slots is not None:
             async with slots:
                 await run(self._steps, task)
