@@ -18,6 +18,7 @@ from imagine_gateway.api.dialects import xai_grpc as grpc_dialect
 from imagine_gateway.api.docs_pages import install_docs
 from imagine_gateway.api.edge import Edge
 from imagine_gateway.api.errors import install_error_handlers
+from imagine_gateway.api.gateway_app import GatewayApp
 from imagine_gateway.api.hot_routes import HotRoutes
 from imagine_gateway.api.openapi import install_openapi
 from imagine_gateway.api.ratelimit import RateLimiter
@@ -67,7 +68,10 @@ def create_app(settings: Settings, overrides: Overrides | None = None, *, freeze
         finally:
             await limiter.aclose()
 
-    app = FastAPI(
+    hot = HotRoutes(ctx)
+    app = GatewayApp(
+        # FastAPI's telemetry, when on, sees every request, the hot routes' too (``gateway_app``).
+        hot=None if settings.opentelemetry else hot,
         # Off unless asked for: FastAPI would otherwise look up the global OpenTelemetry providers
         # on every request, a few percent of a status read, to find none in most deployments.
         telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
@@ -102,7 +106,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None, *, freeze
             return REFERENCE_UPLOAD_MAX_BYTES
         return settings.max_body_bytes
 
-    app.add_middleware(Edge, limit_for=body_limit, access_log=settings.access_log, hot=HotRoutes(ctx))
+    app.add_middleware(Edge, limit_for=body_limit, access_log=settings.access_log, hot=hot)
     install_cors(app, settings)  # outermost, so that every response and error carries its headers
     return app
 
