@@ -23,8 +23,10 @@ from imagine_gateway.store.wal_checkpoints import EVERY, LIMIT_BYTES, Checkpoint
 
 log = logging.getLogger("imagine_gateway.store")
 # Group commits in flight at once on PostgreSQL: enough for creates of different accounts to run side
-# by side, few enough that those of one account do not queue on its row's lock (``group_commit``).
+# by side, few enough that those of one account do not queue on its row's lock (``group_commit``);
+# a group beside a running one starts only with this many creates (fewer wait and go together).
 POSTGRES_GROUPS = 4
+POSTGRES_EXTRA_GROUP_MIN = 8
 QUICK_LOCK_TRIES = 20  # a quick write waits this many milliseconds for another process's lock
 
 
@@ -83,6 +85,7 @@ class Database:
             self._group_transaction,
             enabled=self._loop_engine is not None or not self.is_sqlite,
             max_flushes=1 if self.is_sqlite else POSTGRES_GROUPS,
+            extra_group_min=POSTGRES_EXTRA_GROUP_MIN,
             side_by_side=self._pg_writer is not None,
         )
 
