@@ -85,7 +85,7 @@ class Database:
             self._group_transaction,
             enabled=self._loop_engine is not None or not self.is_sqlite,
             max_flushes=1 if self.is_sqlite else POSTGRES_GROUPS,
-            extra_group_min=POSTGRES_EXTRA_GROUP_MIN,
+            extra_group_min=1 if self.is_sqlite else POSTGRES_EXTRA_GROUP_MIN,
             side_by_side=self._pg_writer is not None,
         )
 
