@@ -126,17 +126,19 @@ async def lease_ends(ctx: Context) -> dict[str, int]:
         return {task_id: ends for task_id, ends in await conn.execute(query)}
 
 
+async def release_as_due_poll(ctx: Context, task: Task, due_ms: int) -> None:
+    """``task``, claimed, written back unleased as a job at an upstream whose poll is due at ``due_ms``."""
+    polled = {"state": "processing", "provider": "gone", "upstream_id": "u", "next_run_at": due_ms}
+    assert await WriteBatcher(ctx.db).write(task, polled | {"lease_owner": None, "lease_expires_at": None})
+
+
 async def test_due_polls_are_claimed_even_when_submissions_fill_their_own_queue(tmp_path: Path) -> None:
     # Two submission slots: a queue of eight.
     slots = {"worker_concurrency": 4, "worker_submit_concurrency": 2}
     async with gateway_context(tmp_path, run_worker=True, **slots) as ctx:
         assert ctx.worker is not None
         (in_flight,) = await claimed_tasks(ctx, 1)
-        assert await WriteBatcher(ctx.db).write(
-            in_flight,
-            {"state": "processing", "provider": "gone", "upstream_id": "u", "next_run_at": ctx.clock.now_ms()}
-            | {"lease_owner": None, "lease_expires_at": None},
-        )
+        await release_as_due_poll(ctx, in_flight, ctx.clock.now_ms())
         await create_tasks(ctx, 10)
 
         claimed = await ctx.worker.claim_and_start()
@@ -228,10 +230,7 @@ async def test_a_create_wakes_the_worker_for_submissions_without_claiming_kinds_
         (in_flight,) = await claimed_tasks(ctx, 1)  # leased elsewhere: nothing of any kind is due
         assert await ctx.worker.claim_and_start() == 0
         # A poll comes due and two tasks are created.
-        released = {"state": "processing", "provider": "gone", "upstream_id": "u", "next_run_at": 0}
-        assert await WriteBatcher(ctx.db).write(
-            in_flight, released | {"lease_owner": None, "lease_expires_at": None}
-        )
+        await release_as_due_poll(ctx, in_flight, 0)
         await create_tasks(ctx, 2)
 
         ctx.worker.wake_for_submissions()
@@ -250,10 +249,7 @@ async def test_a_kind_found_empty_is_claimed_again_after_the_recheck_interval(tm
         assert ctx.worker is not None
         (in_flight,) = await claimed_tasks(ctx, 1)
         assert await ctx.worker.claim_and_start() == 0
-        released = {"state": "processing", "provider": "gone", "upstream_id": "u", "next_run_at": 0}
-        assert await WriteBatcher(ctx.db).write(
-            in_flight, released | {"lease_owner": None, "lease_expires_at": None}
-        )
+        await release_as_due_poll(ctx, in_flight, 0)
 
         await asyncio.sleep(0.05)
         later = await ctx.worker.claim_and_start()
