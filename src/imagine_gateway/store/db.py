@@ -19,7 +19,7 @@ from imagine_gateway.store.loop_writes import LoopConnection, LoopWriter, loop_e
 from imagine_gateway.store.pg_writes import PgWriter
 from imagine_gateway.store.point_reads import PointReads
 from imagine_gateway.store.prepared import Plans
-from imagine_gateway.store.wal_checkpoints import EVERY, LIMIT_BYTES, Checkpoints
+from imagine_gateway.store.wal_checkpoints import EVERY, KEPT_BYTES, LIMIT_BYTES, Checkpoints
 
 log = logging.getLogger("imagine_gateway.store")
 # Group commits in flight at once on PostgreSQL: enough for creates of different accounts to run side
@@ -60,9 +60,9 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
-            _tune_sqlite(self.engine, journal_size_limit=wal_limit_bytes)
+            _tune_sqlite(self.engine, journal_size_limit=KEPT_BYTES)
         self.points = PointReads(url)  # single-row reads off SQLAlchemy's async path
-        self._loop_engine = loop_engine(url, journal_size_limit=wal_limit_bytes) if self.is_sqlite else None
+        self._loop_engine = loop_engine(url, journal_size_limit=KEPT_BYTES) if self.is_sqlite else None
         self.plans = Plans((self._loop_engine or self.engine).dialect)
         self._loop_writer = LoopWriter(self._loop_engine, self.plans) if self._loop_engine else None
         parsed = make_url(url)
