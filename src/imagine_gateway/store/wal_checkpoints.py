@@ -35,8 +35,8 @@ log = logging.getLogger("imagine_gateway.store")
 
 EVERY = 500  # quick commits between two checkpoints under load
 QUIET_S = 0.5  # without a quick commit: the writes paused, and the WAL can be folded back whole
-# A WAL holding more is started over, and its file shrunk back to it. Under a steady 3,400 creates a
-# second (about 30 MB of frames) that is one RESTART every eight seconds.
+# A WAL holding more is started over (and its file cut to ``KEPT_BYTES``). Under a steady 3,400
+# creates a second (about 30 MB of frames) that is one RESTART every eight seconds.
 LIMIT_BYTES = 256 * 1024 * 1024
 FRAME_HEADER = 24  # bytes before each page in the WAL
 KEPT_BYTES = 0  # of a WAL started over, on disk (``journal_size_limit``; see above)
