@@ -4,6 +4,7 @@ past its limit, and once the writes pause it is folded back whole and starts ove
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import sqlite3
 from pathlib import Path
@@ -23,8 +24,11 @@ def size_of(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-async def write_accounts(db: Database, first: int, count: int, wal: Path) -> int:
-    """``count`` quick writes one after the other, the loop never idle; the WAL's largest size."""
+async def write_accounts(
+    db: Database, first: int, count: int, wal: Path, sizes: list[int] | None = None
+) -> int:
+    """``count`` quick writes one after the other, the loop never idle; the WAL's largest size
+    (and its size after every commit, into ``sizes``)."""
     largest = 0
     for i in range(first, first + count):
         async with db.write(quick=True) as conn:
@@ -34,6 +38,8 @@ async def write_accounts(db: Database, first: int, count: int, wal: Path) -> int
                 )
             )
         largest = max(largest, size_of(wal))
+        if sizes is not None:
+            sizes.append(size_of(wal))
         await asyncio.sleep(0)
     return largest
 
@@ -70,10 +76,39 @@ def test_writes_that_never_pause_keep_the_wal_bounded(tmp_path: Path) -> None:
     assert restarts >= 10, restarts
 
 
+def test_a_wal_started_over_under_load_keeps_its_file_so_no_commit_waits_for_it_to_be_cut(
+    tmp_path: Path,
+) -> None:
+    """Cutting a WAL of hundreds of megabytes takes the OS 50-100 ms; a commit that started the WAL
+    over would do it on the event loop while holding SQLite's write lock, stalling every create of
+    every API process. So under load the file keeps its size and new frames are written over the
+    old ones (recently written, still in the OS's cache): it never shrinks between two commits. (The
+    limit here is large beside what the writes add between two checkpoints, as 256 MB is.)"""
+    path = tmp_path / "imagine.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+
+    async def scenario() -> tuple[list[int], int]:
+        db = Database(f"sqlite+aiosqlite:///{path}", wal_limit_bytes=16 * LIMIT, checkpoint_every=50)
+        try:
+            sizes: list[int] = []
+            await write_accounts(db, 0, 3000, Path(f"{path}-wal"), sizes)
+            assert db.checkpoints is not None
+            return sizes, db.checkpoints.restarts
+        finally:
+            await db.dispose()
+
+    sizes, restarts = asyncio.run(scenario())
+
+    assert restarts >= 3, restarts  # the WAL was started over, again and again...
+    shrunk = [(i, a, b) for i, (a, b) in enumerate(itertools.pairwise(sizes)) if b < a]
+    assert shrunk == []  # ...and its file was never cut meanwhile
+
+
 def test_once_the_writes_pause_the_wal_is_folded_back_and_starts_over_as_a_new_file(tmp_path: Path) -> None:
-    """The WAL started over holds only the write after the pause, none of its old pages: new frames
-    extend the file, never write over old pages (which the OS may have dropped from its cache, and
-    would read back from the disk inside the commit)."""
+    """Once the writes pause, the WAL is folded back and its file cut to nothing (off the event
+    loop): the write after the pause holds only its own pages and extends the file, never writing
+    over old pages, which the OS may have dropped from its cache meanwhile and would read back from
+    the disk inside the commit."""
     path = tmp_path / "imagine.db"
     upgrade(f"sqlite+aiosqlite:///{path}")
     wal = Path(f"{path}-wal")

@@ -19,7 +19,7 @@ from imagine_gateway.store.loop_writes import LoopConnection, LoopWriter, loop_e
 from imagine_gateway.store.pg_writes import PgWriter
 from imagine_gateway.store.point_reads import PointReads
 from imagine_gateway.store.prepared import Plans
-from imagine_gateway.store.wal_checkpoints import EVERY, KEPT_BYTES, LIMIT_BYTES, Checkpoints
+from imagine_gateway.store.wal_checkpoints import EVERY, LIMIT_BYTES, Checkpoints
 
 log = logging.getLogger("imagine_gateway.store")
 # Group commits in flight at once on PostgreSQL: enough for creates of different accounts to run side
@@ -59,10 +59,13 @@ class Database:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # A WAL started over under load keeps its file (``wal_checkpoints``): only one that grew to
+        # twice its limit, which the checkpoints keep it from, is cut back by the commit after.
+        kept_bytes = 2 * wal_limit_bytes
         if self.is_sqlite:
-            _tune_sqlite(self.engine, journal_size_limit=KEPT_BYTES)
+            _tune_sqlite(self.engine, journal_size_limit=kept_bytes)
         self.points = PointReads(url)  # single-row reads off SQLAlchemy's async path
-        self._loop_engine = loop_engine(url, journal_size_limit=KEPT_BYTES) if self.is_sqlite else None
+        self._loop_engine = loop_engine(url, journal_size_limit=kept_bytes) if self.is_sqlite else None
         self.plans = Plans((self._loop_engine or self.engine).dialect)
         self._loop_writer = LoopWriter(self._loop_engine, self.plans) if self._loop_engine else None
         parsed = make_url(url)

@@ -7,39 +7,48 @@ WAL's end, and SQLite starts the WAL over only after a checkpoint that did. With
 grew through a benchmark's minutes of creates to 800 MB beside a 33 MB database, without bound,
 and every page read looks in the WAL's index first, which grows with it. So:
 
-- once the writes pause (``quiet_s`` without a commit) a passive checkpoint runs; with no writer it
-  reaches the end, and the next write starts the WAL from its beginning;
-- when the WAL holds more than ``limit_bytes`` of frames all the same (writes that never pause:
-  the passive checkpoint says how many), a ``RESTART`` follows it, run while this process's write
-  lock is held: no write of this process can slip in before it, its readers are done within
+- once the writes calm down (at most ``CALM_COMMITS`` quick commits in ``quiet_s``: a pause, or a
+  trickle such as the worker's own writes, which never stop while tasks are in flight) a
+  ``TRUNCATE`` checkpoint on aiosqlite's thread folds the WAL back whole and cuts its file to
+  nothing, with this process's write lock held: the writes of that moment, few by definition, wait
+  for it (the cut of a 256 MB file takes the OS about 50 ms). It runs again once a trickle has
+  written ``FOLD_EVERY`` commits since. New frames then extend the file instead of being written
+  over its old pages: a frame does not fill whole pages of the OS's cache, so writing over an old
+  page the OS has dropped first reads it from the disk, inside the commit, and a machine that
+  reclaims idle page cache drops most of a 256 MB WAL within a minute (creates after a 40 s pause
+  read about 100 MB from the disk in a 10 s cell and served a quarter fewer a second);
+- when the WAL holds more than ``limit_bytes`` of frames all the same (writes that never calm
+  down: the passive checkpoint says how many), a ``RESTART`` follows it, run while this process's
+  write lock is held: no write of this process can slip in before it, its readers are done within
   milliseconds, and the next write starts the WAL over. Two passive checkpoints have copied nearly
   every frame, so the writes wait only for the few written meanwhile and the fsync, 10-20 ms
   once per ``limit_bytes`` written (on SQLite's own busy handler instead of the lock, a ``RESTART``
   beside writes that never pause waited for a gap between them while the WAL went on growing);
-- ``journal_size_limit`` is 0 on every connection (``KEPT_BYTES``): a WAL started over is cut to
-  nothing, so new frames extend the file instead of being written over its old pages. A frame
-  does not fill whole pages of the OS's cache, so writing over an old page the OS has dropped
-  first reads it from the disk, inside the commit; a machine that reclaims idle page cache drops
-  most of a 256 MB WAL within a minute. Kept at 256 MB, creates after a 40 s pause read about
-  100 MB from the disk in a 10 s cell and served a quarter fewer a second, at twice the p99.
+- ``journal_size_limit`` is twice ``limit_bytes`` on every connection: a WAL started over under
+  load keeps its file, and its frames are written over pages written seconds before, still cached.
+  Cut to nothing there instead, the first commit after each ``RESTART`` cut the file itself, on
+  the event loop and holding SQLite's write lock: every 256 MB, 50-100 ms without a create in any
+  API process, which put the two-process create p99 at 70-120 ms.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger("imagine_gateway.store")
 
 EVERY = 500  # quick commits between two checkpoints under load
-QUIET_S = 0.5  # without a quick commit: the writes paused, and the WAL can be folded back whole
-# A WAL holding more is started over (and its file cut to ``KEPT_BYTES``). Under a steady 3,400
-# creates a second (about 30 MB of frames) that is one RESTART every eight seconds.
+QUIET_S = 0.5  # how often the commits are counted for a calm moment
+CALM_COMMITS = 25  # at most this many quick commits in QUIET_S (50 a second): calm, not load
+FOLD_EVERY = 500  # commits of a trickle between two folds of its WAL
+# A WAL holding more is started over, its file kept. Under a steady 3,400 creates a second (about
+# 30 MB of frames) that is one RESTART every eight seconds.
 LIMIT_BYTES = 256 * 1024 * 1024
 FRAME_HEADER = 24  # bytes before each page in the WAL
-KEPT_BYTES = 0  # of a WAL started over, on disk (``journal_size_limit``; see above)
 
 
 class Checkpoints:
@@ -60,43 +69,50 @@ class Checkpoints:
         self.quiet_s = quiet_s
         self.limit_bytes = limit_bytes
         self._commits = 0
-        self._last_commit = 0.0
-        self._quiet: asyncio.TimerHandle | None = None
-        self._quiet_loop: asyncio.AbstractEventLoop | None = None
+        self._seen = 0  # commits counted at the last look for a calm moment
+        self._folded_at = 0  # commits when the WAL was last folded back whole
+        self._calm: asyncio.TimerHandle | None = None
+        self._calm_loop: asyncio.AbstractEventLoop | None = None
         self._running: asyncio.Task[None] | None = None
         self._page_size = 0
         self.restarts = 0  # RESTART checkpoints run (the WAL had passed its limit)
+        self.folds = 0  # TRUNCATE checkpoints that folded the WAL back whole and cut its file
 
     def committed(self) -> None:
         """A quick write committed (on the event loop's thread)."""
         loop = asyncio.get_running_loop()
         self._commits += 1
-        self._last_commit = loop.time()
         if self._commits % self.every == 0:
-            self._start()
-        if self._quiet is None or self._quiet_loop is not loop:  # (a timer of a loop since closed)
-            self._quiet, self._quiet_loop = loop.call_later(self.quiet_s, self._when_quiet), loop
+            self._start(self._checkpoint())
+        if self._calm is None or self._calm_loop is not loop:  # (a timer of a loop since closed)
+            self._calm, self._calm_loop = loop.call_later(self.quiet_s, self._when_calm), loop
 
-    def _when_quiet(self) -> None:
-        self._quiet = None
+    def _when_calm(self) -> None:
+        self._calm = None
         loop = asyncio.get_running_loop()
-        waited = loop.time() - self._last_commit
-        if waited < self.quiet_s or not self._start():
-            # Not quiet yet, or a checkpoint is still running: look again later.
-            self._quiet = loop.call_later(max(self.quiet_s - waited, 0.05), self._when_quiet)
+        recent, self._seen = self._commits - self._seen, self._commits
+        since_fold = self._commits - self._folded_at
+        if recent > CALM_COMMITS:  # still under load: look again later
+            self._calm = loop.call_later(self.quiet_s, self._when_calm)
+        elif since_fold and (recent == 0 or since_fold >= FOLD_EVERY):
+            if not self._start(self._folded_back(self._commits)):  # one is running: soon
+                self._calm = loop.call_later(0.05, self._when_calm)
+        elif recent:  # a trickle: the next look is due when it has written enough
+            self._calm = loop.call_later(self.quiet_s, self._when_calm)
 
-    def _start(self) -> bool:
-        """Start a checkpoint unless one is running; whether one started."""
+    def _start(self, checkpoint: Coroutine[None, None, None]) -> bool:
+        """Start ``checkpoint`` unless one is running; whether it started."""
         loop = asyncio.get_running_loop()
         running = self._running
         if running is not None and not running.done() and running.get_loop() is loop:
+            checkpoint.close()
             return False
-        self._running = loop.create_task(self._checkpoint())
+        self._running = loop.create_task(checkpoint)
         return True
 
     async def _checkpoint(self) -> None:
         try:
-            frames, page_size = await self._run("PASSIVE")
+            _busy, frames, page_size = await self._run("PASSIVE")
             if frames * (page_size + FRAME_HEADER) > self.limit_bytes:
                 await self._run("PASSIVE")  # what was written during the first, still unlocked
                 async with self.write_lock:
@@ -105,19 +121,30 @@ class Checkpoints:
         except Exception as exc:  # the next one will try again; the other connections checkpoint too
             log.warning("WAL checkpoint failed: %s", exc)
 
-    async def _run(self, mode: str) -> tuple[int, int]:
-        """Run a checkpoint; the frames the WAL holds since it last started over, and the page size."""
+    async def _folded_back(self, commits: int) -> None:
+        try:
+            async with self.write_lock:
+                busy, _frames, _page_size = await self._run("TRUNCATE")
+            if not busy:
+                self._folded_at = commits
+                self.folds += 1
+        except Exception as exc:  # the next calm moment will try again
+            log.warning("WAL checkpoint failed: %s", exc)
+
+    async def _run(self, mode: str) -> tuple[bool, int, int]:
+        """Run a checkpoint; whether it was kept from finishing (another connection's lock or
+        snapshot), the frames the WAL holds since it last started over, and the page size."""
         async with self.engine.connect() as conn:
             await conn.execution_options(sqlite_begin="NONE")
             answer = tuple((await conn.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})")).one())
-            frames = int(answer[1])  # (busy, frames in the WAL, frames copied)
+            busy, frames = bool(answer[0]), int(answer[1])  # (busy, frames in the WAL, frames copied)
             if self._page_size == 0:
                 self._page_size = int((await conn.exec_driver_sql("PRAGMA page_size")).scalar_one())
-        return max(frames, 0), self._page_size  # -1 frames: not in WAL mode
+        return busy, max(frames, 0), self._page_size  # -1 frames: not in WAL mode
 
     async def close(self) -> None:
-        if self._quiet is not None:
-            self._quiet.cancel()
-            self._quiet = None
+        if self._calm is not None:
+            self._calm.cancel()
+            self._calm = None
         if self._running is not None:
             await asyncio.gather(self._running, return_exceptions=True)
