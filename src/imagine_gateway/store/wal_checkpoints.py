@@ -128,6 +128,9 @@ class Checkpoints:
             if not busy:
                 self._folded_at = commits
                 self.folds += 1
+            elif self._calm is None:  # a reader's snapshot kept it from the end: look again soon
+                loop = asyncio.get_running_loop()
+                self._calm, self._calm_loop = loop.call_later(self.quiet_s, self._when_calm), loop
         except Exception as exc:  # the next calm moment will try again
             log.warning("WAL checkpoint failed: %s", exc)
 
