@@ -24,12 +24,9 @@ def size_of(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-async def write_accounts(
-    db: Database, first: int, count: int, wal: Path, sizes: list[int] | None = None
-) -> int:
-    """``count`` quick writes one after the other, the loop never idle; the WAL's largest size
-    (and its size after every commit, into ``sizes``)."""
-    largest = 0
+async def write_accounts(db: Database, first: int, count: int, wal: Path) -> list[int]:
+    """``count`` quick writes one after the other, the loop never idle; the WAL's size after each."""
+    sizes = []
     for i in range(first, first + count):
         async with db.write(quick=True) as conn:
             await conn.execute(
@@ -37,11 +34,9 @@ async def write_accounts(
                     id=f"acct_{i:06d}", name="x" * 200, balance=i, reserved=0, created_at=i
                 )
             )
-        largest = max(largest, size_of(wal))
-        if sizes is not None:
-            sizes.append(size_of(wal))
+        sizes.append(size_of(wal))
         await asyncio.sleep(0)
-    return largest
+    return sizes
 
 
 def frames_in_wal(path: Path) -> int:
@@ -64,7 +59,7 @@ def test_writes_that_never_pause_keep_the_wal_bounded(tmp_path: Path) -> None:
     async def scenario() -> tuple[int, int]:
         db = Database(f"sqlite+aiosqlite:///{path}", wal_limit_bytes=LIMIT, checkpoint_every=50)
         try:
-            largest = await write_accounts(db, 0, 4000, Path(f"{path}-wal"))
+            largest = max(await write_accounts(db, 0, 4000, Path(f"{path}-wal")))
             assert db.checkpoints is not None
             return largest, db.checkpoints.restarts
         finally:
@@ -90,8 +85,7 @@ def test_a_wal_started_over_under_load_keeps_its_file_so_no_commit_waits_for_it_
     async def scenario() -> tuple[list[int], int]:
         db = Database(f"sqlite+aiosqlite:///{path}", wal_limit_bytes=16 * LIMIT, checkpoint_every=50)
         try:
-            sizes: list[int] = []
-            await write_accounts(db, 0, 3000, Path(f"{path}-wal"), sizes)
+            sizes = await write_accounts(db, 0, 3000, Path(f"{path}-wal"))
             assert db.checkpoints is not None
             return sizes, db.checkpoints.restarts
         finally:
@@ -117,7 +111,7 @@ def test_once_the_writes_pause_the_wal_is_folded_back_and_starts_over_as_a_new_f
         # No checkpoint under load at all: only the pause folds the WAL back.
         db = Database(f"sqlite+aiosqlite:///{path}", wal_limit_bytes=LIMIT, checkpoint_every=10**9)
         try:
-            burst = await write_accounts(db, 0, 1500, wal)
+            burst = max(await write_accounts(db, 0, 1500, wal))
             await asyncio.sleep(QUIET_S + 0.5)
             await write_accounts(db, 1500, 1, wal)
             return burst, size_of(wal), frames_in_wal(path)

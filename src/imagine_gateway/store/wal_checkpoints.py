@@ -76,7 +76,6 @@ class Checkpoints:
         self._running: asyncio.Task[None] | None = None
         self._page_size = 0
         self.restarts = 0  # RESTART checkpoints run (the WAL had passed its limit)
-        self.folds = 0  # TRUNCATE checkpoints that folded the WAL back whole and cut its file
 
     def committed(self) -> None:
         """A quick write committed (on the event loop's thread)."""
@@ -85,20 +84,24 @@ class Checkpoints:
         if self._commits % self.every == 0:
             self._start(self._checkpoint())
         if self._calm is None or self._calm_loop is not loop:  # (a timer of a loop since closed)
-            self._calm, self._calm_loop = loop.call_later(self.quiet_s, self._when_calm), loop
+            self._look_in(self.quiet_s)
+
+    def _look_in(self, delay: float) -> None:
+        """Look for a calm moment in ``delay`` seconds."""
+        loop = asyncio.get_running_loop()
+        self._calm, self._calm_loop = loop.call_later(delay, self._when_calm), loop
 
     def _when_calm(self) -> None:
         self._calm = None
-        loop = asyncio.get_running_loop()
         recent, self._seen = self._commits - self._seen, self._commits
         since_fold = self._commits - self._folded_at
         if recent > CALM_COMMITS:  # still under load: look again later
-            self._calm = loop.call_later(self.quiet_s, self._when_calm)
+            self._look_in(self.quiet_s)
         elif since_fold and (recent == 0 or since_fold >= FOLD_EVERY):
             if not self._start(self._folded_back(self._commits)):  # one is running: soon
-                self._calm = loop.call_later(0.05, self._when_calm)
+                self._look_in(0.05)
         elif recent:  # a trickle: the next look is due when it has written enough
-            self._calm = loop.call_later(self.quiet_s, self._when_calm)
+            self._look_in(self.quiet_s)
 
     def _start(self, checkpoint: Coroutine[None, None, None]) -> bool:
         """Start ``checkpoint`` unless one is running; whether it started."""
@@ -127,10 +130,8 @@ class Checkpoints:
                 busy, _frames, _page_size = await self._run("TRUNCATE")
             if not busy:
                 self._folded_at = commits
-                self.folds += 1
             elif self._calm is None:  # a reader's snapshot kept it from the end: look again soon
-                loop = asyncio.get_running_loop()
-                self._calm, self._calm_loop = loop.call_later(self.quiet_s, self._when_calm), loop
+                self._look_in(self.quiet_s)
         except Exception as exc:  # the next calm moment will try again
             log.warning("WAL checkpoint failed: %s", exc)
 
